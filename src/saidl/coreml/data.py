@@ -1,0 +1,210 @@
+"""Datasets and label noise for the Core ML task.
+
+Full scale: CIFAR-10 through torchvision. Demo and smoke: Fashion-MNIST from the Debian package
+``dataset-fashion-mnist`` (idx files), standing in for CIFAR-10. Noisy labels are a pure function
+of (dataset, noise type, eta, seed) and are applied to the *original* labels through a transition
+matrix with exact per-(true, noisy) counts, as ANL's ``create_noisy_labels`` does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from saidl.common.errors import ConfigError, DataError
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+# Asymmetric (class-dependent) noise: source class -> the class its flipped labels go to.
+# CIFAR-10 (APL/ANL): truck->automobile, bird->airplane, cat<->dog, deer->horse.
+ASYM_MAPS = {
+    "cifar10": {9: 1, 2: 0, 3: 5, 5: 3, 4: 7},
+    # Fashion-MNIST analogue: visually similar garments, same shape as the CIFAR-10 map
+    # (five source classes, one swapped pair): ankle boot->sneaker, pullover->coat,
+    # sandal->sneaker, T-shirt<->shirt.
+    "fashion_mnist": {9: 7, 2: 4, 5: 7, 0: 6, 6: 0},
+}
+# Per-channel statistics used to normalise inputs.
+NORMALISE = {
+    "cifar10": ((0.49139968, 0.48215827, 0.44653124), (0.24703233, 0.24348505, 0.26158768)),
+    "fashion_mnist": ((0.2860,), (0.3530,)),
+}
+
+
+@dataclass
+class Arrays:
+    """Images as uint8 (N, C, H, W) and labels as int64 (N,), plus where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+    source: str
+    checksum: str
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as fh:
+        raw = fh.read()
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = magic & 0xFF
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise DataError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {data.size}; "
+                        "reinstall it with `apt-get install --reinstall dataset-fashion-mnist`")
+    return data.reshape(shape)
+
+
+def load_fashion_mnist(root: str | Path = FASHION_MNIST_DIR) -> Arrays:
+    root = Path(root)
+    missing = [f for f in FASHION_MNIST_FILES.values() if not (root / f).is_file()]
+    if missing:
+        raise DataError(
+            f"Fashion-MNIST not found: {', '.join(missing)} missing in {root}. Install it with "
+            "`apt-get install dataset-fashion-mnist` (or `make env`), or set coreml data_dir to a "
+            "folder holding the four idx .gz files")
+    digest = hashlib.sha256()
+    arrays = {}
+    for key, name in FASHION_MNIST_FILES.items():
+        digest.update((root / name).read_bytes())
+        arrays[key] = _read_idx(root / name)
+    return Arrays(arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64),
+                  arrays["test_images"][:, None], arrays["test_labels"].astype(np.int64),
+                  FASHION_MNIST_CLASSES, str(root), digest.hexdigest())
+
+
+def load_cifar10(root: str | Path, download: bool = True) -> Arrays:
+    """CIFAR-10 through torchvision, integrity-checked (torchvision's md5 of every batch)."""
+    from torchvision.datasets import CIFAR10
+
+    root = Path(root)
+    try:
+        train = CIFAR10(str(root), train=True, download=download)
+        test = CIFAR10(str(root), train=False, download=download)
+    except Exception as exc:  # torchvision raises URLError, RuntimeError or OSError here
+        raise DataError(
+            f"CIFAR-10 is not available in {root} and could not be downloaded ({type(exc).__name__}: "
+            f"{exc}). Put 'cifar-10-python.tar.gz' (from https://www.cs.toronto.edu/~kriz/cifar.html) "
+            f"or its extracted 'cifar-10-batches-py/' folder into {root}, or set coreml "
+            "data_dir in tasks/coreml/config.yaml to where it lives") from exc
+    digest = hashlib.sha256()
+    for split in (train, test):
+        digest.update(np.ascontiguousarray(split.data).tobytes())
+        digest.update(np.asarray(split.targets, dtype=np.int64).tobytes())
+    return Arrays(train.data.transpose(0, 3, 1, 2).copy(), np.asarray(train.targets, np.int64),
+                  test.data.transpose(0, 3, 1, 2).copy(), np.asarray(test.targets, np.int64),
+                  CIFAR10_CLASSES, str(root), digest.hexdigest())
+
+
+def load_dataset(name: str, data_dir: str | None) -> Arrays:
+    if name == "fashion_mnist":
+        return load_fashion_mnist(data_dir or FASHION_MNIST_DIR)
+    if name == "cifar10":
+        return load_cifar10(data_dir or "data/cifar10")
+    raise ConfigError(f"unknown dataset '{name}' in coreml config; use cifar10 or fashion_mnist")
+
+
+# --------------------------------------------------------------------------------------------
+# Label noise
+
+
+def noise_rng(dataset: str, noise: str, eta: float, seed: int) -> np.random.Generator:
+    """The random stream of one noisy label set: a pure function of its four arguments."""
+    key = [zlib.crc32(dataset.encode()), zlib.crc32(noise.encode()), round(eta * 1_000_000), seed]
+    return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def symmetric_transition(eta: float, k: int) -> np.ndarray:
+    """T = (1-eta) I + eta/(K-1) off the diagonal: noisy labels go to *other* classes only."""
+    t = np.full((k, k), eta / (k - 1))
+    np.fill_diagonal(t, 1.0 - eta)
+    return t
+
+
+def asymmetric_transition(eta: float, k: int, mapping: dict[int, int]) -> np.ndarray:
+    """Row c keeps 1-eta on c and moves eta to mapping[c]; unmapped classes stay clean."""
+    t = np.eye(k)
+    for src, dst in mapping.items():
+        t[src, src] = 1.0 - eta
+        t[src, dst] = eta
+    return t
+
+
+def _exact_counts(row: np.ndarray, n: int) -> np.ndarray:
+    """Integer counts summing to n, proportional to ``row`` (largest remainder rounding)."""
+    raw = row * n
+    counts = np.floor(raw).astype(int)
+    short = n - counts.sum()
+    if short:
+        order = np.argsort(-(raw - counts), kind="stable")
+        counts[order[:short]] += 1
+    return counts
+
+
+def apply_transition(labels: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Relabel each true class c with exact counts round(T[c, j] * n_c) per target j."""
+    noisy = labels.copy()
+    for c in range(t.shape[0]):
+        idx = np.flatnonzero(labels == c)
+        if idx.size == 0:
+            continue
+        idx = rng.permutation(idx)
+        counts = _exact_counts(t[c], idx.size)
+        noisy[idx] = np.repeat(np.arange(t.shape[0]), counts)
+    return noisy
+
+
+def noisy_labels(labels: np.ndarray, dataset: str, noise: str, eta: float, seed: int,
+                 k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy labels and the transition matrix that made them."""
+    if not 0.0 <= eta <= 1.0:
+        raise ConfigError(f"noise rate eta={eta} is outside [0, 1]")
+    if noise == "sym":
+        t = symmetric_transition(eta, k)
+    elif noise == "asym":
+        t = asymmetric_transition(eta, k, ASYM_MAPS[dataset])
+    else:
+        raise ConfigError(f"unknown noise type '{noise}'; use sym or asym")
+    return apply_transition(labels, t, noise_rng(dataset, noise, eta, seed)), t
+
+
+def realised_transition(true: np.ndarray, noisy: np.ndarray, k: int = 10) -> np.ndarray:
+    """Empirical P(noisy = j | true = i), rows summing to 1."""
+    counts = np.zeros((k, k))
+    np.add.at(counts, (true, noisy), 1)
+    return counts / np.maximum(counts.sum(1, keepdims=True), 1)
+
+
+def stratified_split(labels: np.ndarray, sizes: list[int | None], seed: int,
+                     k: int = 10) -> list[np.ndarray]:
+    """Disjoint class-balanced index sets of the given sizes (None = all that is left)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7919]))
+    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(k)]
+    taken = [0] * k
+    out = []
+    for size in sizes:
+        parts = []
+        for c in range(k):
+            avail = len(per_class[c]) - taken[c]
+            n = avail if size is None else min(avail, size // k + (c < size % k))
+            parts.append(per_class[c][taken[c]: taken[c] + n])
+            taken[c] += n
+        out.append(np.sort(np.concatenate(parts)))
+    return out

@@ -1,0 +1,293 @@
+"""Training one (noise, eta, loss, seed) run of the Core ML task.
+
+The data live as uint8 tensors on the device; batches are gathered by index, augmented and
+normalised as whole tensors (no DataLoader, no per-sample Python). Each epoch records the
+training loss, validation and test accuracy, and how the model fits the training samples whose
+labels are clean and those whose labels are noisy (memorisation). Long runs checkpoint and
+resume; the same seed gives the same run JSON on the CPU, timings aside.
+
+Usage: ``python -m saidl.coreml.train --config-json '{...}' --out run.json [--threads N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from saidl.common.errors import SaidlError
+from saidl.common.io import read_json, write_json
+from saidl.common.provenance import run_provenance
+from saidl.common.runtime import choose_device, seed_everything, set_threads
+from saidl.coreml import data as D
+from saidl.coreml.losses import build_loss
+from saidl.coreml.models import build_model
+
+log = logging.getLogger("saidl.coreml.train")
+
+
+@dataclass
+class Split:
+    x: torch.Tensor          # uint8 (N, C, H, W)
+    y: torch.Tensor          # labels used for training / selection (noisy on train and val)
+    y_true: torch.Tensor     # original labels
+
+
+@dataclass
+class Prepared:
+    train: Split
+    val: Split
+    test: Split
+    mean: torch.Tensor
+    std: torch.Tensor
+    noise: dict
+    dataset: dict
+
+
+def prepare(cfg: dict, device: torch.device) -> Prepared:
+    """Load the dataset, corrupt the training pool's labels, carve train/val/test subsets."""
+    arrays = D.load_dataset(cfg["dataset"], cfg.get("data_dir"))
+    k = len(arrays.classes)
+    noisy, t = D.noisy_labels(arrays.y_train, cfg["dataset"], cfg["noise"], cfg["eta"], cfg["seed"], k)
+    # Subsets are fixed by data_seed (not the run seed), so every run sees the same images.
+    tr_idx, va_idx = D.stratified_split(arrays.y_train, [cfg["n_train"], cfg["n_val"]], cfg["data_seed"], k)
+    te_idx = (np.arange(len(arrays.y_test)) if cfg["n_test"] is None
+              else D.stratified_split(arrays.y_test, [cfg["n_test"]], cfg["data_seed"], k)[0])
+
+    def split(x, y, y_true, idx):
+        return Split(torch.from_numpy(x[idx]).to(device), torch.from_numpy(y[idx]).to(device),
+                     torch.from_numpy(y_true[idx]).to(device))
+
+    train = split(arrays.x_train, noisy, arrays.y_train, tr_idx)
+    realised = D.realised_transition(arrays.y_train[tr_idx], noisy[tr_idx], k)
+    mean, std = D.NORMALISE[cfg["dataset"]]
+    shape = (1, -1, 1, 1)
+    return Prepared(
+        train=train,
+        val=split(arrays.x_train, noisy, arrays.y_train, va_idx),
+        test=split(arrays.x_test, arrays.y_test, arrays.y_test, te_idx),
+        mean=torch.tensor(mean, device=device).view(shape), std=torch.tensor(std, device=device).view(shape),
+        noise={"type": cfg["noise"], "eta": cfg["eta"], "n_train": int(len(tr_idx)),
+               "n_noisy": int((noisy[tr_idx] != arrays.y_train[tr_idx]).sum()),
+               "realised_rate": float((noisy[tr_idx] != arrays.y_train[tr_idx]).mean()),
+               "transition": t.round(6).tolist(), "realised_transition": realised.round(6).tolist(),
+               "classes": list(arrays.classes)},
+        dataset={"name": cfg["dataset"], "source": arrays.source, "checksum": arrays.checksum,
+                 "n_train": int(len(tr_idx)), "n_val": int(len(va_idx)), "n_test": int(len(te_idx))},
+    )
+
+
+def random_crop_flip(x: torch.Tensor, pad: int, g: torch.Generator) -> torch.Tensor:
+    """RandomCrop(size, padding=pad) + RandomHorizontalFlip on a whole uint8 batch at once."""
+    b, c, h, w = x.shape
+    padded = nn.functional.pad(x, (pad, pad, pad, pad))
+    oy = torch.randint(0, 2 * pad + 1, (b,), generator=g, device=g.device).to(x.device)
+    ox = torch.randint(0, 2 * pad + 1, (b,), generator=g, device=g.device).to(x.device)
+    flip = torch.rand(b, generator=g, device=g.device).to(x.device) < 0.5
+    rows = oy[:, None] + torch.arange(h, device=x.device)
+    cols = ox[:, None] + torch.arange(w, device=x.device)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    bidx = torch.arange(b, device=x.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[bidx, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+class Trainer:
+    """SGD with momentum, cosine schedule, global-norm gradient clipping, per-epoch evaluation."""
+
+    def __init__(self, cfg: dict, prep: Prepared, device: torch.device):
+        self.cfg, self.prep, self.device = cfg, prep, device
+        seed_everything(cfg["seed"])
+        c, s = prep.train.x.shape[1], prep.train.x.shape[-1]
+        k = len(prep.noise["classes"])
+        self.model = build_model(cfg["model"], c, k, s).to(device)
+        self.channels_last = cfg["model"] == "cnn8"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.criterion = build_loss(cfg["loss"], k, cfg.get("loss_params"))
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+                                   weight_decay=cfg["weight_decay"], nesterov=cfg.get("nesterov", False))
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=cfg["epochs"],
+                                                                eta_min=cfg.get("lr_min", 0.0))
+        self.gen = torch.Generator(device="cpu").manual_seed(cfg["seed"])
+        self.history: dict[str, list] = {k: [] for k in (
+            "train_loss", "val_acc", "val_acc_true", "test_acc",
+            "train_clean_acc", "train_noisy_fit", "train_noisy_true", "epoch_time_s")}
+        self.epoch = 0
+
+    # -- one batch ------------------------------------------------------------------------
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x.float().div_(255.0) - self.prep.mean) / self.prep.std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        tr, bs = self.prep.train, self.cfg["batch_size"]
+        perm = torch.randperm(len(tr.y), generator=self.gen).to(self.device)
+        total, seen = torch.zeros((), device=self.device), 0
+        for i in range(0, len(perm), bs):
+            idx = perm[i:i + bs]
+            xb = tr.x[idx]
+            if self.cfg.get("augment"):
+                xb = random_crop_flip(xb, 4, self.gen)
+            loss = self.criterion(self.model(self._inputs(xb)), tr.y[idx])
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.get("grad_clip"):
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
+            self.opt.step()
+            total += loss.detach() * len(idx)
+            seen += len(idx)
+        self.sched.step()
+        return float(total / seen)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        self.model.eval()
+        bs = self.cfg.get("eval_batch_size", 1024)
+        return torch.cat([self.model(self._inputs(x[i:i + bs])).argmax(1) for i in range(0, len(x), bs)])
+
+    def evaluate(self) -> dict:
+        p = self.prep
+        tr_pred = self.predict(p.train.x)
+        clean = p.train.y == p.train.y_true
+        va_pred, te_pred = self.predict(p.val.x), self.predict(p.test.x)
+
+        def acc(pred, y, mask=None):
+            if mask is not None:
+                if not bool(mask.any()):
+                    return None
+                pred, y = pred[mask], y[mask]
+            return float((pred == y).float().mean())
+
+        return {"val_acc": acc(va_pred, p.val.y), "val_acc_true": acc(va_pred, p.val.y_true),
+                "test_acc": acc(te_pred, p.test.y),
+                "train_clean_acc": acc(tr_pred, p.train.y, clean),
+                "train_noisy_fit": acc(tr_pred, p.train.y, ~clean),
+                "train_noisy_true": acc(tr_pred, p.train.y_true, ~clean)}
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                "sched": self.sched.state_dict(), "gen": self.gen.get_state(),
+                "torch_rng": torch.get_rng_state(), "history": self.history, "epoch": self.epoch,
+                "config": self.cfg}
+
+    def load_state(self, st: dict) -> None:
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        self.sched.load_state_dict(st["sched"])
+        self.gen.set_state(st["gen"])
+        torch.set_rng_state(st["torch_rng"])
+        self.history, self.epoch = st["history"], st["epoch"]
+
+    def save_checkpoint(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.state(), tmp)
+        tmp.replace(path)
+
+    def try_resume(self, path: Path) -> bool:
+        if not path.exists():
+            return False
+        st = torch.load(path, map_location=self.device, weights_only=False)
+        if st.get("config") != self.cfg:
+            log.warning("checkpoint %s is from another config; starting afresh", path)
+            return False
+        self.load_state(st)
+        log.info("resumed from %s at epoch %d", path, self.epoch)
+        return True
+
+    # -- the loop ---------------------------------------------------------------------------
+    def fit(self, ckpt: Path | None = None, ckpt_interval_s: float = 120.0,
+            stop_after: int | None = None) -> dict:
+        if ckpt is not None:
+            self.try_resume(ckpt)
+        last_ckpt = time.monotonic()
+        bar = tqdm(range(self.epoch, self.cfg["epochs"]), desc=self.cfg.get("run_id", "train"),
+                   initial=self.epoch, total=self.cfg["epochs"], file=sys.stderr, mininterval=2.0)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            self.history["train_loss"].append(self.train_epoch())
+            for key, val in self.evaluate().items():
+                self.history[key].append(val)
+            self.history["epoch_time_s"].append(time.perf_counter() - t0)
+            self.epoch = epoch + 1
+            bar.set_postfix(loss=f"{self.history['train_loss'][-1]:.3f}",
+                            test=f"{self.history['test_acc'][-1]:.3f}")
+            if ckpt is not None and (time.monotonic() - last_ckpt >= ckpt_interval_s):
+                self.save_checkpoint(ckpt)
+                last_ckpt = time.monotonic()
+            if stop_after is not None and self.epoch >= stop_after:
+                if ckpt is not None:
+                    self.save_checkpoint(ckpt)
+                break
+        return self.history
+
+
+def summarise(history: dict) -> dict:
+    """Final (last-epoch) numbers; the best test epoch is recorded but never used to select."""
+    test = history["test_acc"]
+    best = int(np.argmax(test))
+    val_best = int(np.argmax(history["val_acc"]))
+    return {"final_test_acc": test[-1], "best_test_acc": test[best], "best_test_epoch": best + 1,
+            "final_val_acc": history["val_acc"][-1], "val_selected_epoch": val_best + 1,
+            "val_selected_test_acc": test[val_best],
+            "final_train_clean_acc": history["train_clean_acc"][-1],
+            "final_train_noisy_fit": history["train_noisy_fit"][-1]}
+
+
+def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float = 120.0,
+        stop_after: int | None = None) -> dict | None:
+    """Train one run and write its JSON atomically; returns it (None if stopped early)."""
+    t0 = time.perf_counter()
+    device = choose_device(cfg.get("device", "auto"))
+    prep = prepare(cfg, device)
+    trainer = Trainer(cfg, prep, device)
+    history = trainer.fit(ckpt, ckpt_interval_s, stop_after)
+    if trainer.epoch < cfg["epochs"]:
+        return None
+    result = {
+        "id": cfg["run_id"], "task": "coreml", "config": cfg,
+        "metrics": {"epochs": list(range(1, cfg["epochs"] + 1)),
+                    **{k: v for k, v in history.items() if k != "epoch_time_s"}, **summarise(history)},
+        "noise": prep.noise,
+        "timing": {"wall_time_s": time.perf_counter() - t0, "epoch_time_s": history["epoch_time_s"]},
+        "provenance": run_provenance(cfg, str(device), prep.dataset),
+    }
+    write_json(out, result)
+    if ckpt is not None and ckpt.exists():
+        ckpt.unlink()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config-json", required=True, help="the run's config as JSON text or a .json path")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--ckpt", type=Path, default=None)
+    ap.add_argument("--ckpt-interval", type=float, default=120.0, help="seconds between checkpoints")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    text = args.config_json
+    cfg = read_json(text) if text.endswith(".json") else json.loads(text)
+    set_threads(args.threads)
+    try:
+        run(cfg, args.out, args.ckpt, args.ckpt_interval)
+    except SaidlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

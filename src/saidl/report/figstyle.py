@@ -1,0 +1,97 @@
+"""One matplotlib look for every report figure, and byte-reproducible PDF output."""
+
+from __future__ import annotations
+
+import io
+import zlib
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+from saidl.common.io import atomic_write_bytes
+
+SINGLE_COLUMN_IN = 3.4
+DOUBLE_COLUMN_IN = 7.0
+
+# Okabe & Ito colour-blind-safe palette.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+_STYLE: dict[str, Any] = {
+    "figure.figsize": (SINGLE_COLUMN_IN, 2.4),
+    "figure.dpi": 150,
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.grid": True,
+    "grid.color": "#cccccc",
+    "grid.linewidth": 0.5,
+    "grid.alpha": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.6,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 3.5,
+    "legend.frameon": False,
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.02,
+    "savefig.dpi": 300,
+}
+
+_VANILLA = {"linestyle": "--", "linewidth": 1.0}
+_NORMALIZED = {"linestyle": "-", "linewidth": 1.2}
+_APL = {"linestyle": "-", "linewidth": 2.2}
+_ANL = {"linestyle": "-.", "linewidth": 1.6}
+
+_LOSS_STYLES: dict[str, dict[str, Any]] = {
+    "CE": {"color": PALETTE[0], "marker": "o", **_VANILLA},
+    "FL": {"color": PALETTE[1], "marker": "s", **_VANILLA},
+    "MAE": {"color": PALETTE[2], "marker": "^", **_VANILLA},
+    "RCE": {"color": PALETTE[3], "marker": "v", **_VANILLA},
+    "GCE": {"color": PALETTE[4], "marker": "D", **_VANILLA},
+    "SCE": {"color": PALETTE[5], "marker": "P", **_VANILLA},
+    "NCE": {"color": PALETTE[0], "marker": "o", **_NORMALIZED},
+    "NFL": {"color": PALETTE[1], "marker": "s", **_NORMALIZED},
+    "NCE+RCE": {"color": PALETTE[3], "marker": "o", **_APL},
+    "NCE+MAE": {"color": PALETTE[2], "marker": "o", **_APL},
+    "NFL+RCE": {"color": PALETTE[3], "marker": "s", **_APL},
+    "NFL+MAE": {"color": PALETTE[2], "marker": "s", **_APL},
+    "ANL-CE": {"color": PALETTE[0], "marker": "X", **_ANL},
+    "ANL-FL": {"color": PALETTE[1], "marker": "X", **_ANL},
+}
+
+
+def apply_style() -> None:
+    """Use the Agg backend and the report's paper-sized, colour-blind-safe style."""
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update(_STYLE)
+    matplotlib.rcParams["axes.prop_cycle"] = matplotlib.cycler(color=PALETTE)
+
+
+def loss_style(name: str) -> dict[str, Any]:
+    """Plot keyword arguments (color, marker, linestyle, linewidth) for a loss name.
+
+    Vanilla losses are dashed, normalized ones solid, APL combinations thick and solid, ANL
+    dash-dotted; a loss and its normalized/APL/ANL variants share colour or marker. Unknown
+    names get a stable colour derived from the name.
+    """
+    key = name.strip().upper()
+    if key in _LOSS_STYLES:
+        return dict(_LOSS_STYLES[key])
+    colour = PALETTE[zlib.crc32(key.encode()) % len(PALETTE)]
+    return {"color": colour, "marker": ".", "linestyle": ":", "linewidth": 1.0}
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save ``fig`` as a PDF atomically; identical figures give identical bytes."""
+    path = Path(path)
+    if path.suffix.lower() != ".pdf":
+        raise ValueError(f"save_figure writes PDF files; {path} does not end in .pdf")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="pdf", metadata={"CreationDate": None})
+    return atomic_write_bytes(path, buffer.getvalue())
