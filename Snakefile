@@ -1,0 +1,65 @@
+# SAiDL Spring 2025 induction assignment: every task's runs, figures, tables and LaTeX report.
+#   snakemake --cores 4 --resources gpu=1 report          # demo scale (default)
+#   snakemake --cores 4 --resources gpu=1 report --config scale=full
+import os
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config/config.yaml"
+configfile: "tasks/coreml/config.yaml"
+
+# Jobs run the Python of this Snakemake (the project's venv) unless --use-conda activates an env.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
+from saidl.common.config import validate as validate_clear
+from saidl.common.errors import ConfigError
+
+try:
+    validate_clear({k: config[k] for k in ("scale", "tasks") if k in config}, "config/schema.yaml", "config/config.yaml")
+    validate_clear({"coreml": config.get("coreml")}, "tasks/coreml/schema.yaml", "tasks/coreml/config.yaml")
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
+validate(config, "config/schema.yaml")
+
+SCALE = config["scale"]
+RESULTS = f"results/{SCALE}"
+LOGS = f"logs/{SCALE}"
+PY = "python"
+
+include: "tasks/coreml/rules.smk"
+
+TASK_TITLES = {"coreml": "Core ML: learning with noisy labels"}
+TASK_PDFS = {task: f"{RESULTS}/{task}/{task}.pdf" for task in config["tasks"]}
+
+
+rule report:
+    """Every task's PDF and the combined PDF."""
+    default_target: True
+    input:
+        list(TASK_PDFS.values()),
+        f"{RESULTS}/report.pdf",
+
+
+rule all:
+    input:
+        rules.report.input,
+
+
+rule combined_pdf:
+    input:
+        pdfs=list(TASK_PDFS.values()),
+        template="templates/common/combined.tex",
+        style="tex/saidl.sty",
+    output:
+        f"{RESULTS}/report.pdf",
+    params:
+        titles=[TASK_TITLES[t] for t in TASK_PDFS],
+    log:
+        f"{LOGS}/combined_pdf.log",
+    shell:
+        "{PY} -m saidl.report.build combine --pdfs {input.pdfs} --titles {params.titles:q} "
+        "--scale {SCALE} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"

@@ -1,0 +1,46 @@
+"""Shared plumbing of the Core ML figures: reading the summary and the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from saidl.common.io import read_json
+from saidl.report.figstyle import apply_style, loss_style, save_figure
+
+
+def accuracy_series(summary: dict, noise: str, loss: str) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """η values and the mean and std (over seeds) of last-epoch test accuracy in %."""
+    etas = [e for e in summary["etas"][noise] if loss in summary["cells"][noise][f"{e:g}"]]
+    cells = [summary["cells"][noise][f"{e:g}"][loss]["final"] for e in etas]
+    return etas, 100 * np.array([c["mean"] for c in cells]), 100 * np.array([c["std"] for c in cells])
+
+
+def plot_vs_eta(ax, summary: dict, noise: str, losses: list[str]) -> None:
+    """Test accuracy against η with a ±1 std band over seeds, one line per loss."""
+    for loss in losses:
+        etas, mean, std = accuracy_series(summary, noise, loss)
+        style = loss_style(loss)
+        ax.plot(etas, mean, label=loss, **style)
+        ax.fill_between(etas, mean - std, mean + std, color=style["color"], alpha=0.15, linewidth=0)
+    ax.set_xlabel(r"noise rate $\eta$ (" + ("symmetric" if noise == "sym" else "asymmetric") + ")")
+    ax.set_ylabel("test accuracy (%), last epoch")
+    ax.set_xticks(summary["etas"][noise])
+
+
+def main(plot: Callable[[dict], object], argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--summary", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    apply_style()
+    save_figure(plot(read_json(args.summary)), args.out)
+    return 0
+
+
+def run(plot: Callable[[dict], object]) -> None:
+    sys.exit(main(plot))

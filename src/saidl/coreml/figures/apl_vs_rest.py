@@ -1,0 +1,29 @@
+"""APL pairs against vanilla and normalized losses, symmetric and asymmetric noise."""
+
+import matplotlib.pyplot as plt
+
+from saidl.coreml.figures._common import plot_vs_eta, run
+from saidl.coreml.losses import APL
+from saidl.report.figstyle import DOUBLE_COLUMN_IN
+
+
+def plot(summary: dict):
+    noises = [n for n in ("sym", "asym") if summary["etas"][n]]
+    fig, axes = plt.subplots(1, len(noises), figsize=(DOUBLE_COLUMN_IN, 2.6), squeeze=False)
+    for ax, noise in zip(axes[0], noises):
+        plot_vs_eta(ax, summary, noise, summary["losses"])
+        ax.set_title("symmetric" if noise == "sym" else "asymmetric")
+        # Non-APL losses in grey so that the APL pairs stand out.
+        for line in ax.get_lines():
+            if line.get_label() not in APL:
+                line.set_color("#9a9a9a")
+                line.set_linewidth(0.8)
+        for coll in ax.collections[: len(summary["losses"])]:
+            coll.set_alpha(0.08)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), bbox_to_anchor=(0.5, -0.08))
+    return fig
+
+
+if __name__ == "__main__":
+    run(plot)

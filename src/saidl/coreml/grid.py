@@ -1,0 +1,39 @@
+"""The grid of Core ML runs at one scale: run ids and the full config of each run."""
+
+from __future__ import annotations
+
+from saidl.common.errors import ConfigError
+
+
+def run_id(noise: str, eta: float, loss: str, seed: int) -> str:
+    return f"{noise}-{eta:g}-{loss}-s{seed}"
+
+
+def scale_config(task_cfg: dict, scale: str) -> dict:
+    try:
+        return task_cfg["scales"][scale]
+    except KeyError:
+        raise ConfigError(f"scale '{scale}' has no block under coreml.scales in tasks/coreml/config.yaml; "
+                          f"defined: {', '.join(task_cfg['scales'])}") from None
+
+
+def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
+    """Every run of the scale, keyed by run id; a run config holds all it needs to train."""
+    sc = scale_config(task_cfg, scale)
+    params = task_cfg["loss_params"].get(sc["dataset"])
+    if params is None:
+        raise ConfigError(f"coreml.loss_params has no entry for dataset '{sc['dataset']}'")
+    base = {k: sc.get(k) for k in ("dataset", "data_dir", "model", "n_train", "n_val", "n_test",
+                                    "epochs", "batch_size", "lr", "momentum", "weight_decay",
+                                    "grad_clip", "augment", "device")}
+    base["data_seed"] = 0
+    runs = {}
+    for noise in ("sym", "asym"):
+        for eta in sc[noise]:
+            for loss in sc["losses"]:
+                for seed in sc["seeds"]:
+                    rid = run_id(noise, eta, loss, seed)
+                    runs[rid] = {**base, "run_id": rid, "scale": scale, "noise": noise,
+                                 "eta": float(eta), "loss": loss, "seed": int(seed),
+                                 "loss_params": params[noise].get(loss, {})}
+    return runs

@@ -1,0 +1,76 @@
+"""Generated LaTeX tables of the Core ML report (each its own Snakemake job).
+
+Usage: ``python -m saidl.coreml.tables <name> --summary summary.json --out <name>.tex``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from saidl.common.io import read_json, write_if_changed
+from saidl.report.tables import mean_std_table, simple_table
+
+
+def accuracy_table(summary: dict, noise: str) -> str:
+    """Loss x eta: last-epoch test accuracy, mean ± std over seeds, best per column in bold."""
+    etas = summary["etas"][noise]
+    cols = [f"{e:g}" for e in etas]
+    cells = {(loss, c): summary["cells"][noise][c][loss]["final"]["values"]
+             for c in cols for loss in summary["losses"] if loss in summary["cells"][noise][c]}
+    header = ("symmetric" if noise == "sym" else "asymmetric") + " noise rate eta"
+    return mean_std_table(summary["losses"], cols, cells, row_header="loss", col_group_header=header)
+
+
+def table_sym(summary: dict) -> str:
+    return accuracy_table(summary, "sym")
+
+
+def table_asym(summary: dict) -> str:
+    return accuracy_table(summary, "asym")
+
+
+def table_config(summary: dict) -> str:
+    """The experiment configuration, as the runs received it."""
+    cfg = summary["config"]
+    ds = summary["dataset"]
+    rows = [
+        ("dataset", f"{cfg['dataset']} ({ds['n_train']} train / {ds['n_val']} validation / {ds['n_test']} test)"),
+        ("model", cfg["model"]),
+        ("epochs, batch size", f"{cfg['epochs']}, {cfg['batch_size']}"),
+        ("optimiser", f"SGD lr {cfg['lr']:g}, momentum {cfg['momentum']:g}, weight decay {cfg['weight_decay']:g}, cosine to 0"),
+        ("gradient clipping", "global norm " + (f"{cfg['grad_clip']:g}" if cfg["grad_clip"] else "off")),
+        ("augmentation", "random crop (pad 4) + horizontal flip" if cfg["augment"] else "none"),
+        ("seeds", ", ".join(str(s) for s in summary["seeds"])),
+        ("symmetric eta", ", ".join(f"{e:g}" for e in summary["etas"]["sym"]) or "none"),
+        ("asymmetric eta", ", ".join(f"{e:g}" for e in summary["etas"]["asym"]) or "none"),
+        ("reported accuracy", "test accuracy after the last epoch"),
+    ]
+    return simple_table(["setting", "value"], rows)
+
+
+def table_loss_params(summary: dict) -> str:
+    """alpha, beta, scale and gamma of each loss, as used for symmetric / asymmetric noise."""
+    def fmt(p: dict) -> str:
+        return ", ".join(f"{k} {v:g}" for k, v in sorted(p.items())) or "defaults"
+    rows = [(loss, fmt(summary["loss_params"]["sym"].get(loss, {})),
+             fmt(summary["loss_params"]["asym"].get(loss, {}))) for loss in summary["losses"]]
+    return simple_table(["loss", "symmetric", "asymmetric"], rows)
+
+
+TABLES = {f.__name__: f for f in (table_sym, table_asym, table_config, table_loss_params)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name", choices=sorted(TABLES))
+    ap.add_argument("--summary", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    write_if_changed(args.out, TABLES[args.name](read_json(args.summary)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
