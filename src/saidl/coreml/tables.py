@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from saidl.common.io import read_json, write_if_changed
+from saidl.coreml.report import DATASET_NAMES, MODEL_NAMES
+from saidl.report.latex import Tex
 from saidl.report.tables import mean_std_table, simple_table
 
 
@@ -19,7 +21,7 @@ def accuracy_table(summary: dict, noise: str) -> str:
     cols = [f"{e:g}" for e in etas]
     cells = {(loss, c): summary["cells"][noise][c][loss]["final"]["values"]
              for c in cols for loss in summary["losses"] if loss in summary["cells"][noise][c]}
-    header = ("symmetric" if noise == "sym" else "asymmetric") + " noise rate eta"
+    header = Tex(("symmetric" if noise == "sym" else "asymmetric") + r" noise rate $\eta$")
     return mean_std_table(summary["losses"], cols, cells, row_header="loss", col_group_header=header)
 
 
@@ -36,8 +38,8 @@ def table_config(summary: dict) -> str:
     cfg = summary["config"]
     ds = summary["dataset"]
     rows = [
-        ("dataset", f"{cfg['dataset']} ({ds['n_train']} train / {ds['n_val']} validation / {ds['n_test']} test)"),
-        ("model", cfg["model"]),
+        ("dataset", f"{DATASET_NAMES.get(cfg['dataset'], cfg['dataset'])} ({ds['n_train']} train / {ds['n_val']} validation / {ds['n_test']} test)"),
+        ("model", MODEL_NAMES.get(cfg["model"], cfg["model"])),
         ("epochs, batch size", f"{cfg['epochs']}, {cfg['batch_size']}"),
         ("optimiser", f"SGD lr {cfg['lr']:g}, momentum {cfg['momentum']:g}, weight decay {cfg['weight_decay']:g}, cosine to 0"),
         ("gradient clipping", "global norm " + (f"{cfg['grad_clip']:g}" if cfg["grad_clip"] else "off")),

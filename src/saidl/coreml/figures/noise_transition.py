@@ -18,7 +18,8 @@ def _panels(summary: dict) -> list[tuple[str, float]]:
 
 def plot(summary: dict):
     panels = _panels(summary)
-    fig, axes = plt.subplots(1, len(panels), figsize=(DOUBLE_COLUMN_IN, 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(DOUBLE_COLUMN_IN, 3.4), squeeze=False,
+                             layout="constrained")
     k = len(summary["classes"])
     for ax, (noise, eta) in zip(axes[0], panels):
         t = np.asarray(summary["noise"][noise][f"{eta:g}"]["realised_transition"])
