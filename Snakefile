@@ -13,7 +13,9 @@ configfile: "tasks/coreml/config.yaml"
 
 # Jobs run the Python of this Snakemake (the project's venv) unless --use-conda activates an env.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+# ... and this checkout's package, so that a copy of the workflow runs its own code and templates.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+os.environ["PYTHONPATH"] = os.path.join(workflow.basedir, "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
 
 from saidl.common.config import validate as validate_clear
 from saidl.common.errors import ConfigError

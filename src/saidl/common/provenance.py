@@ -10,7 +10,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from .paths import project_root
+
 PACKAGES = ("saidl", "torch", "torchvision", "numpy", "snakemake", "jinja2", "pylatex", "matplotlib")
 
 
@@ -32,7 +33,7 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 def git_state() -> dict:
     """Commit and dirty flag of the working tree, or 'unknown' outside a git checkout."""
     def run(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+        return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True,
                               check=True, timeout=10).stdout.strip()
     try:
         commit = run("rev-parse", "HEAD")

@@ -125,9 +125,10 @@ def load_dataset(name: str, data_dir: str | None) -> Arrays:
 # Label noise
 
 
-def noise_rng(dataset: str, noise: str, eta: float, seed: int) -> np.random.Generator:
-    """The random stream of one noisy label set: a pure function of its four arguments."""
-    key = [zlib.crc32(dataset.encode()), zlib.crc32(noise.encode()), round(eta * 1_000_000), seed]
+def noise_rng(dataset: str, noise: str, eta: float, seed: int, split: str = "train") -> np.random.Generator:
+    """The random stream of one noisy label set: a pure function of its arguments."""
+    key = [zlib.crc32(dataset.encode()), zlib.crc32(noise.encode()), round(eta * 1_000_000), seed,
+           zlib.crc32(split.encode())]
     return np.random.default_rng(np.random.SeedSequence(key))
 
 
@@ -172,8 +173,8 @@ def apply_transition(labels: np.ndarray, t: np.ndarray, rng: np.random.Generator
 
 
 def noisy_labels(labels: np.ndarray, dataset: str, noise: str, eta: float, seed: int,
-                 k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Noisy labels and the transition matrix that made them."""
+                 k: int = 10, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Noisy labels of ``labels`` (exact counts per true class) and the transition matrix."""
     if not 0.0 <= eta <= 1.0:
         raise ConfigError(f"noise rate eta={eta} is outside [0, 1]")
     if noise == "sym":
@@ -182,7 +183,7 @@ def noisy_labels(labels: np.ndarray, dataset: str, noise: str, eta: float, seed:
         t = asymmetric_transition(eta, k, ASYM_MAPS[dataset])
     else:
         raise ConfigError(f"unknown noise type '{noise}'; use sym or asym")
-    return apply_transition(labels, t, noise_rng(dataset, noise, eta, seed)), t
+    return apply_transition(labels, t, noise_rng(dataset, noise, eta, seed, split)), t
 
 
 def realised_transition(true: np.ndarray, noisy: np.ndarray, k: int = 10) -> np.ndarray:

@@ -54,31 +54,34 @@ class Prepared:
 
 
 def prepare(cfg: dict, device: torch.device) -> Prepared:
-    """Load the dataset, corrupt the training pool's labels, carve train/val/test subsets."""
+    """Load the dataset, carve train/val/test subsets, corrupt the train and val labels."""
     arrays = D.load_dataset(cfg["dataset"], cfg.get("data_dir"))
     k = len(arrays.classes)
-    noisy, t = D.noisy_labels(arrays.y_train, cfg["dataset"], cfg["noise"], cfg["eta"], cfg["seed"], k)
-    # Subsets are fixed by data_seed (not the run seed), so every run sees the same images.
+    # Subsets are fixed by data_seed (not the run seed), so every run sees the same images; the
+    # labels of the training and validation subsets are then corrupted with exact counts.
     tr_idx, va_idx = D.stratified_split(arrays.y_train, [cfg["n_train"], cfg["n_val"]], cfg["data_seed"], k)
     te_idx = (np.arange(len(arrays.y_test)) if cfg["n_test"] is None
               else D.stratified_split(arrays.y_test, [cfg["n_test"]], cfg["data_seed"], k)[0])
+    y_tr, y_va = arrays.y_train[tr_idx], arrays.y_train[va_idx]
+    noisy_tr, t = D.noisy_labels(y_tr, cfg["dataset"], cfg["noise"], cfg["eta"], cfg["seed"], k, "train")
+    noisy_va, _ = D.noisy_labels(y_va, cfg["dataset"], cfg["noise"], cfg["eta"], cfg["seed"], k, "val")
 
-    def split(x, y, y_true, idx):
-        return Split(torch.from_numpy(x[idx]).to(device), torch.from_numpy(y[idx]).to(device),
-                     torch.from_numpy(y_true[idx]).to(device))
+    def split(x, y, y_true):
+        return Split(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device),
+                     torch.from_numpy(y_true).to(device))
 
-    train = split(arrays.x_train, noisy, arrays.y_train, tr_idx)
-    realised = D.realised_transition(arrays.y_train[tr_idx], noisy[tr_idx], k)
+    train = split(arrays.x_train[tr_idx], noisy_tr, y_tr)
+    realised = D.realised_transition(y_tr, noisy_tr, k)
     mean, std = D.NORMALISE[cfg["dataset"]]
     shape = (1, -1, 1, 1)
     return Prepared(
         train=train,
-        val=split(arrays.x_train, noisy, arrays.y_train, va_idx),
-        test=split(arrays.x_test, arrays.y_test, arrays.y_test, te_idx),
+        val=split(arrays.x_train[va_idx], noisy_va, y_va),
+        test=split(arrays.x_test[te_idx], arrays.y_test[te_idx], arrays.y_test[te_idx]),
         mean=torch.tensor(mean, device=device).view(shape), std=torch.tensor(std, device=device).view(shape),
         noise={"type": cfg["noise"], "eta": cfg["eta"], "n_train": int(len(tr_idx)),
-               "n_noisy": int((noisy[tr_idx] != arrays.y_train[tr_idx]).sum()),
-               "realised_rate": float((noisy[tr_idx] != arrays.y_train[tr_idx]).mean()),
+               "n_noisy": int((noisy_tr != y_tr).sum()),
+               "realised_rate": float((noisy_tr != y_tr).mean()),
                "transition": t.round(6).tolist(), "realised_transition": realised.round(6).tolist(),
                "classes": list(arrays.classes)},
         dataset={"name": cfg["dataset"], "source": arrays.source, "checksum": arrays.checksum,

@@ -14,17 +14,15 @@ from pathlib import Path
 
 from saidl.common.errors import SaidlError
 from saidl.common.io import read_json
-from saidl.common.provenance import REPO_ROOT
+from saidl.common.paths import templates_dir, tex_dir
 from saidl.report.jinja import make_env, render_template
 from saidl.report.latexmk import compile_pdf
 from saidl.report.listings import code_listing
 
-TEMPLATES = REPO_ROOT / "templates"
-TEX_STYLE = REPO_ROOT / "tex"
 
 
 def environment():
-    env = make_env([TEMPLATES])
+    env = make_env([templates_dir()])
     env.globals["listing"] = code_listing
     return env
 
@@ -42,7 +40,7 @@ def combine(pdfs: list[Path], titles: list[str], scale: str, out: Path) -> Path:
     context = {"scale": scale, "parts": [{"title": t, "file": p.resolve().relative_to(out.parent.resolve()).as_posix()}
                                          for t, p in zip(titles, pdfs)]}
     render_template(environment(), "common/combined.tex", context, tex)
-    return compile_pdf(tex, out, texinputs=[TEX_STYLE])
+    return compile_pdf(tex, out, texinputs=[tex_dir()])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "render":
             render(args.task, args.summary, args.out)
         elif args.cmd == "pdf":
-            compile_pdf(args.tex, args.pdf, texinputs=[TEX_STYLE, *args.texinputs])
+            compile_pdf(args.tex, args.pdf, texinputs=[tex_dir(), *args.texinputs])
         else:
             combine(args.pdfs, args.titles, args.scale, args.out)
     except SaidlError as exc:

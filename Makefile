@@ -1,0 +1,40 @@
+# SAiDL Spring 2025 assignment pipeline. `make report` and `make test` set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SCALE  ?= demo
+CORES  ?= 4
+
+.PHONY: env system venv report test bench lint clean
+
+env: system venv
+
+system:
+	@scripts/setup_system.sh
+
+venv: $(VENV)/.installed
+
+# torch and torchvision first, pinned: pip takes them from the local wheel cache where there is one.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[coreml,test]'
+	touch $@
+
+report: env
+	$(BIN)/snakemake report --cores $(CORES) --resources gpu=1 --config scale=$(SCALE)
+	@echo "PDFs: results/$(SCALE)/report.pdf (all tasks), results/$(SCALE)/coreml/coreml.pdf"
+
+test: env
+	$(BIN)/python -m pytest
+
+bench: env
+	$(BIN)/python benchmarks/bench_coreml.py
+	$(BIN)/python benchmarks/bench_report.py
+
+lint: venv
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results logs .snakemake

@@ -1,0 +1,144 @@
+"""Run every task's full-scale code path for a few steps on the GPU and say what ran.
+
+Each task adds one function to ``CHECKS``: it takes the parsed arguments and returns its parts
+as ``(name, callable)``; a part's callable prints what it does and raises on failure. Every part
+ends in one ``OK``/``FAILED`` line, and the exit status is 1 if any part failed.
+
+Usage: ``python scripts/gpu_check.py [--device cuda] [--steps 50] [--tasks coreml ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def memory_mib(device: torch.device) -> float:
+    """Peak memory: allocated on the GPU, or the process's resident set on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# --------------------------------------------------------------------------------------------
+# Core ML: noisy labels on CIFAR-10 with the 8-layer CNN
+
+
+def cifar10_or_stand_in(data_dir: Path):
+    """CIFAR-10 when it is in ``data_dir``; else random uint8 tensors of its shapes (and None)."""
+    from saidl.coreml import data as D
+
+    if (data_dir / "cifar-10-batches-py").is_dir() or (data_dir / "cifar-10-python.tar.gz").is_file():
+        return None
+    rng = np.random.default_rng(0)
+    return D.Arrays(rng.integers(0, 256, (50000, 3, 32, 32), dtype=np.uint8),
+                    np.repeat(np.arange(10), 5000), rng.integers(0, 256, (10000, 3, 32, 32), dtype=np.uint8),
+                    np.repeat(np.arange(10), 1000), D.CIFAR10_CLASSES, "random stand-in", "none")
+
+
+def coreml_parts(args) -> list:
+    """NCE+RCE and CE at 80% symmetric noise: prepare, train, evaluate, checkpoint and resume."""
+    from saidl.coreml import data as D
+    from saidl.coreml.grid import run_configs
+    from saidl.coreml.train import Trainer, prepare
+
+    task_cfg = yaml.safe_load((ROOT / "tasks/coreml/config.yaml").read_text())["coreml"]
+    runs = run_configs(task_cfg, "full")
+    device = torch.device(args.device)
+
+    def part(run_id: str) -> None:
+        cfg = {**runs[run_id], "device": args.device,
+               "n_train": args.steps * runs[run_id]["batch_size"], "n_test": args.eval_images}
+        stand_in = cifar10_or_stand_in(ROOT / cfg["data_dir"])
+        with mock.patch.object(D, "load_dataset", return_value=stand_in) if stand_in else contextlib.nullcontext():
+            prep = prepare(cfg, device)
+        print(f"  data: {prep.dataset['source']}, {prep.dataset['n_train']} train / "
+              f"{prep.dataset['n_val']} val / {prep.dataset['n_test']} test images, "
+              f"realised noise {prep.noise['realised_rate']:.3f}")
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        trainer = Trainer(cfg, prep, device)
+        warm = trainer.train_epoch()  # first epoch: cuDNN/oneDNN set-up, allocator
+        sync(device)
+        t0 = time.perf_counter()
+        loss = trainer.train_epoch()
+        sync(device)
+        secs = time.perf_counter() - t0
+        print(f"  train: {args.steps} steps in {secs:.2f} s = {args.steps / secs:.1f} steps/s, "
+              f"{args.steps * cfg['batch_size'] / secs:.0f} images/s; loss {warm:.4f} -> {loss:.4f}; "
+              f"peak memory {memory_mib(device):.0f} MiB")
+        if not (math.isfinite(warm) and math.isfinite(loss)):
+            raise RuntimeError(f"non-finite training loss ({warm}, {loss})")
+        scores = trainer.evaluate()
+        print("  evaluate: " + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} -"
+                                         for k, v in scores.items()))
+        trainer.epoch = 2
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = Path(tmp) / "run.pt"
+            trainer.save_checkpoint(ckpt)
+            resumed = Trainer(cfg, prep, device)
+            if not resumed.try_resume(ckpt) or resumed.epoch != 2:
+                raise RuntimeError("the checkpoint did not resume")
+        print("  checkpoint: saved and resumed")
+
+    chosen = ("sym-0.8-NCE+RCE-s0", "sym-0.8-CE-s0")
+    return [(f"coreml {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})", lambda rid=rid: part(rid))
+            for rid in chosen]
+
+
+CHECKS = {"coreml": coreml_parts}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--steps", type=int, default=50, help="training batches per timed epoch")
+    ap.add_argument("--eval-images", type=int, default=2000, help="test images to evaluate on")
+    ap.add_argument("--tasks", nargs="+", default=list(CHECKS), choices=list(CHECKS))
+    args = ap.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"FAILED: device {args.device} requested but CUDA is not available "
+              f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})")
+        return 1
+    gpu = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "-"
+    print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
+          f"device {args.device} ({gpu}), {args.steps} steps per run")
+    failed = []
+    for task in args.tasks:
+        for name, run in CHECKS[task](args):
+            print(f"{name}:", flush=True)
+            t0 = time.perf_counter()
+            try:
+                run()
+            except Exception as exc:
+                traceback.print_exc(limit=-3, file=sys.stdout)
+                print(f"FAILED {name} ({time.perf_counter() - t0:.1f} s): {type(exc).__name__}: {exc}")
+                failed.append(name)
+            else:
+                print(f"OK {name} ({time.perf_counter() - t0:.1f} s)")
+            sys.stdout.flush()
+    print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'all parts OK'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
