@@ -30,7 +30,6 @@ validate(config, "config/schema.yaml")
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
 LOGS = f"logs/{SCALE}"
-PY = "python"
 
 include: "tasks/coreml/rules.smk"
 
@@ -60,8 +59,11 @@ rule combined_pdf:
         f"{RESULTS}/report.pdf",
     params:
         titles=[TASK_TITLES[t] for t in TASK_PDFS],
+        scale=SCALE,
     log:
         f"{LOGS}/combined_pdf.log",
+    conda:
+        "envs/coreml.yaml"
     shell:
-        "{PY} -m saidl.report.build combine --pdfs {input.pdfs} --titles {params.titles:q} "
-        "--scale {SCALE} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "python -m saidl.report.build combine --pdfs {input.pdfs} --titles {params.titles:q} "
+        "--scale {params.scale} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"

@@ -38,7 +38,7 @@ rule coreml_train:
     conda:
         "../../envs/coreml.yaml"
     shell:
-        "{PY} -m saidl.coreml.train --config-json {params.cfg:q} --out {output} "
+        "python -m saidl.coreml.train --config-json {params.cfg:q} --out {output} "
         "--threads {threads} --ckpt {params.ckpt} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
@@ -48,6 +48,8 @@ rule coreml_grid:
         f"{COREML}/grid.json",
     params:
         grid=json.dumps(COREML_RUNS, sort_keys=True),
+    log:
+        f"{LOGS}/coreml/grid.log",
     run:
         from saidl.common.io import write_json
 
@@ -62,10 +64,14 @@ rule coreml_collect:
         code="src/saidl/coreml/analyze.py",
     output:
         f"{COREML}/summary.json",
+    params:
+        runs_dir=f"{COREML}/runs",
     log:
         f"{LOGS}/coreml/collect.log",
+    conda:
+        "../../envs/coreml.yaml"
     shell:
-        "{PY} -m saidl.coreml.analyze --grid-json {input.grid} --runs-dir {COREML}/runs "
+        "python -m saidl.coreml.analyze --grid-json {input.grid} --runs-dir {params.runs_dir} "
         "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
@@ -79,8 +85,10 @@ rule coreml_figure:
         f"{COREML}/figures/{{coreml_figure}}.pdf",
     log:
         f"{LOGS}/coreml/figure_{{coreml_figure}}.log",
+    conda:
+        "../../envs/coreml.yaml"
     shell:
-        "{PY} -m saidl.coreml.figures.{wildcards.coreml_figure} --summary {input.summary} "
+        "python -m saidl.coreml.figures.{wildcards.coreml_figure} --summary {input.summary} "
         "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
@@ -92,8 +100,10 @@ rule coreml_table:
         f"{COREML}/tex/tables/{{coreml_table}}.tex",
     log:
         f"{LOGS}/coreml/table_{{coreml_table}}.log",
+    conda:
+        "../../envs/coreml.yaml"
     shell:
-        "{PY} -m saidl.coreml.tables {wildcards.coreml_table} --summary {input.summary} "
+        "python -m saidl.coreml.tables {wildcards.coreml_table} --summary {input.summary} "
         "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
@@ -107,8 +117,10 @@ rule coreml_tex:
         f"{COREML}/tex/report.tex",
     log:
         f"{LOGS}/coreml/tex.log",
+    conda:
+        "../../envs/coreml.yaml"
     shell:
-        "{PY} -m saidl.report.build render --task coreml --summary {input.summary} "
+        "python -m saidl.report.build render --task coreml --summary {input.summary} "
         "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
@@ -120,8 +132,12 @@ rule coreml_pdf:
         style="tex/saidl.sty",
     output:
         f"{COREML}/coreml.pdf",
+    params:
+        texinputs=COREML,
     log:
         f"{LOGS}/coreml/pdf.log",
+    conda:
+        "../../envs/coreml.yaml"
     shell:
-        "{PY} -m saidl.report.build pdf --tex {input.tex} --pdf {output} --texinputs {COREML} "
+        "python -m saidl.report.build pdf --tex {input.tex} --pdf {output} --texinputs {params.texinputs} "
         "> {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"

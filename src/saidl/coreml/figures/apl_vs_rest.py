@@ -9,7 +9,8 @@ from saidl.report.figstyle import DOUBLE_COLUMN_IN
 
 def plot(summary: dict):
     noises = [n for n in ("sym", "asym") if summary["etas"][n]]
-    fig, axes = plt.subplots(1, len(noises), figsize=(DOUBLE_COLUMN_IN, 2.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(noises), figsize=(DOUBLE_COLUMN_IN, 2.9), squeeze=False,
+                             layout="constrained")
     for ax, noise in zip(axes[0], noises):
         plot_vs_eta(ax, summary, noise, summary["losses"])
         ax.set_title("symmetric" if noise == "sym" else "asymmetric")
@@ -21,7 +22,7 @@ def plot(summary: dict):
         for coll in ax.collections[: len(summary["losses"])]:
             coll.set_alpha(0.08)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), bbox_to_anchor=(0.5, -0.08))
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(8, len(labels)))
     return fig
 
 

@@ -7,14 +7,14 @@ import numpy as np
 from saidl.coreml.figures._common import run
 from saidl.report.figstyle import DOUBLE_COLUMN_IN, loss_style
 
-PANELS = (("test_acc", "test accuracy"), ("train_clean_acc", "fit of clean training labels"),
-          ("train_noisy_fit", "fit of noisy training labels (memorised)"))
+PANELS = (("test_acc", "test accuracy"), ("train_clean_acc", "clean train labels fitted"),
+          ("train_noisy_fit", "noisy train labels memorised"))
 
 
 def plot(summary: dict):
     eta = max(summary["etas"]["sym"])
     curves = summary["curves"]["sym"][f"{eta:g}"]
-    fig, axes = plt.subplots(1, 3, figsize=(DOUBLE_COLUMN_IN, 2.5), sharex=True)
+    fig, axes = plt.subplots(1, 3, figsize=(DOUBLE_COLUMN_IN, 2.8), sharex=True, layout="constrained")
     for ax, (key, title) in zip(axes, PANELS):
         for loss in summary["losses"]:
             y = curves[loss][key]
@@ -27,7 +27,7 @@ def plot(summary: dict):
         ax.set_ylim(0, 100)
     axes[0].set_ylabel(f"% (symmetric $\\eta$ = {eta:g})")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), bbox_to_anchor=(0.5, -0.1))
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(8, len(labels)))
     return fig
 
 
