@@ -8,7 +8,9 @@ crop (padding 4) + horizontal flip:
             gather, augmentation and normalisation, channels-last model;
 * baseline: a ``Dataset`` that applies torchvision transforms to one PIL image at a time in
             ``__getitem__`` (as torchvision's CIFAR10 does), a ``DataLoader(shuffle=True,
-            num_workers=0)`` and the same CNN8 in the default memory format.
+            num_workers=0)`` and the same CNN8 in the default memory format, under PyTorch's
+            default settings (the trainer turns deterministic algorithms on; the baseline
+            runs with them off, as a textbook loop does).
 
 The images are random stand-ins (throughput does not depend on their content). Each side
 trains ``--steps`` batches per timed pass after one warm-up pass; the passes alternate and the
@@ -52,13 +54,13 @@ def stand_in_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 class OurSide:
     """The project's trainer; one pass is one ``train_epoch()`` over the n images."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray):
+    def __init__(self, x: np.ndarray, y: np.ndarray, precision: str = "fp32"):
         mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in NORMALISE["cifar10"])
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         split = Split(xt, yt, yt)
         prep = Prepared(train=split, val=split, test=split, mean=mean, std=std,
                         noise={"classes": list(CIFAR10_CLASSES)}, dataset={"name": "stand-in"})
-        self.trainer = Trainer(CONFIG, prep, torch.device("cpu"))
+        self.trainer = Trainer({**CONFIG, "precision": precision}, prep, torch.device("cpu"))
 
     def run_pass(self) -> None:
         self.trainer.train_epoch()
@@ -81,7 +83,8 @@ class TextbookCIFAR(Dataset):
 
 
 class BaselineSide:
-    """The textbook loop: DataLoader batches, contiguous CNN8, the same optimiser and clipping."""
+    """The textbook loop: DataLoader batches, contiguous CNN8, the same optimiser and clipping,
+    PyTorch's default (non-deterministic) kernels."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
         torch.manual_seed(0)
@@ -92,6 +95,15 @@ class BaselineSide:
         self.criterion = nn.CrossEntropyLoss()
 
     def run_pass(self) -> None:
+        enabled = torch.are_deterministic_algorithms_enabled()
+        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.use_deterministic_algorithms(False)
+        try:
+            self._train()
+        finally:
+            torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+    def _train(self) -> None:
         self.model.train()
         for xb, yb in self.loader:
             loss = self.criterion(self.model(xb), yb)
@@ -116,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     n = args.steps * BATCH
     x, y = stand_in_images(n)
-    sides = {"baseline": BaselineSide(x, y), "ours": OurSide(x, y)}
+    sides = {"baseline": BaselineSide(x, y), "ours": OurSide(x, y), "ours_bf16": OurSide(x, y, "bf16")}
     print(f"torch {torch.__version__}, CPU, {args.threads} threads; {args.steps} steps x {BATCH} "
           f"= {n} random stand-in CIFAR-shaped images per pass, best of {args.repeat}")
     for side in sides.values():  # warm-up: allocator, oneDNN kernels, first-batch costs
@@ -132,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'ours (Trainer.train_epoch)':<28}{rate['ours']:>10.1f}{best['ours']:>9.2f}")
     print(f"{'ratio ours/baseline':<28}{ratio:>10.2f}x   (target >= {TARGET}x: "
           f"{'met' if ratio >= TARGET else 'NOT met'})")
+    bf16 = rate["ours_bf16"] / rate["baseline"]
+    print(f"{'ours, precision: bf16':<28}{rate['ours_bf16']:>10.1f}{best['ours_bf16']:>9.2f}")
+    print(f"{'ratio ours bf16/baseline':<28}{bf16:>10.2f}x   (opt-in autocast; the demo and full "
+          "configs train in fp32)")
     return 0
 
 

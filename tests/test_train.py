@@ -50,3 +50,9 @@ def test_crop_flip_keeps_shape_and_is_identity_without_padding_or_flip():
     # With no padding, each image is either itself or its mirror image.
     for a, b in zip(same, x):
         assert torch.equal(a, b) or torch.equal(a, b.flip(-1))
+
+
+def test_a_run_without_validation_split_trains_and_records_no_val_selection(tmp_path, tiny_run_cfg):
+    doc = run({**tiny_run_cfg, "n_val": 0, "epochs": 1}, tmp_path / "r.json")
+    assert doc["metrics"]["val_acc"] == [None]
+    assert doc["metrics"]["val_selected_epoch"] is None

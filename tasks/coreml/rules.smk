@@ -1,5 +1,6 @@
 # Core ML: noisy labels and the APL losses. One training job per (noise, eta, loss, seed).
 import json
+import os
 import re
 from pathlib import Path
 
@@ -65,7 +66,7 @@ rule coreml_collect:
     output:
         f"{COREML}/summary.json",
     params:
-        runs_dir=f"{COREML}/runs",
+        runs_dir=lambda w, input: os.path.dirname(input.runs[0]),
     log:
         f"{LOGS}/coreml/collect.log",
     conda:
@@ -133,7 +134,7 @@ rule coreml_pdf:
     output:
         f"{COREML}/coreml.pdf",
     params:
-        texinputs=COREML,
+        texinputs=lambda w, output: os.path.dirname(output[0]),
     log:
         f"{LOGS}/coreml/pdf.log",
     conda:

@@ -17,7 +17,7 @@ import numpy as np
 from saidl.common.errors import RunSchemaError, SaidlError
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import config_hash, git_state, hardware, package_versions
-from saidl.coreml.losses import APL, NORMALIZED, VANILLA
+from saidl.coreml.names import APL, NORMALIZED, VANILLA
 
 _CURVE = {"type": "array", "items": {"type": ["number", "null"]}}
 RUN_SCHEMA = {

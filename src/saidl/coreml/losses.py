@@ -11,14 +11,11 @@ official code (HanxunH/Active-Passive-Losses, ``loss.py``):
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-EPS = 1e-7           # probability clamp of the official code
-RCE_LOG_ZERO = 1e-4  # RCE's clamp of log(0) in the one-hot target
+from saidl.coreml.names import APL, EPS, LOSS_NAMES, NORMALIZED, PAIRS, RCE_LOG_ZERO, VANILLA  # noqa: F401
 
 
 class CrossEntropy(nn.Module):
@@ -125,12 +122,6 @@ SINGLE = {
     "CE": CrossEntropy, "FL": FocalLoss, "MAE": MeanAbsoluteError, "RCE": ReverseCrossEntropy,
     "GCE": GeneralizedCrossEntropy, "NCE": NormalizedCrossEntropy, "NFL": NormalizedFocalLoss,
 }
-PAIRS = {"SCE": ("CE", "RCE"), "NCE+RCE": ("NCE", "RCE"), "NCE+MAE": ("NCE", "MAE"),
-         "NFL+RCE": ("NFL", "RCE"), "NFL+MAE": ("NFL", "MAE")}
-LOSS_NAMES = tuple(SINGLE) + tuple(PAIRS)
-VANILLA = ("CE", "FL")
-NORMALIZED = ("NCE", "NFL")
-APL = ("NCE+RCE", "NCE+MAE", "NFL+RCE", "NFL+MAE")
 GAMMA_LOSSES = ("FL", "NFL")
 
 
@@ -151,7 +142,3 @@ def build_loss(name: str, num_classes: int, params: dict | None = None) -> nn.Mo
         kwargs["q"] = params.get("q", 0.7)
     return SINGLE[name](num_classes, **kwargs)
 
-
-def rce_constant() -> float:
-    """-log(1e-4): RCE = this constant times (1 - p_y) up to the 1e-7 clamp."""
-    return -math.log(RCE_LOG_ZERO)

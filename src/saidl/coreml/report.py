@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from saidl.coreml.data import ASYM_MAPS
-from saidl.coreml.losses import APL, NORMALIZED, VANILLA, rce_constant
+from saidl.coreml.names import APL, DATASET_NAMES, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
 from saidl.coreml.reference import REFERENCE
 from saidl.report.latex import Tex, escape_tex, format_pm
 
-DATASET_NAMES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
-MODEL_NAMES = {"cnn8": "the paper's 8-layer CNN", "mlp": "a two-hidden-layer MLP (784-512-512-10)"}
 
 
 def pct(x: float | None) -> Tex:
@@ -120,7 +118,7 @@ def context(summary: dict) -> dict:
         "best_apl_clean": n.best("sym", 0.0, apl) if 0.0 in sym else None,
         "best_apl_asym": n.best("asym", max(asym), apl) if asym else None,
         "asym_pairs": asym_pairs(ds, summary["classes"]),
-        "rce_const": f"{rce_constant():.4f}",
+        "rce_const": f"{RCE_CONSTANT:.4f}",
         "reference": reference_rows(summary, n) if summary["scale"] == "full" else [],
         "pct": pct,
         "k": lambda eta: f"{eta:g}",

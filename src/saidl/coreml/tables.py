@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from saidl.common.io import read_json, write_if_changed
-from saidl.coreml.report import DATASET_NAMES, MODEL_NAMES
+from saidl.coreml.names import DATASET_NAMES, MODEL_NAMES
 from saidl.report.latex import Tex
 from saidl.report.tables import mean_std_table, simple_table
 

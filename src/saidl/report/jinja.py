@@ -141,7 +141,9 @@ def render_template(
 ) -> Path:
     """Render template ``name`` with ``context`` to ``out_path`` and write its ``.srcmap.json``.
 
-    Files are only rewritten when their content changes. Any rendering error is raised as a
+    The sidecar records the template and its search path; the line map itself is only built
+    when it is needed (a LaTeX error), which keeps a render fast. Files are only rewritten when
+    their content changes. Any rendering error is raised as a
     :class:`TemplateError` naming the template file and line.
     """
     out_path = Path(out_path)
@@ -150,7 +152,8 @@ def render_template(
     except (jinja2.TemplateError, TypeError, ValueError) as exc:
         raise TemplateError(_describe_error(env, name, exc)) from exc
     write_if_changed(out_path, text)
-    write_if_changed(srcmap_path(out_path), dump_json(build_srcmap(env, name, text)))
+    search = [str(Path(p).resolve()) for p in getattr(env.loader, "searchpath", [])]
+    write_if_changed(srcmap_path(out_path), dump_json({"template": name, "search_paths": search}))
     return out_path
 
 
@@ -162,9 +165,11 @@ def srcmap_path(out_path: Path) -> Path:
 def load_srcmap(out_path: Path) -> dict[int, tuple[str, int]]:
     """Read the source map of ``out_path``: generated line -> (template file, template line)."""
     path = srcmap_path(out_path)
-    if not path.exists():
+    if not path.exists() or not Path(out_path).exists():
         return {}
-    lines = json.loads(path.read_text(encoding="utf-8"))["lines"]
+    record = json.loads(path.read_text(encoding="utf-8"))
+    env = make_env([Path(p) for p in record["search_paths"]])
+    lines = build_srcmap(env, record["template"], Path(out_path).read_text(encoding="utf-8"))["lines"]
     return {int(k): (v[0], int(v[1])) for k, v in lines.items()}
 
 

@@ -2,12 +2,11 @@ r"""Python source of a named object as an ``lstlisting`` block, with its file an
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import ast
+import importlib.util
 import textwrap
 import unicodedata
 from pathlib import Path
-from typing import Any
 
 from saidl.common.errors import TemplateError
 from saidl.report.latex import Tex, escape_tex
@@ -34,27 +33,36 @@ _ASCII_FOR = {
 }
 
 
-def _resolve(qualname: str) -> Any:
-    """Import the longest module prefix of ``qualname`` and walk the rest as attributes.
+def _locate(qualname: str) -> tuple[Path, int, list[str]]:
+    """File, first line and source lines of ``qualname``, found by parsing, not importing.
 
-    A module that exists but fails to import (e.g. a missing dependency) raises its own error.
+    The longest module prefix is located with ``importlib.util.find_spec``; the rest is walked
+    through the module's classes and functions, so a listing never imports heavy dependencies.
     """
     parts = qualname.split(".")
     for split in range(len(parts) - 1, 0, -1):
-        module = ".".join(parts[:split])
         try:
-            obj = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+            spec = importlib.util.find_spec(".".join(parts[:split]))
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
             continue
-        try:
-            for attr in parts[split:]:
-                obj = getattr(obj, attr)
-        except AttributeError as exc:
-            raise TemplateError(f"code_listing: {qualname!r} not found ({exc}); check the name") from exc
-        return obj
-    raise TemplateError(f"code_listing: no module of {qualname!r} can be imported; check the name")
+        path = Path(spec.origin)
+        text = path.read_text(encoding="utf-8")
+        node: ast.AST = ast.parse(text)
+        for name in parts[split:]:
+            found = [n for n in getattr(node, "body", [])
+                     if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name]
+            if not found:
+                raise TemplateError(f"code_listing: {qualname!r} not found ({name!r} is not defined in "
+                                    f"{_display_file(str(path))}); check the name")
+            node = found[-1]
+        if node is None or not hasattr(node, "end_lineno"):
+            break
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        lines = text.splitlines(keepends=True)[first - 1: node.end_lineno]
+        return path, first, lines
+    raise TemplateError(f"code_listing: no Python source for {qualname!r}; check the name")
 
 
 def _to_ascii(char: str) -> str:
@@ -90,12 +98,8 @@ def code_listing(qualname: str, *, caption: str | None = None) -> Tex:
     Raises :class:`TemplateError` if the object has no source or its source contains
     ``\end{lstlisting}``.
     """
-    obj = inspect.unwrap(_resolve(qualname))
-    try:
-        lines, first_line = inspect.getsourcelines(obj)
-        file = _display_file(inspect.getsourcefile(obj) or inspect.getfile(obj))
-    except (OSError, TypeError) as exc:
-        raise TemplateError(f"code_listing: no Python source for {qualname!r} ({exc})") from exc
+    path, first_line, lines = _locate(qualname)
+    file = _display_file(str(path))
     source = textwrap.dedent("".join(lines))
     if r"\end{lstlisting}" in source:
         raise TemplateError(

@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 
 from saidl.coreml.figures._common import plot_vs_eta, run
-from saidl.coreml.losses import APL
+from saidl.coreml.names import APL
 from saidl.report.figstyle import DOUBLE_COLUMN_IN
 
 
