@@ -61,7 +61,28 @@ def table_loss_params(summary: dict) -> str:
     return simple_table(["loss", "symmetric", "asymmetric"], rows)
 
 
-TABLES = {f.__name__: f for f in (table_sym, table_asym, table_config, table_loss_params)}
+def table_memorisation(summary: dict) -> str:
+    """Fit of clean and of noisy training labels after the last epoch, at the highest eta of each
+    noise type (mean over seeds, %): how much of the noise each loss memorised."""
+    cols = [(n, max(summary["etas"][n])) for n in ("sym", "asym") if summary["etas"][n]]
+    header = ["loss"]
+    for noise, eta in cols:
+        name = "sym." if noise == "sym" else "asym."
+        header += [Tex(f"{name} $\\eta$={eta:g}: clean fit"), "noisy fit"]
+    rows = []
+    for loss in summary["losses"]:
+        row = [loss]
+        for noise, eta in cols:
+            cell = summary["cells"][noise][f"{eta:g}"].get(loss)
+            for key in ("clean_fit", "noisy_fit"):
+                stat = cell.get(key) if cell else None
+                row.append("--" if stat is None else f"{100 * stat['mean']:.1f}")
+        rows.append(row)
+    return simple_table(header, rows)
+
+
+TABLES = {f.__name__: f for f in (table_sym, table_asym, table_config, table_loss_params,
+                                  table_memorisation)}
 
 
 def main(argv: list[str] | None = None) -> int:
