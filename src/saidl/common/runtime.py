@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 

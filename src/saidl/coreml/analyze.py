@@ -14,7 +14,8 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 
-from saidl.common.errors import RunSchemaError, SaidlError
+from saidl.common.cli import exit_code
+from saidl.common.errors import RunSchemaError
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import config_hash, git_state, hardware, package_versions
 from saidl.coreml.names import APL, NORMALIZED, VANILLA
@@ -212,12 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs-dir", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
-    try:
-        write_json(args.out, collect(read_json(args.grid_json), args.runs_dir))
-    except SaidlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(lambda: write_json(args.out, collect(read_json(args.grid_json), args.runs_dir)))
 
 
 if __name__ == "__main__":

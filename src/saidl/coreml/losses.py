@@ -11,11 +11,10 @@ official code (HanxunH/Active-Passive-Losses, ``loss.py``):
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
-from saidl.coreml.names import APL, EPS, LOSS_NAMES, NORMALIZED, PAIRS, RCE_LOG_ZERO, VANILLA  # noqa: F401
+from saidl.coreml.names import EPS, LOSS_NAMES, PAIRS, RCE_LOG_ZERO
 
 
 class CrossEntropy(nn.Module):

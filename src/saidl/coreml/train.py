@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from saidl.common.errors import SaidlError
+from saidl.common.cli import exit_code
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import run_provenance
 from saidl.common.runtime import choose_device, seed_everything, set_threads
@@ -291,12 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     text = args.config_json
     cfg = read_json(text) if text.endswith(".json") else json.loads(text)
     set_threads(args.threads)
-    try:
-        run(cfg, args.out, args.ckpt, args.ckpt_interval)
-    except SaidlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(lambda: run(cfg, args.out, args.ckpt, args.ckpt_interval))
 
 
 if __name__ == "__main__":

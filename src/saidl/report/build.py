@@ -12,7 +12,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from saidl.common.errors import SaidlError
+from saidl.common.cli import exit_code
 from saidl.common.io import read_json
 from saidl.common.paths import templates_dir, tex_dir
 from saidl.report.jinja import make_env, render_template
@@ -60,17 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--scale", required=True)
     c.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
-    try:
-        if args.cmd == "render":
-            render(args.task, args.summary, args.out)
-        elif args.cmd == "pdf":
-            compile_pdf(args.tex, args.pdf, texinputs=[tex_dir(), *args.texinputs])
-        else:
-            combine(args.pdfs, args.titles, args.scale, args.out)
-    except SaidlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    actions = {
+        "render": lambda: render(args.task, args.summary, args.out),
+        "pdf": lambda: compile_pdf(args.tex, args.pdf, texinputs=[tex_dir(), *args.texinputs]),
+        "combine": lambda: combine(args.pdfs, args.titles, args.scale, args.out),
+    }
+    return exit_code(actions[args.cmd])
 
 
 if __name__ == "__main__":

@@ -32,6 +32,18 @@ def plot_vs_eta(ax, summary: dict, noise: str, losses: list[str]) -> None:
     ax.set_xticks(summary["etas"][noise])
 
 
+def every_loss_vs_eta(summary: dict, noise: str):
+    """One panel: every loss's accuracy against eta, legend on the right."""
+    import matplotlib.pyplot as plt
+
+    from saidl.report.figstyle import DOUBLE_COLUMN_IN
+
+    fig, ax = plt.subplots(figsize=(DOUBLE_COLUMN_IN * 0.62, 2.8))
+    plot_vs_eta(ax, summary, noise, summary["losses"])
+    ax.legend(ncol=1, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
 def main(plot: Callable[[dict], object], argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--summary", required=True, type=Path)

@@ -1,16 +1,10 @@
 """Test accuracy against the symmetric noise rate, every loss."""
 
-import matplotlib.pyplot as plt
-
-from saidl.coreml.figures._common import plot_vs_eta, run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.coreml.figures._common import every_loss_vs_eta, run
 
 
 def plot(summary: dict):
-    fig, ax = plt.subplots(figsize=(DOUBLE_COLUMN_IN * 0.62, 2.8))
-    plot_vs_eta(ax, summary, "sym", summary["losses"])
-    ax.legend(ncol=1, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    return fig
+    return every_loss_vs_eta(summary, "sym")
 
 
 if __name__ == "__main__":
