@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from saidl.common.checkpoint import load_checkpoint, save_checkpoint
 from saidl.common.cli import exit_code
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import run_provenance
@@ -198,21 +199,13 @@ class Trainer:
         self.history, self.epoch = st["history"], st["epoch"]
 
     def save_checkpoint(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(self.state(), tmp)
-        tmp.replace(path)
+        save_checkpoint(path, self.state())
 
     def try_resume(self, path: Path) -> bool:
-        if not path.exists():
-            return False
-        st = torch.load(path, map_location=self.device, weights_only=False)
-        if st.get("config") != self.cfg:
-            log.warning("checkpoint %s is from another config; starting afresh", path)
-            return False
-        self.load_state(st)
-        log.info("resumed from %s at epoch %d", path, self.epoch)
-        return True
+        state = load_checkpoint(path, self.cfg, map_location=self.device)
+        if state is not None:
+            self.load_state(state)
+        return state is not None
 
     # -- the loop ---------------------------------------------------------------------------
     def fit(self, ckpt: Path | None = None, ckpt_interval_s: float = 120.0,

@@ -1,0 +1,33 @@
+"""Training checkpoints: written atomically, resumed only by the run config that wrote them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a checkpoint."""
+    import torch
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path | None, config: dict, map_location=None) -> dict | None:
+    """The state saved at ``path`` if it exists and was written for ``config`` (else None)."""
+    import torch
+
+    if path is None or not Path(path).exists():
+        return None
+    state = torch.load(path, map_location=map_location, weights_only=False)
+    if state.get("config") != config:
+        log.warning("checkpoint %s is from another config; starting afresh", path)
+        return None
+    log.info("resuming from %s at epoch %d", path, state.get("epoch", 0))
+    return state
