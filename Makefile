@@ -32,6 +32,7 @@ test: env
 bench: env
 	$(BIN)/python benchmarks/bench_coreml.py
 	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/python benchmarks/bench_ssm.py
 
 lint: venv
 	$(BIN)/snakemake --lint

@@ -10,6 +10,7 @@ min_version("9.0")
 
 configfile: "config/config.yaml"
 configfile: "tasks/coreml/config.yaml"
+configfile: "tasks/ssm/config.yaml"
 
 # Jobs run the Python of this Snakemake (the project's venv) unless --use-conda activates an env.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -22,7 +23,8 @@ from saidl.common.errors import ConfigError
 
 try:
     validate_clear({k: config[k] for k in ("scale", "tasks") if k in config}, "config/schema.yaml", "config/config.yaml")
-    validate_clear({"coreml": config.get("coreml")}, "tasks/coreml/schema.yaml", "tasks/coreml/config.yaml")
+    for _task in ("coreml", "ssm"):
+        validate_clear({_task: config.get(_task)}, f"tasks/{_task}/schema.yaml", f"tasks/{_task}/config.yaml")
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
 validate(config, "config/schema.yaml")
@@ -32,8 +34,10 @@ RESULTS = f"results/{SCALE}"
 LOGS = f"logs/{SCALE}"
 
 include: "tasks/coreml/rules.smk"
+include: "tasks/ssm/rules.smk"
 
-TASK_TITLES = {"coreml": "Core ML: learning with noisy labels"}
+TASK_TITLES = {"coreml": "Core ML: learning with noisy labels",
+               "ssm": "State-space models: S4 and S4D on sequential images"}
 TASK_PDFS = {task: f"{RESULTS}/{task}/{task}.pdf" for task in config["tasks"]}
 
 

@@ -109,7 +109,56 @@ def coreml_parts(args) -> list:
             for rid in chosen]
 
 
-CHECKS = {"coreml": coreml_parts}
+# --------------------------------------------------------------------------------------------
+# SSM: S4 and S4D on LRA Image (1024 steps) with the reference minimal config
+
+
+def ssm_parts(args) -> list:
+    """Each full-scale PyTorch SSM model: a few AdamW steps on stand-in 1024-step sequences, and
+    the convolution mode against the recurrent mode on a short sequence."""
+    from saidl.ssm.grid import run_configs
+    from saidl.ssm.train import build_model
+
+    task_cfg = yaml.safe_load((ROOT / "tasks/ssm/config.yaml").read_text())["ssm"]
+    runs = {rid: cfg for rid, cfg in run_configs(task_cfg, "full").items()
+            if cfg["backend"] == "torch" and cfg["seed"] == 0}
+    device = torch.device(args.device)
+
+    def part(cfg: dict) -> None:
+        torch.manual_seed(0)
+        model = build_model(cfg).to(device)
+        opt = torch.optim.AdamW(model.param_groups(cfg["lr"], cfg["weight_decay"]))
+        x = torch.randn(cfg["batch_size"], 1024, 1, device=device)  # stand-in LRA Image batch
+        y = torch.randint(0, 10, (cfg["batch_size"],), device=device)
+        losses = []
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+        sync(device)
+        secs = time.perf_counter() - t0
+        print(f"  train: {args.steps} steps of {cfg['batch_size']} x 1024 in {secs:.2f} s = "
+              f"{args.steps / secs:.2f} steps/s; loss {losses[0]:.4f} -> {losses[-1]:.4f}; {peak_memory(device)}")
+        if not all(math.isfinite(v) for v in losses):
+            raise RuntimeError(f"non-finite training loss {losses}")
+        model.eval()
+        with torch.no_grad():
+            short = x[:2, :64]
+            gap = float((model(short) - model.forward_recurrent(short)).abs().max())
+        print(f"  convolution vs recurrent mode (64 steps, float32): max |diff| {gap:.2e}")
+        if gap > 1e-2:
+            raise RuntimeError(f"convolution and recurrent modes disagree ({gap:.2e})")
+
+    return [(f"ssm {rid} ({cfg['kind']}, {cfg['disc']}, d_model {cfg['d_model']})", lambda cfg=cfg: part(cfg))
+            for rid, cfg in runs.items()]
+
+
+CHECKS = {"coreml": coreml_parts, "ssm": ssm_parts}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,7 +81,8 @@ rule coreml_figure:
     input:
         summary=f"{COREML}/summary.json",
         code="src/saidl/coreml/figures/{coreml_figure}.py",
-        common=["src/saidl/coreml/figures/_common.py", "src/saidl/report/figstyle.py"],
+        common=["src/saidl/coreml/figures/_common.py", "src/saidl/report/figstyle.py",
+                "src/saidl/report/figure_cli.py"],
     output:
         f"{COREML}/figures/{{coreml_figure}}.pdf",
     log:

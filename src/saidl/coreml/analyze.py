@@ -6,16 +6,14 @@ Usage: ``python -m saidl.coreml.analyze --config-json grid.json --runs-dir DIR -
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 
 from saidl.common.cli import exit_code
-from saidl.common.errors import RunSchemaError
+from saidl.common.runs import load_run as load_runs_common
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import config_hash, git_state, hardware, package_versions
 from saidl.coreml.names import APL, NORMALIZED, VANILLA
@@ -41,21 +39,7 @@ RUN_SCHEMA = {
 
 
 def load_run(path: Path, expected: dict) -> dict:
-    """Read one run JSON, check it against the schema and against the config it should hold."""
-    if not path.exists():
-        raise RunSchemaError(f"run {path} is missing; rerun its training job "
-                             f"(snakemake --cores 1 {path})")
-    try:
-        run = read_json(path)
-        jsonschema.validate(run, RUN_SCHEMA)
-    except (json.JSONDecodeError, jsonschema.ValidationError) as exc:
-        msg = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
-        raise RunSchemaError(f"run {path} is malformed ({msg}); delete it and rerun its training "
-                             f"job (snakemake --cores 1 {path})") from None
-    if run["config"] != expected:
-        raise RunSchemaError(f"run {path} was made with another config than the current grid; "
-                             f"delete it and rerun (snakemake --cores 1 {path})")
-    return run
+    return load_runs_common(path, expected, RUN_SCHEMA)
 
 
 def _stats(values: list[float]) -> dict:

@@ -33,8 +33,6 @@ from saidl.coreml import data as D
 from saidl.coreml.losses import build_loss
 from saidl.coreml.models import build_model
 
-log = logging.getLogger("saidl.coreml.train")
-
 
 @dataclass
 class Split:

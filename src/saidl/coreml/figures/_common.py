@@ -1,16 +1,10 @@
-"""Shared plumbing of the Core ML figures: reading the summary and the command line."""
+"""Shared plotting of the Core ML figures; the command line is saidl.report.figure_cli."""
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
-from saidl.common.io import read_json
-from saidl.report.figstyle import apply_style, loss_style, save_figure
+from saidl.report.figstyle import loss_style
 
 
 def accuracy_series(summary: dict, noise: str, loss: str) -> tuple[list[float], np.ndarray, np.ndarray]:
@@ -42,17 +36,3 @@ def every_loss_vs_eta(summary: dict, noise: str):
     plot_vs_eta(ax, summary, noise, summary["losses"])
     ax.legend(ncol=1, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
-
-
-def main(plot: Callable[[dict], object], argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--summary", required=True, type=Path)
-    ap.add_argument("--out", required=True, type=Path)
-    args = ap.parse_args(argv)
-    apply_style()
-    save_figure(plot(read_json(args.summary)), args.out)
-    return 0
-
-
-def run(plot: Callable[[dict], object]) -> None:
-    sys.exit(main(plot))

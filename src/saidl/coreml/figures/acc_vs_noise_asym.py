@@ -1,6 +1,7 @@
 """Test accuracy against the asymmetric noise rate, every loss."""
 
-from saidl.coreml.figures._common import every_loss_vs_eta, run
+from saidl.coreml.figures._common import every_loss_vs_eta
+from saidl.report.figure_cli import run
 
 
 def plot(summary: dict):

@@ -4,7 +4,7 @@ the clean and the noisy training labels (memorisation), per loss."""
 import matplotlib.pyplot as plt
 import numpy as np
 
-from saidl.coreml.figures._common import run
+from saidl.report.figure_cli import run
 from saidl.report.figstyle import DOUBLE_COLUMN_IN, loss_style
 
 PANELS = (("test_acc", "test accuracy"), ("train_clean_acc", "clean train labels fitted"),

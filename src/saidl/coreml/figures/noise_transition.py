@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from saidl.coreml.figures._common import run
+from saidl.report.figure_cli import run
 from saidl.report.figstyle import DOUBLE_COLUMN_IN
 
 

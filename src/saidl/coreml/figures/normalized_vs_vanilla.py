@@ -2,7 +2,8 @@
 
 import matplotlib.pyplot as plt
 
-from saidl.coreml.figures._common import plot_vs_eta, run
+from saidl.coreml.figures._common import plot_vs_eta
+from saidl.report.figure_cli import run
 from saidl.report.figstyle import DOUBLE_COLUMN_IN
 
 

@@ -1,0 +1,94 @@
+"""Collect the SSM run JSONs, the discretisation study and the kernel timings into one summary.
+
+Usage: ``python -m saidl.ssm.analyze --grid-json grid.json --runs-dir DIR --discretisation D.json
+--timing T.json --out summary.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from saidl.common.cli import exit_code
+from saidl.common.io import read_json, write_json
+from saidl.common.provenance import config_hash, git_state, hardware, package_versions
+from saidl.common.runs import load_run
+
+_CURVE = {"type": "array", "items": {"type": ["number", "null"]}}
+RUN_SCHEMA = {
+    "type": "object",
+    "required": ["id", "task", "config", "metrics", "kernels", "timing", "provenance"],
+    "properties": {
+        "task": {"const": "ssm"},
+        "metrics": {"type": "object", "required": ["train_loss", "val_acc", "test_acc", "final_test_acc", "n_params"],
+                    "properties": {k: _CURVE for k in ("train_loss", "val_acc", "test_acc")}},
+        "kernels": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        "timing": {"type": "object", "required": ["wall_time_s", "mean_epoch_time_s"]},
+        "provenance": {"type": "object", "required": ["git_commit", "config_hash", "dataset"]},
+    },
+}
+
+
+def _stats(values: list[float]) -> dict:
+    arr = np.asarray(values, dtype=float)
+    return {"values": arr.tolist(), "mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
+
+
+def collect(grid: dict[str, dict], runs_dir: Path, discretisation: dict, timing: dict) -> dict:
+    runs = {rid: load_run(runs_dir / f"{rid}.json", cfg, RUN_SCHEMA) for rid, cfg in grid.items()}
+    models = list(dict.fromkeys(c["model"] for c in grid.values()))
+    per_model = {}
+    for name in models:
+        group = [r for r in runs.values() if r["config"]["model"] == name]
+        m = [g["metrics"] for g in group]
+        cfg = group[0]["config"]
+        per_model[name] = {
+            "kind": cfg["kind"], "init": cfg["init"], "disc": cfg["disc"], "backend": cfg["backend"],
+            "d_model": cfg["d_model"], "n_layers": cfg["n_layers"], "d_state": cfg["d_state"],
+            "n_train": cfg["n_train"], "epochs": cfg["epochs"], "lr": cfg["lr"], "ssm_lr": cfg["ssm_lr"],
+            "weight_decay": cfg["weight_decay"], "batch_size": cfg["batch_size"],
+            "final": _stats([x["final_test_acc"] for x in m]),
+            "val_selected": (_stats([x["val_selected_test_acc"] for x in m])
+                             if m[0]["val_selected_test_acc"] is not None else None),
+            "epoch_time_s": _stats([g["timing"]["mean_epoch_time_s"] for g in group]),
+            "n_params": m[0]["n_params"],
+            "curve": np.mean([x["test_acc"] for x in m], axis=0).tolist(),
+            "loss_curve": np.mean([x["train_loss"] for x in m], axis=0).tolist(),
+            "kernels": group[0]["kernels"],
+        }
+    first = next(iter(runs.values()))
+    return {
+        "task": "ssm", "scale": first["config"]["scale"], "models": models, "per_model": per_model,
+        "seeds": sorted({c["seed"] for c in grid.values()}),
+        "dataset": first["provenance"]["dataset"], "discretisation": discretisation, "timing": timing,
+        "provenance": {
+            **git_state(), "config_hash": config_hash(grid), "packages": package_versions(),
+            "hardware": hardware(first["provenance"]["hardware"]["device"]),
+            "datasets": [{"name": first["provenance"]["dataset"]["name"],
+                          "checksum": first["provenance"]["dataset"]["checksum"]}],
+            "runs": [{"id": rid, "wall_time_s": r["timing"]["wall_time_s"],
+                      "device": r["provenance"]["hardware"]["device"]} for rid, r in runs.items()],
+            "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "total_run_time_s": float(sum(r["timing"]["wall_time_s"] for r in runs.values())),
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--grid-json", required=True, type=Path)
+    ap.add_argument("--runs-dir", required=True, type=Path)
+    ap.add_argument("--discretisation", required=True, type=Path)
+    ap.add_argument("--timing", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    return exit_code(lambda: write_json(args.out, collect(
+        read_json(args.grid_json), args.runs_dir, read_json(args.discretisation), read_json(args.timing))))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

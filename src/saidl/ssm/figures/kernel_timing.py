@@ -1,0 +1,22 @@
+"""Time to compute an SSM convolution kernel against the sequence length (log-log)."""
+
+import matplotlib.pyplot as plt
+
+from saidl.report.figstyle import PALETTE, SINGLE_COLUMN_IN
+from saidl.report.figure_cli import run
+
+
+def plot(summary: dict):
+    rows = summary["timing"]["rows"]
+    fig, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN * 1.3, 2.6), layout="constrained")
+    for i, path in enumerate(dict.fromkeys(r["path"] for r in rows)):
+        pts = [(r["length"], r["seconds"]) for r in rows if r["path"] == path]
+        ax.plot(*zip(*pts), marker="o", color=PALETTE[i], label=path)
+    ax.set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="seconds per kernel")
+    ax.set_title(f"H = {summary['timing']['channels']} channels, N = {summary['timing']['state']}")
+    ax.legend()
+    return fig
+
+
+if __name__ == "__main__":
+    run(plot)

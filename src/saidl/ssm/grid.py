@@ -1,0 +1,35 @@
+"""The grid of SSM runs at one scale: run ids and the full config of each run."""
+
+from __future__ import annotations
+
+from saidl.common.errors import ConfigError
+
+RUN_KEYS = ("dataset", "data_dir", "n_train", "n_val", "n_test", "epochs", "batch_size", "d_model",
+            "n_layers", "d_state", "dropout", "lr", "ssm_lr", "weight_decay", "device")
+
+
+def scale_config(task_cfg: dict, scale: str) -> dict:
+    try:
+        return task_cfg["scales"][scale]
+    except KeyError:
+        raise ConfigError(f"scale '{scale}' has no block under ssm.scales in tasks/ssm/config.yaml; "
+                          f"defined: {', '.join(task_cfg['scales'])}") from None
+
+
+def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
+    """Every run of the scale keyed by ``<model>-s<seed>``; the NumPy model gets its overrides."""
+    sc = scale_config(task_cfg, scale)
+    runs = {}
+    for name in sc["models"]:
+        if name not in task_cfg["models"]:
+            raise ConfigError(f"ssm.scales.{scale}.models names '{name}', which is not defined under "
+                              f"ssm.models in tasks/ssm/config.yaml; defined: {', '.join(task_cfg['models'])}")
+        model = task_cfg["models"][name]
+        base = {k: sc.get(k) for k in RUN_KEYS}
+        if model["backend"] == "numpy":
+            base.update(sc.get("numpy", {}), device="cpu")
+        for seed in sc["seeds"]:
+            rid = f"{name}-s{seed}"
+            runs[rid] = {**base, **model, "model": name, "run_id": rid, "scale": scale,
+                         "seed": int(seed), "data_seed": 0}
+    return runs
