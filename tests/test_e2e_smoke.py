@@ -58,6 +58,16 @@ def test_report_builds_task_and_combined_pdfs_with_the_runs_numbers(workflow):
     assert "Provenance" in text and summary["provenance"]["config_hash"] in text
 
 
+def test_ssm_report_shows_every_model_and_the_discretisation_study(workflow):
+    out = workflow / "results/smoke/ssm"
+    summary = read_json(out / "summary.json")
+    text = pdf_text(out / "ssm.pdf")
+    for name, model in summary["per_model"].items():
+        assert name in text and f"{100 * model['final']['mean']:.1f}" in text
+    assert {r["method"] for r in summary["discretisation"]["rows"]} == {"euler", "bilinear", "zoh"}
+    assert "??" not in text and "Bonus:S4DinNumPyonly" in text
+
+
 def test_template_edit_rerenders_only_the_tex_and_pdfs(workflow):
     tpl = workflow / "templates/coreml/report.tex"
     tpl.write_text(tpl.read_text().replace("\\section{The question}", "\\section{The question asked}"))

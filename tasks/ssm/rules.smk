@@ -10,7 +10,8 @@ SSM = f"{RESULTS}/ssm"
 SSM_SCALE = ssm_scale_config(config["ssm"], SCALE)
 SSM_RUNS = ssm_run_configs(config["ssm"], SCALE)
 SSM_GPU = 1 if SSM_SCALE["device"].startswith("cuda") or (SSM_SCALE["device"] == "auto" and SCALE == "full") else 0
-SSM_ANALYSIS_CFG = json.dumps({k: SSM_SCALE[k] for k in ("timing_lengths", "timing_state", "timing_channels")})
+SSM_ANALYSIS_CFG = json.dumps({k: SSM_SCALE[k] for k in (
+    "timing_lengths", "timing_state", "timing_channels", "dataset", "batch_size", "d_model", "n_layers", "d_state")})
 SSM_TEMPLATES = sorted(str(p) for p in Path("templates/ssm").glob("*.tex")) + sorted(
     str(p) for p in Path("templates/common").glob("*.tex") if p.name != "combined.tex")
 SSM_LISTED = ["src/saidl/ssm/kernels.py", "src/saidl/ssm/models.py", "src/saidl/ssm/numpy_s4d.py",
@@ -52,6 +53,7 @@ rule ssm_analysis:
     input:
         "src/saidl/ssm/analysis.py",
         "src/saidl/ssm/kernels.py",
+        "src/saidl/ssm/numpy_s4d.py",
     log:
         f"{LOGS}/ssm/{{ssm_analysis}}.log",
     conda:

@@ -40,7 +40,10 @@ def _stats(values: list[float]) -> dict:
 
 def collect(grid: dict[str, dict], runs_dir: Path, discretisation: dict, timing: dict) -> dict:
     runs = {rid: load_run(runs_dir / f"{rid}.json", cfg, RUN_SCHEMA) for rid, cfg in grid.items()}
-    models = list(dict.fromkeys(c["model"] for c in grid.values()))
+    order = {"s4": 0, "s4d": 1, "legs": 0, "lin": 1, "inv": 2, "bilinear": 0, "zoh": 1, "torch": 0, "numpy": 1}
+    models = sorted({c["model"]: c for c in grid.values()}.values(),
+                    key=lambda c: (order[c["backend"]], order[c["kind"]], order[c["init"]], order[c["disc"]]))
+    models = [c["model"] for c in models]
     per_model = {}
     for name in models:
         group = [r for r in runs.values() if r["config"]["model"] == name]

@@ -15,7 +15,7 @@ REFERENCE = [
     {"what": "S4, sequential CIFAR-10 (RGB), paper abstract", "value": 91.0, "tag": "V", "comparable": False},
     {"what": "minimal S4D (example.py, RGB sCIFAR, 200k parameters)", "value": 88.0, "tag": "V", "comparable": False},
 ]
-MODEL_TEXT = {"s4": "S4 (DPLR, HiPPO-LegS)", "s4d": "S4D (diagonal)"}
+MODEL_TEXT = {"s4": "S4 (DPLR)", "s4d": "S4D"}
 INIT_TEXT = {"legs": "LegS", "lin": "S4D-Lin", "inv": "S4D-Inv"}
 DISC_TEXT = {"bilinear": "bilinear", "zoh": "ZOH"}
 
@@ -36,7 +36,11 @@ def disc_numbers(summary: dict) -> dict:
     unstable = {m: next((r["dt"] for r in sorted(rows, key=lambda r: r["dt"])
                          if r["method"] == m and r["spectral_radius"] > 1.0), None)
                 for m in ("euler", "bilinear", "zoh")}
-    return {"dts": dts, "at": at, "unstable": unstable}
+    def err(method: str, dt: float) -> Tex:
+        e = at(method, dt)["rel_error"]
+        return Tex("unbounded") if e is None else Tex(f"{e:.2g}")
+
+    return {"dts": dts, "at": at, "err": err, "unstable": unstable}
 
 
 def context(summary: dict) -> dict:
