@@ -12,11 +12,11 @@ Usage: ``python benchmarks/bench_ssm.py [--threads T] [--repeat R]``
 from __future__ import annotations
 
 import argparse
-import time
 import types
 
 import torch
 
+from saidl.common.timing import best_time
 from saidl.ssm.kernels import krylov_kernel
 from saidl.ssm.models import SSMClassifier
 
@@ -27,16 +27,6 @@ def naive_kernel(self, L: int) -> torch.Tensor:
     """The baseline SSMKernel.forward: naive powers of the discrete system."""
     abar, bbar, c = self.discrete_system()
     return krylov_kernel(abar, bbar, c, L).real.to(torch.get_default_dtype())
-
-
-def best_time(fn, repeat: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:

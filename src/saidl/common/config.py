@@ -27,3 +27,12 @@ def validate(config: dict, schema_path: str | Path, source: str) -> None:
     raise ConfigError(
         f"invalid config at '{_where(error.absolute_path)}': {error.message}. "
         f"Fix it in {source} or in the --config you passed (schema: {schema_path})")
+
+
+def scale_block(task_cfg: dict, task: str, scale: str) -> dict:
+    """The block of ``scale`` in a task's config, or a ConfigError naming the defined scales."""
+    try:
+        return task_cfg["scales"][scale]
+    except KeyError:
+        raise ConfigError(f"scale '{scale}' has no block under {task}.scales in tasks/{task}/config.yaml; "
+                          f"defined: {', '.join(task_cfg['scales'])}") from None

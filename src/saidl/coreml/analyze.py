@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from saidl.common.cli import exit_code
-from saidl.common.runs import load_run as load_runs_common
+from saidl.common.runs import load_run as load_checked_run
+from saidl.common.runs import stats
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import config_hash, git_state, hardware, package_versions
 from saidl.coreml.names import APL, NORMALIZED, VANILLA
@@ -39,13 +40,7 @@ RUN_SCHEMA = {
 
 
 def load_run(path: Path, expected: dict) -> dict:
-    return load_runs_common(path, expected, RUN_SCHEMA)
-
-
-def _stats(values: list[float]) -> dict:
-    arr = np.asarray(values, dtype=float)
-    return {"values": arr.tolist(), "mean": float(arr.mean()),
-            "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
+    return load_checked_run(path, expected, RUN_SCHEMA)
 
 
 def _mean_curve(runs: list[dict], key: str) -> list[float | None]:
@@ -75,19 +70,19 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
                     continue
                 m = [g["metrics"] for g in group]
                 cells.setdefault(n, {}).setdefault(key, {})[loss] = {
-                    "final": _stats([x["final_test_acc"] for x in m]),
-                    "best": _stats([x["best_test_acc"] for x in m]),
-                    "clean_fit": _stats([x["train_clean_acc"][-1] for x in m]),
-                    "noisy_fit": (_stats([x["train_noisy_fit"][-1] for x in m])
+                    "final": stats([x["final_test_acc"] for x in m]),
+                    "best": stats([x["best_test_acc"] for x in m]),
+                    "clean_fit": stats([x["train_clean_acc"][-1] for x in m]),
+                    "noisy_fit": (stats([x["train_noisy_fit"][-1] for x in m])
                                   if m[0]["train_noisy_fit"][-1] is not None else None),
-                    "wall_time_s": _stats([g["timing"]["wall_time_s"] for g in group]),
+                    "wall_time_s": stats([g["timing"]["wall_time_s"] for g in group]),
                 }
                 curves.setdefault(n, {}).setdefault(key, {})[loss] = {
                     k: _mean_curve(group, k) for k in ("test_acc", "train_clean_acc", "train_noisy_fit",
                                                        "train_noisy_true", "train_loss")}
             same_eta = [r for r in runs.values() if r["config"]["noise"] == n and r["config"]["eta"] == eta]
             noise.setdefault(n, {})[key] = {
-                "realised_rate": _stats([r["noise"]["realised_rate"] for r in same_eta]),
+                "realised_rate": stats([r["noise"]["realised_rate"] for r in same_eta]),
                 "realised_transition": np.mean([r["noise"]["realised_transition"] for r in same_eta], 0).round(4).tolist(),
                 "transition": same_eta[0]["noise"]["transition"],
                 "n_train": same_eta[0]["noise"]["n_train"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from saidl.common.config import scale_block
 from saidl.common.errors import ConfigError
 
 
@@ -10,11 +11,7 @@ def run_id(noise: str, eta: float, loss: str, seed: int) -> str:
 
 
 def scale_config(task_cfg: dict, scale: str) -> dict:
-    try:
-        return task_cfg["scales"][scale]
-    except KeyError:
-        raise ConfigError(f"scale '{scale}' has no block under coreml.scales in tasks/coreml/config.yaml; "
-                          f"defined: {', '.join(task_cfg['scales'])}") from None
+    return scale_block(task_cfg, "coreml", scale)
 
 
 def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:

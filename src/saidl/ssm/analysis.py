@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 import numpy as np
 import torch
 
 from saidl.common.cli import exit_code
 from saidl.common.io import write_json
+from saidl.common.timing import best_time
 from saidl.ssm import kernels as K
 
 METHODS = ("euler", "bilinear", "zoh")
@@ -66,16 +66,6 @@ def discretisation(cfg: dict) -> dict:
     return {"state": n, "horizon": 10.0, "rows": rows}
 
 
-def _time(fn, repeat: int = 3) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def timing(cfg: dict) -> dict:
     """Seconds to compute an (H, L) kernel, float32, for each path and length."""
     h, n = cfg["timing_channels"], cfg["timing_state"]
@@ -97,7 +87,7 @@ def timing(cfg: dict) -> dict:
                 abar, bbar = K.discretize(K.dplr_dense(lam, p), K.conj_pair(b), log_dt.exp(), "bilinear")
                 paths["naive powers (dense)"] = lambda: K.krylov_kernel(abar, bbar, K.conj_pair(c), length)
             for name, fn in paths.items():
-                rows.append({"path": name, "length": int(length), "seconds": _time(fn)})
+                rows.append({"path": name, "length": int(length), "seconds": best_time(fn)})
     return {"channels": h, "state": n, "threads": torch.get_num_threads(), "rows": rows,
             "steps": step_timing(cfg)}
 
@@ -133,7 +123,7 @@ def step_timing(cfg: dict) -> dict:
         topt.step()
 
     return {"length": length, "batch": b, "d_model": h, "n_layers": layers, "state": n,
-            "numpy_s": _time(numpy_step), "torch_s": _time(torch_step)}
+            "numpy_s": best_time(numpy_step), "torch_s": best_time(torch_step)}
 
 
 def main(argv: list[str] | None = None) -> int:

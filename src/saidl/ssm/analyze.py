@@ -16,7 +16,7 @@ import numpy as np
 from saidl.common.cli import exit_code
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import config_hash, git_state, hardware, package_versions
-from saidl.common.runs import load_run
+from saidl.common.runs import load_run, stats
 
 _CURVE = {"type": "array", "items": {"type": ["number", "null"]}}
 RUN_SCHEMA = {
@@ -31,11 +31,6 @@ RUN_SCHEMA = {
         "provenance": {"type": "object", "required": ["git_commit", "config_hash", "dataset"]},
     },
 }
-
-
-def _stats(values: list[float]) -> dict:
-    arr = np.asarray(values, dtype=float)
-    return {"values": arr.tolist(), "mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
 
 
 def collect(grid: dict[str, dict], runs_dir: Path, discretisation: dict, timing: dict) -> dict:
@@ -54,10 +49,10 @@ def collect(grid: dict[str, dict], runs_dir: Path, discretisation: dict, timing:
             "d_model": cfg["d_model"], "n_layers": cfg["n_layers"], "d_state": cfg["d_state"],
             "n_train": cfg["n_train"], "epochs": cfg["epochs"], "lr": cfg["lr"], "ssm_lr": cfg["ssm_lr"],
             "weight_decay": cfg["weight_decay"], "batch_size": cfg["batch_size"],
-            "final": _stats([x["final_test_acc"] for x in m]),
-            "val_selected": (_stats([x["val_selected_test_acc"] for x in m])
+            "final": stats([x["final_test_acc"] for x in m]),
+            "val_selected": (stats([x["val_selected_test_acc"] for x in m])
                              if m[0]["val_selected_test_acc"] is not None else None),
-            "epoch_time_s": _stats([g["timing"]["mean_epoch_time_s"] for g in group]),
+            "epoch_time_s": stats([g["timing"]["mean_epoch_time_s"] for g in group]),
             "n_params": m[0]["n_params"],
             "curve": np.mean([x["test_acc"] for x in m], axis=0).tolist(),
             "loss_curve": np.mean([x["train_loss"] for x in m], axis=0).tolist(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from saidl.common.config import scale_block
 from saidl.common.errors import ConfigError
 
 RUN_KEYS = ("dataset", "data_dir", "n_train", "n_val", "n_test", "epochs", "batch_size", "d_model",
@@ -9,11 +10,7 @@ RUN_KEYS = ("dataset", "data_dir", "n_train", "n_val", "n_test", "epochs", "batc
 
 
 def scale_config(task_cfg: dict, scale: str) -> dict:
-    try:
-        return task_cfg["scales"][scale]
-    except KeyError:
-        raise ConfigError(f"scale '{scale}' has no block under ssm.scales in tasks/ssm/config.yaml; "
-                          f"defined: {', '.join(task_cfg['scales'])}") from None
+    return scale_block(task_cfg, "ssm", scale)
 
 
 def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
