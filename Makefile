@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[coreml,test]'
+	$(BIN)/pip install -q -e '.[coreml,rl,test]'
 	touch $@
 
 report: env
@@ -33,6 +33,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_coreml.py
 	$(BIN)/python benchmarks/bench_report.py
 	$(BIN)/python benchmarks/bench_ssm.py
+	$(BIN)/python benchmarks/bench_rl.py
 
 lint: venv
 	$(BIN)/snakemake --lint

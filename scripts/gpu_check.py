@@ -158,7 +158,54 @@ def ssm_parts(args) -> list:
             for rid, cfg in runs.items()]
 
 
-CHECKS = {"coreml": coreml_parts, "ssm": ssm_parts}
+# --------------------------------------------------------------------------------------------
+# RL: TD3 (+PER, n-step), a noisy actor and SALE on Hopper with the full-scale settings
+
+
+def rl_parts(args) -> list:
+    """TD3, noisy-gaussian and SALE at the full scale's sizes: a few hundred environment steps,
+    then ``args.steps`` gradient updates on the device, and one attacked evaluation step."""
+    from saidl.rl.buffer import NStepAccumulator, ReplayBuffer
+    from saidl.rl.grid import run_configs
+    from saidl.rl.train import make_agent, make_env
+
+    task_cfg = yaml.safe_load((ROOT / "tasks/rl/config.yaml").read_text())["rl"]
+    runs = run_configs(task_cfg, "full")
+    device = torch.device(args.device)
+
+    def part(cfg: dict) -> None:
+        env = make_env(cfg["env_id"])
+        agent = make_agent(cfg, 11, 3, device)
+        buf = ReplayBuffer(11, 3, 10_000, prioritized=cfg["prioritized"], seed=0)
+        acc = NStepAccumulator(cfg["n_step"], cfg["gamma"])
+        obs, _ = env.reset(seed=0)
+        for t in range(max(300, cfg["batch_size"] + 10)):
+            act = agent.act(obs, explore=True)
+            nxt, r, term, trunc, _ = env.step(act)
+            for tr in acc.push(obs, act, r, nxt, term, trunc):
+                buf.add(*tr)
+            obs = env.reset()[0] if term or trunc else nxt
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            b = buf.sample(cfg["batch_size"], beta=0.5, device=device)
+            info = agent.update(b)
+            buf.update_priorities(b["indices"], info["td_errors"])
+        sync(device)
+        secs = time.perf_counter() - t0
+        print(f"  {args.steps} updates (batch {cfg['batch_size']}) in {secs:.2f} s = {args.steps / secs:.1f} "
+              f"updates/s; critic loss {info['critic_loss']:.4f}; {peak_memory(device)}")
+        if not math.isfinite(info["critic_loss"]):
+            raise RuntimeError("non-finite critic loss")
+        from saidl.rl.attacks import critic_attack
+
+        adv = critic_attack(obs, agent, 0.1, steps=2)
+        print(f"  critic attack on one observation: max |delta| {float(np.abs(adv - obs).max()):.3f}")
+
+    chosen = [rid for rid in ("td3-s0", "noisy-gaussian-s0", "sale-s0") if rid in runs]
+    return [(f"rl {rid} ({runs[rid]['env_id']})", lambda rid=rid: part(runs[rid])) for rid in chosen]
+
+
+CHECKS = {"coreml": coreml_parts, "ssm": ssm_parts, "rl": rl_parts}
 
 
 def main(argv: list[str] | None = None) -> int:

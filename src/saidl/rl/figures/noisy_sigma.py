@@ -1,0 +1,22 @@
+"""The mean learned sigma of the noisy actor layers over training, per noise law."""
+
+import matplotlib.pyplot as plt
+
+from saidl.report.figstyle import SINGLE_COLUMN_IN
+from saidl.report.figure_cli import run
+from saidl.rl.figures._common import colour
+
+
+def plot(summary: dict):
+    fig, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN * 1.4, 2.5), layout="constrained")
+    for v in summary["variants"]:
+        p = summary["per_variant"][v]
+        if p["sigma"]:
+            ax.plot(p["steps"], p["sigma"], marker="o", color=colour(v), label=v)
+    ax.set(xlabel="environment steps", ylabel=r"mean $\sigma$ of noisy layers")
+    ax.legend()
+    return fig
+
+
+if __name__ == "__main__":
+    run(plot)

@@ -1,0 +1,43 @@
+"""The context of the RL report template: the summary plus the numbers the prose needs."""
+
+from __future__ import annotations
+
+from saidl.report.latex import Tex
+
+# Published Hopper returns with provenance (shared/reference/td3.md, section 1). [V]: read in the
+# named repository file; shown beside ours at the full scale only.
+REFERENCE = [
+    {"what": "TD3 paper curves (Hopper-v1, 10 seeds): max of the mean curve", "value": "3564 ± 115", "tag": "V"},
+    {"what": "TD3 paper curves (Hopper-v1): final evaluation at 1M steps", "value": "3391 ± 378", "tag": "V"},
+    {"what": "CleanRL td3_continuous_action.py (Hopper-v4, 3 seeds, training returns)", "value": "3135 ± 360", "tag": "V"},
+]
+
+
+def ret(x: float | None) -> Tex:
+    return Tex("--") if x is None else Tex(f"{x:.0f}")
+
+
+def context(summary: dict) -> dict:
+    per = summary["per_variant"]
+    vs = summary["variants"]
+    noisy = [v for v in vs if per[v]["noisy"]]
+    best = max(vs, key=lambda v: per[v]["final"]["mean"])
+    eps = per[vs[0]]["robust_eps"]
+
+    def drop(v: str, kind: str) -> float | None:
+        """Relative loss of return at the largest radius against no attack."""
+        curve = per[v][f"robust_{kind}"]
+        return None if not curve or curve[0] == 0 else 1.0 - curve[-1] / curve[0]
+
+    sigma_change = {v: (per[v]["sigma"][0], per[v]["sigma"][-1]) for v in noisy if per[v]["sigma"]}
+    return {
+        "s": summary, "per": per, "variants": vs, "noisy": noisy, "best": best, "eps": eps,
+        "drop": drop, "sigma_change": sigma_change, "ret": ret,
+        "scale": summary["scale"], "is_full": summary["scale"] == "full",
+        "cfg": summary["config"], "random": summary["random_return"],
+        "sale": "sale" in vs, "td3": "td3" in vs,
+        "reference": REFERENCE if summary["scale"] == "full" else [],
+        "provenance": {**summary["provenance"], "scale": summary["scale"]},
+        "n_runs": len(summary["provenance"]["runs"]),
+        "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
+    }

@@ -1,0 +1,211 @@
+"""Training one RL run (a variant and a seed) on MuJoCo Hopper, then its evaluations.
+
+The loop is TD3's: random actions for ``start_steps``, then one gradient update per environment
+step from a prioritized replay buffer of n-step transitions (termination ends the bootstrap,
+the time limit does not). Every ``eval_every`` steps the deterministic policy is evaluated on
+``eval_episodes`` episodes. After training: returns under observation attacks of growing radius
+(random and critic-gradient), the learned noisy-net sigma, and for SALE an analysis of the
+state embedding.
+
+Usage: ``python -m saidl.rl.train --config-json '{...}' --out run.json [--threads N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from saidl.common.cli import exit_code
+from saidl.common.errors import DataError
+from saidl.common.io import read_json, write_json
+from saidl.common.provenance import run_provenance
+from saidl.common.runtime import choose_device, seed_everything, set_threads
+
+
+def make_env(env_id: str, max_episode_steps: int | None = None):
+    try:
+        import gymnasium as gym
+
+        return gym.make(env_id, max_episode_steps=max_episode_steps)
+    except Exception as exc:  # gymnasium raises several types for a missing MuJoCo
+        raise DataError(f"cannot create the environment {env_id} ({type(exc).__name__}: {exc}); install it "
+                        "with `pip install 'gymnasium[mujoco]'` (the package's `rl` extra)") from exc
+
+
+def make_agent(cfg: dict, obs_dim: int, act_dim: int, device: torch.device):
+    common = dict(gamma=cfg["gamma"], tau=cfg["tau"], policy_delay=cfg["policy_delay"],
+                  batch_size=cfg["batch_size"], expl_noise=cfg["expl_noise"],
+                  target_policy_smoothing=cfg["target_policy_smoothing"], max_action=1.0)
+    if cfg["sale"]:
+        from saidl.rl.sale import SALETD3
+
+        return SALETD3(obs_dim, act_dim, {**common, "lr": cfg["lr"], "hidden": cfg["hidden"],
+                                          "zs_dim": cfg["zs_dim"]}, seed=cfg["seed"], device=device)
+    from saidl.rl.td3 import TD3, TD3Config
+
+    tcfg = TD3Config(**common, actor_lr=cfg["lr"], critic_lr=cfg["lr"], hidden=cfg["hidden"],
+                     n_step=cfg["n_step"], noisy=cfg["noisy"])
+    return TD3(obs_dim, act_dim, tcfg, device, cfg["seed"])
+
+
+def random_policy_return(cfg: dict) -> float:
+    """Mean return of uniformly random actions over the evaluation episodes: the floor to beat."""
+    env = make_env(cfg["env_id"], cfg["max_episode_steps"])
+    env.action_space.seed(cfg["seed"] + 100)
+    returns = []
+    for ep in range(cfg["eval_episodes"]):
+        env.reset(seed=cfg["seed"] + 100 + ep)
+        total, done = 0.0, False
+        while not done:
+            _, r, term, trunc, _ = env.step(env.action_space.sample())
+            total, done = total + float(r), term or trunc
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def noisy_sigma(agent) -> float | None:
+    fn = getattr(agent.actor, "noisy_sigma", None)
+    return None if fn is None else fn()
+
+
+def train(cfg: dict, device: torch.device) -> tuple[object, dict]:
+    from saidl.rl.attacks import evaluate
+    from saidl.rl.buffer import NStepAccumulator, ReplayBuffer
+
+    seed_everything(cfg["seed"])
+    env = make_env(cfg["env_id"], cfg["max_episode_steps"])
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    env.action_space.seed(cfg["seed"])
+    agent = make_agent(cfg, obs_dim, act_dim, device)
+    buffer = ReplayBuffer(obs_dim, act_dim, cfg["buffer_size"], prioritized=cfg["prioritized"],
+                          alpha=cfg["per_alpha"], seed=cfg["seed"])
+    nstep = NStepAccumulator(cfg["n_step"], cfg["gamma"])
+    hist = {"eval_steps": [], "eval_return": [], "eval_return_std": [], "noisy_sigma": [],
+            "episode_returns": [], "episode_end_steps": []}
+    hist["random_return"] = random_policy_return(cfg)
+    obs, _ = env.reset(seed=cfg["seed"])
+    ep_return, updates = 0.0, 0
+    total, start = cfg["total_steps"], cfg["start_steps"]
+    t0 = time.perf_counter()
+    for t in tqdm(range(total), desc=cfg["run_id"], file=sys.stderr, mininterval=5.0):
+        action = env.action_space.sample() if t < start else agent.act(obs, explore=True)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        for tr in nstep.push(obs, action, reward, next_obs, terminated, truncated):
+            buffer.add(*tr)
+        obs, ep_return = next_obs, ep_return + float(reward)
+        if terminated or truncated:
+            hist["episode_returns"].append(ep_return)
+            hist["episode_end_steps"].append(t + 1)
+            obs, _ = env.reset()
+            ep_return = 0.0
+        if t >= start:
+            beta = cfg["per_beta0"] + (1.0 - cfg["per_beta0"]) * (t - start) / max(1, total - start)
+            batch = buffer.sample(cfg["batch_size"], beta=beta, device=device)
+            info = agent.update(batch)
+            updates += 1
+            if cfg["prioritized"]:
+                buffer.update_priorities(batch["indices"], info["td_errors"])
+        if (t + 1) % cfg["eval_every"] == 0:
+            res = evaluate(agent, cfg["env_id"], episodes=cfg["eval_episodes"], seed=cfg["seed"],
+                           max_steps=cfg["max_episode_steps"])
+            hist["eval_steps"].append(t + 1)
+            hist["eval_return"].append(float(res["mean"]))
+            hist["eval_return_std"].append(float(res["std"]))
+            hist["noisy_sigma"].append(noisy_sigma(agent))
+    hist["train_time_s"] = time.perf_counter() - t0
+    hist["obs_std"] = buffer.obs[: len(buffer)].std(0).astype(float).round(6).tolist()
+    hist["updates"] = updates
+    hist["updates_per_s"] = updates / max(hist["train_time_s"], 1e-9)
+    return agent, hist
+
+
+def robustness(agent, cfg: dict, obs_std: list[float]) -> dict:
+    """Mean return against attack radius, for random noise and the critic-gradient attack; the
+    radius is in units of each observation coordinate's standard deviation over the replay buffer
+    (Hopper's velocities are about 100 times larger than its angles)."""
+    from saidl.rl.attacks import evaluate
+
+    scale = np.asarray(obs_std, dtype=np.float32)
+    out = {"eps": cfg["attack_eps"], "random": [], "critic": []}
+    for eps in cfg["attack_eps"]:
+        for kind in ("random", "critic"):
+            res = evaluate(agent, cfg["env_id"], episodes=cfg["attack_episodes"], eps=eps,
+                           attack=kind if eps > 0 else "none", seed=cfg["seed"] + 1000,
+                           max_steps=cfg["max_episode_steps"], steps=cfg["attack_steps"], scale=scale)
+            out[kind].append(float(res["mean"]))
+    return out
+
+
+def embedding_analysis(agent, cfg: dict) -> dict | None:
+    """SALE only: probes of physical quantities from z_s, neighbour agreement, a 2-D projection."""
+    if not cfg["sale"]:
+        return None
+    from saidl.rl import embedding as E
+
+    env = make_env(cfg["env_id"], cfg["max_episode_steps"])
+    states, returns, next_reward, next_velocity = [], [], [], []
+    for ep in range(max(2, cfg["eval_episodes"])):
+        obs, _ = env.reset(seed=cfg["seed"] + 500 + ep)
+        rewards, done = [], False
+        while not done:
+            states.append(obs)
+            obs, r, term, trunc, _ = env.step(agent.act(obs, explore=False))
+            rewards.append(float(r))
+            next_velocity.append(float(obs[E.HOPPER_QUANTITIES["x_velocity"]]))
+            done = term or trunc
+        next_reward += rewards
+        returns += list(np.cumsum(rewards[::-1])[::-1])  # return-to-go of each visited state
+    S = np.asarray(states, dtype=np.float32)
+    G = np.asarray(returns, dtype=np.float32)
+    with torch.no_grad():
+        Z = agent.embed(torch.as_tensor(S, device=next(agent.actor.parameters()).device)).cpu().numpy()
+    # Quantities of the *future*, which a raw state does not list: what the embedding adds.
+    targets = {"return_to_go": G, "next_reward": np.asarray(next_reward, dtype=np.float32),
+               "next_x_velocity": np.asarray(next_velocity, dtype=np.float32)}
+    probe = E.linear_probe(Z, targets, seed=cfg["seed"], S=S)
+    xy = E.pca_2d(Z)
+    keep = np.random.default_rng(0).permutation(len(S))[:400]
+    return {"n_states": int(len(S)), "probe": probe, "neighbour_agreement": float(E.neighbour_agreement(Z, S)),
+            "pca": xy[keep].round(4).tolist(), "pca_return": G[keep].round(3).tolist()}
+
+
+def run(cfg: dict, out: Path) -> dict:
+    t0 = time.perf_counter()
+    device = choose_device(cfg.get("device", "auto"))
+    agent, hist = train(cfg, device)
+    result = {
+        "id": cfg["run_id"], "task": "rl", "config": cfg,
+        "metrics": {**{k: v for k, v in hist.items() if k not in ("train_time_s", "updates_per_s")},
+                    "final_return": hist["eval_return"][-1], "best_return": max(hist["eval_return"]),
+                    "robustness": robustness(agent, cfg, hist["obs_std"]), "embedding": embedding_analysis(agent, cfg)},
+        "timing": {"wall_time_s": time.perf_counter() - t0, "train_time_s": hist["train_time_s"],
+                   "updates_per_s": hist["updates_per_s"]},
+        "provenance": run_provenance(cfg, str(device), {"name": cfg["env_id"], "checksum": "simulator"}),
+    }
+    write_json(out, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config-json", required=True)
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    text = args.config_json
+    cfg = read_json(text) if text.endswith(".json") else json.loads(text)
+    set_threads(args.threads)
+    return exit_code(lambda: run(cfg, args.out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
