@@ -68,6 +68,15 @@ def test_ssm_report_shows_every_model_and_the_discretisation_study(workflow):
     assert "??" not in text and "Bonus:S4DinNumPyonly" in text
 
 
+def test_rl_report_shows_every_variant_and_the_attacks(workflow):
+    out = workflow / "results/smoke/rl"
+    summary = read_json(out / "summary.json")
+    text = pdf_text(out / "rl.pdf")
+    for name, v in summary["per_variant"].items():
+        assert name in text and f"{v['final']['mean']:.0f}" in text
+    assert "??" not in text and "Adversarialrobustness" in text and "Bonus:SALErepresentations" in text
+
+
 def test_template_edit_rerenders_only_the_tex_and_pdfs(workflow):
     tpl = workflow / "templates/coreml/report.tex"
     tpl.write_text(tpl.read_text().replace("\\section{The question}", "\\section{The question asked}"))

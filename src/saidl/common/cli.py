@@ -16,3 +16,30 @@ def exit_code(action: Callable[[], object]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def train_args(description: str, argv: list[str] | None = None, ckpt: bool = False):
+    """The command line shared by every training job: ``--config-json`` (JSON text or a .json
+    path), ``--out``, ``--threads`` and, with ``ckpt``, ``--ckpt`` and ``--ckpt-interval``.
+    Sets logging and PyTorch's thread count; returns (run config, parsed arguments)."""
+    import argparse
+    import json
+    import logging
+    from pathlib import Path
+
+    from .io import read_json
+    from .runtime import set_threads
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--config-json", required=True, help="the run's config as JSON text or a .json path")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--threads", type=int, default=None)
+    if ckpt:
+        ap.add_argument("--ckpt", type=Path, default=None)
+        ap.add_argument("--ckpt-interval", type=float, default=120.0, help="seconds between checkpoints")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    text = args.config_json
+    cfg = read_json(text) if text.endswith(".json") else json.loads(text)
+    set_threads(args.threads)
+    return cfg, args

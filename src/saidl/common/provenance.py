@@ -71,3 +71,19 @@ def run_provenance(cfg: dict, device: str, dataset: dict) -> dict:
     """Everything a run JSON records about where and how it was made (timings excluded)."""
     return {**git_state(), "config_hash": config_hash(cfg), "packages": package_versions(),
             "hardware": hardware(device), "dataset": dataset}
+
+
+def summary_provenance(grid: dict, runs: dict, datasets: list[dict]) -> dict:
+    """The provenance appendix of a task summary: code, config hash, packages, hardware, the
+    datasets and every run's wall time and device."""
+    import time
+
+    first = next(iter(runs.values()))
+    return {
+        **git_state(), "config_hash": config_hash(grid), "packages": package_versions(),
+        "hardware": hardware(first["provenance"]["hardware"]["device"]), "datasets": datasets,
+        "runs": [{"id": rid, "wall_time_s": r["timing"]["wall_time_s"],
+                  "device": r["provenance"]["hardware"]["device"]} for rid, r in runs.items()],
+        "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "total_run_time_s": float(sum(r["timing"]["wall_time_s"] for r in runs.values())),
+    }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from saidl.common.cli import exit_code
 from saidl.common.runs import load_run as load_checked_run
 from saidl.common.runs import stats
 from saidl.common.io import read_json, write_json
-from saidl.common.provenance import config_hash, git_state, hardware, package_versions
+from saidl.common.provenance import summary_provenance
 from saidl.coreml.names import APL, NORMALIZED, VANILLA
 
 _CURVE = {"type": "array", "items": {"type": ["number", "null"]}}
@@ -97,15 +96,9 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
         "cells": cells, "curves": curves, "noise": noise,
         "dataset": any_run["provenance"]["dataset"],
         "provenance": {
-            **git_state(), "config_hash": config_hash(grid), "packages": package_versions(),
-            "hardware": hardware(any_run["provenance"].get("hardware", {}).get("device", "cpu")),
-            "datasets": [{"name": any_run["provenance"]["dataset"]["name"],
-                          "checksum": any_run["provenance"]["dataset"]["checksum"]}],
-            "runs": [{"id": rid, "wall_time_s": r["timing"]["wall_time_s"],
-                      "device": r["provenance"]["hardware"]["device"]} for rid, r in runs.items()],
+            **summary_provenance(grid, runs, [{"name": any_run["provenance"]["dataset"]["name"],
+                                               "checksum": any_run["provenance"]["dataset"]["checksum"]}]),
             "run_commits": sorted({r["provenance"]["git_commit"] for r in runs.values()}),
-            "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "total_run_time_s": float(sum(r["timing"]["wall_time_s"] for r in runs.values())),
         },
     }
     summary["claims"] = check_claims(summary)

@@ -11,9 +11,6 @@ Usage: ``python -m saidl.coreml.train --config-json '{...}' --out run.json [--th
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -25,10 +22,10 @@ from torch import nn
 from tqdm import tqdm
 
 from saidl.common.checkpoint import load_checkpoint, save_checkpoint
-from saidl.common.cli import exit_code
-from saidl.common.io import read_json, write_json
+from saidl.common.cli import exit_code, train_args
+from saidl.common.io import write_json
 from saidl.common.provenance import run_provenance
-from saidl.common.runtime import choose_device, seed_everything, set_threads
+from saidl.common.runtime import choose_device, seed_everything
 from saidl.coreml import data as D
 from saidl.coreml.losses import build_loss
 from saidl.coreml.models import build_model
@@ -271,17 +268,7 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float =
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config-json", required=True, help="the run's config as JSON text or a .json path")
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--ckpt", type=Path, default=None)
-    ap.add_argument("--ckpt-interval", type=float, default=120.0, help="seconds between checkpoints")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    text = args.config_json
-    cfg = read_json(text) if text.endswith(".json") else json.loads(text)
-    set_threads(args.threads)
+    cfg, args = train_args(__doc__.splitlines()[0], argv, ckpt=True)
     return exit_code(lambda: run(cfg, args.out, args.ckpt, args.ckpt_interval))
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from saidl.common.cli import exit_code
 from saidl.common.io import read_json, write_json
-from saidl.common.provenance import config_hash, git_state, hardware, package_versions
+from saidl.common.provenance import summary_provenance
 from saidl.common.runs import load_run, stats
 
 RUN_SCHEMA = {
@@ -62,15 +61,7 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
                                                                          "exploration", "noisy", "sale")},
         "random_return": stats([r["metrics"]["random_return"] for r in runs.values()]),
         "dataset": first["provenance"]["dataset"],
-        "provenance": {
-            **git_state(), "config_hash": config_hash(grid), "packages": package_versions(),
-            "hardware": hardware(first["provenance"]["hardware"]["device"]),
-            "datasets": [{"name": first["config"]["env_id"], "checksum": "simulator (gymnasium[mujoco])"}],
-            "runs": [{"id": rid, "wall_time_s": r["timing"]["wall_time_s"],
-                      "device": r["provenance"]["hardware"]["device"]} for rid, r in runs.items()],
-            "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "total_run_time_s": float(sum(r["timing"]["wall_time_s"] for r in runs.values())),
-        },
+        "provenance": summary_provenance(grid, runs, [{"name": first["config"]["env_id"], "checksum": "simulator (gymnasium[mujoco])"}]),
     }
 
 

@@ -30,9 +30,16 @@ def context(summary: dict) -> dict:
         return None if not curve or curve[0] == 0 else 1.0 - curve[-1] / curve[0]
 
     sigma_change = {v: (per[v]["sigma"][0], per[v]["sigma"][-1]) for v in noisy if per[v]["sigma"]}
+    finals = [per[v]["final"]["mean"] for v in noisy]
+    laws = {"spread": max(finals) - min(finals) if finals else None,
+            "seed_std": sum(per[v]["final"]["std"] for v in noisy) / len(noisy) if noisy else None,
+            "best": max(noisy, key=lambda v: per[v]["final"]["mean"]) if noisy else None,
+            "worst": min(noisy, key=lambda v: per[v]["final"]["mean"]) if noisy else None}
     return {
         "s": summary, "per": per, "variants": vs, "noisy": noisy, "best": best, "eps": eps,
-        "drop": drop, "sigma_change": sigma_change, "ret": ret,
+        "drop": drop, "sigma_change": sigma_change, "ret": ret, "laws": laws,
+        "attack_worse": [v for v in vs if drop(v, "critic") is not None and drop(v, "random") is not None
+                         and drop(v, "critic") > drop(v, "random")],
         "scale": summary["scale"], "is_full": summary["scale"] == "full",
         "cfg": summary["config"], "random": summary["random_return"],
         "sale": "sale" in vs, "td3": "td3" in vs,

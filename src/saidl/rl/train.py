@@ -12,9 +12,6 @@ Usage: ``python -m saidl.rl.train --config-json '{...}' --out run.json [--thread
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -23,11 +20,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from saidl.common.cli import exit_code
+from saidl.common.cli import exit_code, train_args
 from saidl.common.errors import DataError
-from saidl.common.io import read_json, write_json
+from saidl.common.io import write_json
 from saidl.common.provenance import run_provenance
-from saidl.common.runtime import choose_device, seed_everything, set_threads
+from saidl.common.runtime import choose_device, seed_everything
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None):
@@ -195,15 +192,7 @@ def run(cfg: dict, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config-json", required=True)
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--threads", type=int, default=None)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    text = args.config_json
-    cfg = read_json(text) if text.endswith(".json") else json.loads(text)
-    set_threads(args.threads)
+    cfg, args = train_args(__doc__.splitlines()[0], argv, ckpt=False)
     return exit_code(lambda: run(cfg, args.out))
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from saidl.common.cli import exit_code
 from saidl.common.io import read_json, write_json
-from saidl.common.provenance import config_hash, git_state, hardware, package_versions
+from saidl.common.provenance import summary_provenance
 from saidl.common.runs import load_run, stats
 
 _CURVE = {"type": "array", "items": {"type": ["number", "null"]}}
@@ -63,16 +62,8 @@ def collect(grid: dict[str, dict], runs_dir: Path, discretisation: dict, timing:
         "task": "ssm", "scale": first["config"]["scale"], "models": models, "per_model": per_model,
         "seeds": sorted({c["seed"] for c in grid.values()}),
         "dataset": first["provenance"]["dataset"], "discretisation": discretisation, "timing": timing,
-        "provenance": {
-            **git_state(), "config_hash": config_hash(grid), "packages": package_versions(),
-            "hardware": hardware(first["provenance"]["hardware"]["device"]),
-            "datasets": [{"name": first["provenance"]["dataset"]["name"],
-                          "checksum": first["provenance"]["dataset"]["checksum"]}],
-            "runs": [{"id": rid, "wall_time_s": r["timing"]["wall_time_s"],
-                      "device": r["provenance"]["hardware"]["device"]} for rid, r in runs.items()],
-            "built_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "total_run_time_s": float(sum(r["timing"]["wall_time_s"] for r in runs.values())),
-        },
+        "provenance": summary_provenance(grid, runs, [{"name": first["provenance"]["dataset"]["name"],
+                                                      "checksum": first["provenance"]["dataset"]["checksum"]}]),
     }
 
 

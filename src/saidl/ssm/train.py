@@ -9,9 +9,6 @@ Usage: ``python -m saidl.ssm.train --config-json '{...}' --out run.json [--threa
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import math
 import sys
 import time
@@ -22,10 +19,10 @@ import torch
 from tqdm import tqdm
 
 from saidl.common.checkpoint import load_checkpoint, save_checkpoint
-from saidl.common.cli import exit_code
-from saidl.common.io import read_json, write_json
+from saidl.common.cli import exit_code, train_args
+from saidl.common.io import write_json
 from saidl.common.provenance import run_provenance
-from saidl.common.runtime import choose_device, seed_everything, set_threads
+from saidl.common.runtime import choose_device, seed_everything
 from saidl.ssm.data import Sequences, load_sequences
 
 N_KERNEL_CHANNELS = 4  # learned kernels kept per run for the report's figure
@@ -148,16 +145,7 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config-json", required=True)
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--ckpt", type=Path, default=None)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    text = args.config_json
-    cfg = read_json(text) if text.endswith(".json") else json.loads(text)
-    set_threads(args.threads)
+    cfg, args = train_args(__doc__.splitlines()[0], argv, ckpt=True)
     return exit_code(lambda: run(cfg, args.out, args.ckpt))
 
 
