@@ -40,3 +40,15 @@ def test_smoke_run_records_curves_robustness_and_the_sale_embedding(tmp_path, sm
     assert len(m["robustness"]["critic"]) == len(m["robustness"]["eps"])
     assert set(m["embedding"]["probe"]["embedding"]) == {"return_to_go", "next_reward", "next_x_velocity"}
     assert m["random_return"] > 0
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, smoke_runs):
+    from saidl.rl.train import run
+
+    cfg = smoke_runs["td3-s0"]
+    ckpt = tmp_path / "run.pt"
+    assert run(cfg, tmp_path / "r.json", ckpt=ckpt, ckpt_interval_s=1e9, stop_after=400) is None
+    assert ckpt.exists() and not (tmp_path / "r.json").exists()
+    doc = run(cfg, tmp_path / "r.json", ckpt=ckpt)
+    assert not ckpt.exists()
+    assert doc["metrics"]["eval_steps"] == [300, 600] and doc["metrics"]["updates"] == cfg["total_steps"] - cfg["start_steps"]

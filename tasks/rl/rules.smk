@@ -27,6 +27,7 @@ rule rl_train:
         f"{RL}/runs/{{rl_run}}.json",
     params:
         cfg=lambda w: json.dumps(RL_RUNS[w.rl_run], sort_keys=True),
+        ckpt=lambda w: f"{RL}/ckpt/{w.rl_run}.pt",
     threads: RL_SCALE["threads"]
     resources:
         gpu=RL_GPU,
@@ -36,7 +37,7 @@ rule rl_train:
         "../../envs/coreml.yaml"
     shell:
         "OMP_NUM_THREADS={threads} python -m saidl.rl.train --config-json {params.cfg:q} --out {output} "
-        "--threads {threads} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--threads {threads} --ckpt {params.ckpt} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule rl_grid:

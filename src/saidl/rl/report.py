@@ -22,6 +22,8 @@ def context(summary: dict) -> dict:
     vs = summary["variants"]
     noisy = [v for v in vs if per[v]["noisy"]]
     best = max(vs, key=lambda v: per[v]["final"]["mean"])
+    best_best = max(vs, key=lambda v: per[v]["best"]["mean"])
+    best_auc = max(vs, key=lambda v: per[v]["auc"]["mean"])
     eps = per[vs[0]]["robust_eps"]
 
     def drop(v: str, kind: str) -> float | None:
@@ -36,7 +38,8 @@ def context(summary: dict) -> dict:
             "best": max(noisy, key=lambda v: per[v]["final"]["mean"]) if noisy else None,
             "worst": min(noisy, key=lambda v: per[v]["final"]["mean"]) if noisy else None}
     return {
-        "s": summary, "per": per, "variants": vs, "noisy": noisy, "best": best, "eps": eps,
+        "s": summary, "per": per, "variants": vs, "noisy": noisy, "best": best, "best_best": best_best,
+        "best_auc": best_auc, "eps": eps,
         "drop": drop, "sigma_change": sigma_change, "ret": ret, "laws": laws,
         "attack_worse": [v for v in vs if drop(v, "critic") is not None and drop(v, "random") is not None
                          and drop(v, "critic") > drop(v, "random")],

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from saidl.common.checkpoint import load_checkpoint, save_checkpoint
 from saidl.common.cli import exit_code, train_args
 from saidl.common.errors import DataError
 from saidl.common.io import write_json
@@ -73,7 +74,12 @@ def noisy_sigma(agent) -> float | None:
     return None if fn is None else fn()
 
 
-def train(cfg: dict, device: torch.device) -> tuple[object, dict]:
+def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interval_s: float = 300.0,
+          stop_after: int | None = None) -> tuple[object, dict | None]:
+    """Train one run; with ``ckpt``, save agent, replay buffer and history every
+    ``ckpt_interval_s`` seconds and resume from them. A resumed run restarts the episode that was
+    in progress (the simulator state is not saved). ``stop_after`` (tests): stop after that many
+    steps with a checkpoint and return no history."""
     from saidl.rl.attacks import evaluate
     from saidl.rl.buffer import NStepAccumulator, ReplayBuffer
 
@@ -88,11 +94,17 @@ def train(cfg: dict, device: torch.device) -> tuple[object, dict]:
     hist = {"eval_steps": [], "eval_return": [], "eval_return_std": [], "noisy_sigma": [],
             "episode_returns": [], "episode_end_steps": []}
     hist["random_return"] = random_policy_return(cfg)
-    obs, _ = env.reset(seed=cfg["seed"])
-    ep_return, updates = 0.0, 0
+    first, updates = 0, 0
+    state = load_checkpoint(ckpt, cfg)
+    if state is not None:
+        agent.load_state_dict(state["agent"])
+        buffer, hist, first, updates = state["buffer"], state["hist"], state["epoch"], state["updates"]
+    obs, _ = env.reset(seed=cfg["seed"] + first)
+    ep_return = 0.0
     total, start = cfg["total_steps"], cfg["start_steps"]
-    t0 = time.perf_counter()
-    for t in tqdm(range(total), desc=cfg["run_id"], file=sys.stderr, mininterval=5.0):
+    t0, last_ckpt = time.perf_counter(), time.monotonic()
+    for t in tqdm(range(first, total), desc=cfg["run_id"], initial=first, total=total, file=sys.stderr,
+                  mininterval=5.0):
         action = env.action_space.sample() if t < start else agent.act(obs, explore=True)
         next_obs, reward, terminated, truncated, _ = env.step(action)
         for tr in nstep.push(obs, action, reward, next_obs, terminated, truncated):
@@ -117,6 +129,13 @@ def train(cfg: dict, device: torch.device) -> tuple[object, dict]:
             hist["eval_return"].append(float(res["mean"]))
             hist["eval_return_std"].append(float(res["std"]))
             hist["noisy_sigma"].append(noisy_sigma(agent))
+        stopping = stop_after is not None and t + 1 >= stop_after
+        if ckpt is not None and (stopping or time.monotonic() - last_ckpt >= ckpt_interval_s):
+            save_checkpoint(ckpt, {"agent": agent.state_dict(), "buffer": buffer, "hist": hist,
+                                   "epoch": t + 1, "updates": updates, "config": cfg})
+            last_ckpt = time.monotonic()
+        if stopping:
+            return agent, None
     hist["train_time_s"] = time.perf_counter() - t0
     hist["obs_std"] = buffer.obs[: len(buffer)].std(0).astype(float).round(6).tolist()
     hist["updates"] = updates
@@ -174,10 +193,13 @@ def embedding_analysis(agent, cfg: dict) -> dict | None:
             "pca": xy[keep].round(4).tolist(), "pca_return": G[keep].round(3).tolist()}
 
 
-def run(cfg: dict, out: Path) -> dict:
+def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float = 300.0,
+        stop_after: int | None = None) -> dict | None:
     t0 = time.perf_counter()
     device = choose_device(cfg.get("device", "auto"))
-    agent, hist = train(cfg, device)
+    agent, hist = train(cfg, device, ckpt, ckpt_interval_s, stop_after)
+    if hist is None:
+        return None
     result = {
         "id": cfg["run_id"], "task": "rl", "config": cfg,
         "metrics": {**{k: v for k, v in hist.items() if k not in ("train_time_s", "updates_per_s")},
@@ -188,12 +210,14 @@ def run(cfg: dict, out: Path) -> dict:
         "provenance": run_provenance(cfg, str(device), {"name": cfg["env_id"], "checksum": "simulator"}),
     }
     write_json(out, result)
+    if ckpt is not None and Path(ckpt).exists():
+        Path(ckpt).unlink()
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg, args = train_args(__doc__.splitlines()[0], argv, ckpt=False)
-    return exit_code(lambda: run(cfg, args.out))
+    cfg, args = train_args(__doc__.splitlines()[0], argv, ckpt=True)
+    return exit_code(lambda: run(cfg, args.out, args.ckpt, args.ckpt_interval))
 
 
 if __name__ == "__main__":
