@@ -17,6 +17,15 @@ def ret(x: float | None) -> Tex:
     return Tex("--") if x is None else Tex(f"{x:.0f}")
 
 
+def _probe_gap(per: dict) -> float | None:
+    """Mean held-out R^2 of the probes from the SALE embedding minus from the raw state."""
+    emb = per.get("sale", {}).get("embedding")
+    if not emb or "state" not in emb["probe"]:
+        return None
+    names = list(emb["probe"]["embedding"])
+    return sum(emb["probe"]["embedding"][n] - emb["probe"]["state"][n] for n in names) / len(names)
+
+
 def context(summary: dict) -> dict:
     per = summary["per_variant"]
     vs = summary["variants"]
@@ -27,11 +36,16 @@ def context(summary: dict) -> dict:
     eps = per[vs[0]]["robust_eps"]
 
     def drop(v: str, kind: str) -> float | None:
-        """Relative loss of return at the largest radius against no attack."""
+        """Relative loss of return at the largest radius against no attack (negative: a gain)."""
         curve = per[v][f"robust_{kind}"]
         return None if not curve or curve[0] == 0 else 1.0 - curve[-1] / curve[0]
 
+    def change(v: str, kind: str) -> Tex:
+        d = drop(v, kind)
+        return Tex("--") if d is None else Tex(f"{-100 * d:+.0f}\\,\\%")
+
     sigma_change = {v: (per[v]["sigma"][0], per[v]["sigma"][-1]) for v in noisy if per[v]["sigma"]}
+    sigma_up = [v for v, (a, b) in sigma_change.items() if b > a]
     finals = [per[v]["final"]["mean"] for v in noisy]
     laws = {"spread": max(finals) - min(finals) if finals else None,
             "seed_std": sum(per[v]["final"]["std"] for v in noisy) / len(noisy) if noisy else None,
@@ -40,7 +54,8 @@ def context(summary: dict) -> dict:
     return {
         "s": summary, "per": per, "variants": vs, "noisy": noisy, "best": best, "best_best": best_best,
         "best_auc": best_auc, "eps": eps,
-        "drop": drop, "sigma_change": sigma_change, "ret": ret, "laws": laws,
+        "drop": drop, "change": change, "sigma_change": sigma_change, "sigma_up": sigma_up, "ret": ret, "laws": laws,
+        "probe_gap": _probe_gap(per),
         "attack_worse": [v for v in vs if drop(v, "critic") is not None and drop(v, "random") is not None
                          and drop(v, "critic") > drop(v, "random")],
         "scale": summary["scale"], "is_full": summary["scale"] == "full",
