@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .paths import project_root
 
-PACKAGES = ("saidl", "torch", "torchvision", "numpy", "snakemake", "jinja2", "pylatex", "matplotlib")
+PACKAGES = ("saidl", "torch", "torchvision", "numpy", "snakemake", "jinja2", "pylatex", "matplotlib",
+            "gymnasium", "mujoco")
 
 
 def config_hash(cfg: dict) -> str:
