@@ -31,3 +31,13 @@ def load_checkpoint(path: Path | None, config: dict, map_location=None) -> dict 
         return None
     log.info("resuming from %s at epoch %d", path, state.get("epoch", 0))
     return state
+
+
+def finish_run(out: Path, result: dict, ckpt: Path | None) -> dict:
+    """Write a finished run's JSON atomically, then delete its checkpoint."""
+    from .io import write_json
+
+    write_json(out, result)
+    if ckpt is not None and Path(ckpt).exists():
+        Path(ckpt).unlink()
+    return result

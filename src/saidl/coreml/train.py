@@ -21,9 +21,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from saidl.common.checkpoint import load_checkpoint, save_checkpoint
+from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
 from saidl.common.cli import exit_code, train_args
-from saidl.common.io import write_json
 from saidl.common.provenance import run_provenance
 from saidl.common.runtime import choose_device, seed_everything
 from saidl.coreml import data as D
@@ -261,10 +260,7 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float =
         "timing": {"wall_time_s": time.perf_counter() - t0, "epoch_time_s": history["epoch_time_s"]},
         "provenance": run_provenance(cfg, str(device), prep.dataset),
     }
-    write_json(out, result)
-    if ckpt is not None and ckpt.exists():
-        ckpt.unlink()
-    return result
+    return finish_run(out, result, ckpt)
 
 
 def main(argv: list[str] | None = None) -> int:

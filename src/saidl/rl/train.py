@@ -20,10 +20,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from saidl.common.checkpoint import load_checkpoint, save_checkpoint
+from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
 from saidl.common.cli import exit_code, train_args
 from saidl.common.errors import DataError
-from saidl.common.io import write_json
 from saidl.common.provenance import run_provenance
 from saidl.common.runtime import choose_device, seed_everything
 
@@ -209,10 +208,7 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float =
                    "updates_per_s": hist["updates_per_s"]},
         "provenance": run_provenance(cfg, str(device), {"name": cfg["env_id"], "checksum": "simulator"}),
     }
-    write_json(out, result)
-    if ckpt is not None and Path(ckpt).exists():
-        Path(ckpt).unlink()
-    return result
+    return finish_run(out, result, ckpt)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,9 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from saidl.common.checkpoint import load_checkpoint, save_checkpoint
+from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
 from saidl.common.cli import exit_code, train_args
-from saidl.common.io import write_json
 from saidl.common.provenance import run_provenance
 from saidl.common.runtime import choose_device, seed_everything
 from saidl.ssm.data import Sequences, load_sequences
@@ -138,10 +137,7 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None) -> dict:
                    "mean_epoch_time_s": float(np.mean(h["epoch_time_s"]))},
         "provenance": run_provenance(cfg, str(device), data.info),
     }
-    write_json(out, result)
-    if ckpt is not None and Path(ckpt).exists():
-        Path(ckpt).unlink()
-    return result
+    return finish_run(out, result, ckpt)
 
 
 def main(argv: list[str] | None = None) -> int:
