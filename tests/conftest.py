@@ -26,3 +26,14 @@ def tiny_run_cfg(coreml_cfg) -> dict:
 
     cfg = run_configs(coreml_cfg, "smoke")["sym-0.8-NCE+RCE-s0"]
     return {**cfg, "n_train": 300, "n_val": 100, "n_test": 200, "epochs": 3}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small networks on a busy 2-core machine: one intra-op thread is much faster than two."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

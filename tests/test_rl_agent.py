@@ -13,13 +13,7 @@ from saidl.rl.td3 import TD3, TD3Config, polyak_update
 OBS, ACT = 11, 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small MLPs on a busy 2-core machine: 2 OpenMP threads are many times slower than 1."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch(n=256, seed=0, obs=OBS, act=ACT):

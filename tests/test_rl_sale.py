@@ -14,13 +14,7 @@ from saidl.rl.sale import AvgL1Norm, SALEConfig, SALEEncoder, SALETD3
 OBS, ACT = 11, 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one intra-op thread is fastest and avoids OpenMP contention on busy cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_agent(**kw) -> SALETD3:

@@ -1,4 +1,5 @@
-"""The one way a command-line entry point reports a user's error: one line, exit status 2."""
+"""Shared command-line plumbing: user errors as one line and exit status 2, and the arguments
+of the training and collect steps every task has."""
 
 from __future__ import annotations
 
@@ -43,3 +44,24 @@ def train_args(description: str, argv: list[str] | None = None, ckpt: bool = Fal
     cfg = read_json(text) if text.endswith(".json") else json.loads(text)
     set_threads(args.threads)
     return cfg, args
+
+
+def collect_main(collect: Callable[..., dict], description: str, argv: list[str] | None = None,
+                 extra_json: tuple[str, ...] = ()) -> int:
+    """The command line shared by every task's collect step: ``--grid-json``, ``--runs-dir``,
+    one ``--<name>`` JSON file per entry of ``extra_json`` (passed on to ``collect`` in that
+    order) and ``--out``; writes ``collect(grid, runs_dir, *extras)`` as the summary."""
+    import argparse
+    from pathlib import Path
+
+    from .io import read_json, write_json
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--grid-json", required=True, type=Path, help="run configs keyed by run id")
+    ap.add_argument("--runs-dir", required=True, type=Path)
+    for name in extra_json:
+        ap.add_argument(f"--{name}", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    extras = [read_json(getattr(args, name)) for name in extra_json]
+    return exit_code(lambda: write_json(args.out, collect(read_json(args.grid_json), args.runs_dir, *extras)))

@@ -5,16 +5,14 @@ Usage: ``python -m saidl.coreml.analyze --config-json grid.json --runs-dir DIR -
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from saidl.common.cli import exit_code
+from saidl.common.cli import collect_main
 from saidl.common.runs import load_run as load_checked_run
 from saidl.common.runs import stats
-from saidl.common.io import read_json, write_json
 from saidl.common.provenance import summary_provenance
 from saidl.coreml.names import APL, NORMALIZED, VANILLA
 
@@ -180,12 +178,7 @@ def check_claims(summary: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid-json", required=True, type=Path, help="run configs keyed by run id")
-    ap.add_argument("--runs-dir", required=True, type=Path)
-    ap.add_argument("--out", required=True, type=Path)
-    args = ap.parse_args(argv)
-    return exit_code(lambda: write_json(args.out, collect(read_json(args.grid_json), args.runs_dir)))
+    return collect_main(collect, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

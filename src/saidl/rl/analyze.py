@@ -6,14 +6,12 @@ Usage: ``python -m saidl.rl.analyze --grid-json grid.json --runs-dir DIR --out s
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from saidl.common.cli import exit_code
-from saidl.common.io import read_json, write_json
+from saidl.common.cli import collect_main
 from saidl.common.provenance import summary_provenance
 from saidl.common.runs import load_run, stats
 
@@ -66,12 +64,7 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid-json", required=True, type=Path)
-    ap.add_argument("--runs-dir", required=True, type=Path)
-    ap.add_argument("--out", required=True, type=Path)
-    args = ap.parse_args(argv)
-    return exit_code(lambda: write_json(args.out, collect(read_json(args.grid_json), args.runs_dir)))
+    return collect_main(collect, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
