@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages of the project (Debian): TeX Live, latexmk, poppler-utils, Fashion-MNIST.
+# System packages of the project (Debian): TeX Live, latexmk, poppler-utils, Fashion-MNIST,
+# the MATE nature wallpapers (the diffusion demo's outdoor photos).
 # As root, installs what is missing; otherwise prints the exact apt command and fails.
 set -euo pipefail
 
 PACKAGES=(texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
-          texlive-pictures texlive-science lmodern latexmk poppler-utils dataset-fashion-mnist)
+          texlive-pictures texlive-science lmodern latexmk poppler-utils dataset-fashion-mnist
+          mate-backgrounds)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

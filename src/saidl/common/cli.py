@@ -19,9 +19,11 @@ def exit_code(action: Callable[[], object]) -> int:
     return 0
 
 
-def train_args(description: str, argv: list[str] | None = None, ckpt: bool = False):
+def train_args(description: str, argv: list[str] | None = None, ckpt: bool = False,
+               paths: tuple[str, ...] = ()):
     """The command line shared by every training job: ``--config-json`` (JSON text or a .json
-    path), ``--out``, ``--threads`` and, with ``ckpt``, ``--ckpt`` and ``--ckpt-interval``.
+    path), ``--out``, ``--threads``, with ``ckpt`` also ``--ckpt`` and ``--ckpt-interval``, and
+    one optional ``--<name>`` path per entry of ``paths``.
     Sets logging and PyTorch's thread count; returns (run config, parsed arguments)."""
     import argparse
     import json
@@ -38,6 +40,8 @@ def train_args(description: str, argv: list[str] | None = None, ckpt: bool = Fal
     if ckpt:
         ap.add_argument("--ckpt", type=Path, default=None)
         ap.add_argument("--ckpt-interval", type=float, default=120.0, help="seconds between checkpoints")
+    for name in paths:
+        ap.add_argument(f"--{name}", type=Path, default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     text = args.config_json

@@ -1,0 +1,1 @@
+"""Diffusion: DiT with pluggable attention, latent diffusion, FID/CMMD, conditioning methods."""

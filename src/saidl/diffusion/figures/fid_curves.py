@@ -1,0 +1,26 @@
+"""FID of EMA snapshots along training, every DiT (one panel per image group)."""
+
+import matplotlib.pyplot as plt
+
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figure_cli import run
+
+GROUP_TITLE = {"conditional": "class-conditional (Fashion-MNIST at demo)",
+               "unconditional": "unconditional (outdoor crops at demo)"}
+
+
+def plot(summary: dict):
+    groups = [g for g in ("conditional", "unconditional") if g in summary["groups"]]
+    fig, axes = plt.subplots(1, len(groups), figsize=(DOUBLE_COLUMN_IN, 2.5), layout="constrained", squeeze=False)
+    for ax, g in zip(axes[0], groups):
+        for i, rid in enumerate(summary["groups"][g]):
+            c = summary["runs"][rid]["curve"]
+            ax.plot(c["step"], c["fid"], marker="o", color=PALETTE[i % len(PALETTE)], label=rid)
+        n = summary["runs"][summary["groups"][g][0]]["curve"]["n"]
+        ax.set(xlabel="training step", ylabel=f"FID ({n} samples)", title=GROUP_TITLE[g])
+        ax.legend(fontsize=7)
+    return fig
+
+
+if __name__ == "__main__":
+    run(plot)

@@ -1,0 +1,36 @@
+"""Item 1: how guidance scale and the number of sampling steps change the samples of one class,
+as judged by the probe classifier: class accuracy, diversity and Fréchet distance."""
+
+import matplotlib.pyplot as plt
+
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figure_cli import run
+
+METRICS = (("class_acc", "class accuracy"), ("diversity", "diversity (mean pairwise\nfeature distance)"),
+           ("fd_probe", "Fréchet distance\n(probe features)"))
+
+
+def plot(summary: dict):
+    st = summary["study"]
+    fig, axes = plt.subplots(2, 3, figsize=(DOUBLE_COLUMN_IN, 4.2), layout="constrained")
+    g = sorted((r for r in st["rows"] if r["part"] == "guidance"), key=lambda r: r["cfg_scale"])
+    for ax, (key, label) in zip(axes[0], METRICS):
+        ax.plot([r["cfg_scale"] for r in g], [r[key] for r in g], marker="o", color=PALETTE[0], label="samples")
+        ax.axhline(st["real"][key], color="grey", linestyle=":", label="real images")
+        ax.set(xlabel="guidance scale", ylabel=label)
+    axes[0][0].legend(fontsize=7)
+    samplers = sorted({r["sampler"] for r in st["rows"] if r["part"] == "steps"})
+    for ax, (key, label) in zip(axes[1], METRICS):
+        for i, smp in enumerate(samplers):
+            rows = sorted((r for r in st["rows"] if r["part"] == "steps" and r["sampler"] == smp),
+                          key=lambda r: r["steps"])
+            ax.plot([r["steps"] for r in rows], [r[key] for r in rows], marker="o", color=PALETTE[i + 1],
+                    label=smp.upper())
+        ax.axhline(st["real"][key], color="grey", linestyle=":")
+        ax.set(xlabel="sampling steps", ylabel=label, xscale="log")
+    axes[1][0].legend(fontsize=7)
+    return fig
+
+
+if __name__ == "__main__":
+    run(plot)

@@ -1,0 +1,87 @@
+"""The diffusion process: DDPM's 1000-step linear schedule, the ε training target, and DDPM /
+DDIM sampling with classifier-free guidance, all through diffusers' schedulers.
+
+Our DiTs predict ε only (``learn_sigma=False``) and sample with the fixed posterior variance
+(``fixed_small``); the DiT repo learns the variance with a hybrid loss. The pretrained DiT-XL/2
+at the full scale keeps its learned variance (diffusers' ``DiTPipeline``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+from tqdm import tqdm
+
+from saidl.common.errors import ConfigError
+
+SAMPLERS = ("ddpm", "ddim")
+
+
+def make_scheduler(kind: str = "ddpm", num_train_timesteps: int = 1000, beta_start: float = 1e-4,
+                   beta_end: float = 0.02):
+    """DiT's schedule: ``num_train_timesteps`` steps, β linear from ``beta_start`` to ``beta_end``."""
+    from diffusers import DDIMScheduler, DDPMScheduler
+
+    common = dict(num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
+                  beta_schedule="linear", clip_sample=False, prediction_type="epsilon")
+    if kind == "ddpm":
+        return DDPMScheduler(variance_type="fixed_small", **common)
+    if kind == "ddim":
+        return DDIMScheduler(set_alpha_to_one=False, **common)
+    raise ConfigError(f"sampler '{kind}' unknown; use one of {', '.join(SAMPLERS)}")
+
+
+def diffusion_loss(model, z0: torch.Tensor, y: torch.Tensor | None, scheduler, gen: torch.Generator) -> torch.Tensor:
+    """MSE between the true noise ε and the model's prediction at a uniform random timestep:
+    z_t = sqrt(ᾱ_t) z0 + sqrt(1 − ᾱ_t) ε (``scheduler.add_noise``)."""
+    n = z0.shape[0]
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=gen).to(z0.device)
+    eps = torch.randn(z0.shape, generator=gen).to(z0.device)
+    zt = scheduler.add_noise(z0, eps, t)
+    return torch.nn.functional.mse_loss(model(zt, t, y), eps)
+
+
+@torch.no_grad()
+def sample_latents(model, n: int, shape: tuple[int, int, int], steps: int, sampler: str = "ddpm",
+                   labels: torch.Tensor | None = None, cfg_scale: float | None = None,
+                   guided_channels: int | None = None, seed: int = 0, device="cpu", batch_size: int = 256,
+                   eta: float = 0.0, progress: bool = False) -> torch.Tensor:
+    """``n`` latents by ``steps`` reverse steps of ``sampler``. With ``labels`` and a
+    ``cfg_scale`` the model runs with classifier-free guidance (scale 0 = unconditional,
+    1 = conditional); ``cfg_scale=None`` runs the plain (conditional or unconditional) model."""
+    model.eval()
+    out = []
+    gen = torch.Generator().manual_seed(seed)
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        sched = make_scheduler(sampler, **_schedule_kwargs(model))
+        sched.set_timesteps(steps)
+        z = torch.randn((m, *shape), generator=gen).to(device)
+        y = None if labels is None else labels[start:start + m].to(device)
+        ts = sched.timesteps
+        for t in tqdm(ts, desc=f"{sampler} {steps}", file=sys.stderr, mininterval=2.0, disable=not progress):
+            tt = torch.full((m,), int(t), device=device, dtype=torch.long)
+            if cfg_scale is not None and y is not None:
+                eps = model.forward_with_cfg(z, tt, y, cfg_scale, guided_channels)
+            else:
+                eps = model(z, tt, y)
+            kw = {"eta": eta} if sampler == "ddim" else {}
+            z = sched.step(eps, t, z, generator=gen if sampler == "ddpm" else None, **kw).prev_sample
+        out.append(z.cpu())
+    return torch.cat(out)
+
+
+def _schedule_kwargs(model) -> dict:
+    return getattr(model, "schedule_kwargs", {})
+
+
+@torch.no_grad()
+def decode_to_uint8(codec, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Latents → uint8 images (N, C, H, W)."""
+    dev = codec.scale.device
+    out = []
+    for i in range(0, len(z), batch_size):
+        x = codec.decode(z[i:i + batch_size].to(dev)).cpu()
+        out.append(((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
+    return torch.cat(out)
