@@ -205,7 +205,275 @@ def rl_parts(args) -> list:
     return [(f"rl {rid} ({runs[rid]['env_id']})", lambda rid=rid: part(runs[rid])) for rid in chosen]
 
 
-CHECKS = {"coreml": coreml_parts, "ssm": ssm_parts, "rl": rl_parts}
+
+# --------------------------------------------------------------------------------------------
+# Diffusion: DiT-B/4 on sd-vae-ft-ema latents of 256x256 images, attention backends, CMMD/FID
+
+
+def missing_module(module: str, pip: str) -> str | None:
+    """None if ``module`` imports, else why not and how to install it."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # ImportError, or a wheel built against other versions
+        return f"{module} cannot be imported ({type(exc).__name__}: {exc}); install it with `{pip}`"
+    return None
+
+
+def perturbed(model: torch.nn.Module, seed: int = 0, std: float = 0.02) -> torch.nn.Module:
+    """Add small noise to every weight, so the zero-initialised adaLN gates and output layer stop
+    hiding the attention and the guidance (a stand-in for trained weights)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g).to(p.device) * std)
+    return model
+
+
+def smooth_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """Low-frequency random RGB images in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(n, 3, 4, 4, generator=g)
+    return torch.nn.functional.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def tiny_contrastive_model(family: str):
+    """A randomly initialised tiny CLIP / SigLIP / ALIGN (the hub weights are not reachable here)."""
+    import transformers as tf
+
+    text = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, vocab_size=64,
+                max_position_embeddings=16, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    vit = dict(hidden_size=24, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+               patch_size=8)
+    torch.manual_seed(0)
+    if family == "clip":
+        return tf.CLIPModel(tf.CLIPConfig(text_config=text, vision_config=vit, projection_dim=12))
+    if family == "siglip":
+        return tf.SiglipModel(tf.SiglipConfig(text_config=text, vision_config=vit))
+    vision = dict(image_size=32, width_coefficient=0.5, depth_coefficient=0.25, hidden_dim=32,
+                  in_channels=[32, 16], out_channels=[16, 24], kernel_sizes=[3, 3], strides=[1, 2],
+                  num_block_repeats=[1, 1], expand_ratios=[1, 2])
+    text = {k: v for k, v in text.items() if k not in ("bos_token_id", "eos_token_id")}
+    return tf.AlignModel(tf.AlignConfig(text_config=text, vision_config=vision, projection_dim=8))
+
+
+def diffusion_parts(args) -> list:
+    """The full scale's DiT-B/4 runs on (4, 32, 32) latents (256 px through the SD VAE): AdamW
+    steps, every attention backend, the SD-VAE codec and guided DDPM sampling, and the CMMD/FID
+    embedders. On a CPU the batches and images shrink (the model configs do not)."""
+    from saidl.diffusion.grid import eval_config, run_configs
+    from saidl.diffusion.train import build_dit
+
+    task_cfg = yaml.safe_load((ROOT / "tasks/diffusion/config.yaml").read_text())["diffusion"]
+    runs = run_configs(task_cfg, "full")
+    evaluation = eval_config(task_cfg, "full", "evaluation")
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    latent = (4, 32, 32)
+    no_diffusers = missing_module("diffusers", "pip install diffusers")
+    no_transformers = missing_module("transformers", "pip install transformers")
+    try:
+        from saidl.diffusion.embedders import inception_weights_path
+
+        inception_weights_path()
+        no_fid = None
+    except Exception as exc:  # DataError: the package (and with it the weights) is missing
+        no_fid = str(exc)
+
+    def train(cfg: dict) -> None:
+        import copy
+
+        from saidl.diffusion.process import diffusion_loss, make_scheduler
+        from saidl.diffusion.train import schedule_kwargs
+
+        bs = cfg["batch_size"] if cuda else 1
+        torch.manual_seed(0)
+        model = build_dit(cfg, latent).to(device)
+        ema = copy.deepcopy(model).requires_grad_(False)
+        # as train.py on a GPU; on a CPU the fused AdamW, 3-7x faster there than the per-tensor loop
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0, fused=not cuda)
+        scheduler = make_scheduler("ddpm", **schedule_kwargs(cfg))
+        gen = torch.Generator().manual_seed(0)
+        z0 = torch.randn(bs, *latent, device=device)
+        y = torch.randint(0, cfg["num_classes"], (bs,), device=device) if cfg["num_classes"] else None
+        tokens = (latent[1] // cfg["patch_size"]) ** 2
+        print(f"  DiT: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, {tokens} tokens, "
+              f"{cfg['conditioning']}, {cfg['attention']} attention, {cfg['num_classes']} classes; batch {bs}")
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+
+        def steps(autocast: bool) -> tuple[float, list[float]]:
+            losses = []
+            sync(device)
+            t0 = time.perf_counter()
+            for _ in range(args.steps):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                    loss = diffusion_loss(model, z0, y, scheduler, gen)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    for pe, pm in zip(ema.parameters(), model.parameters()):
+                        pe.lerp_(pm, 1 - cfg["ema_decay"])
+                losses.append(float(loss.detach()))
+            sync(device)
+            return (time.perf_counter() - t0) / args.steps, losses
+
+        secs, losses = steps(False)
+        print(f"  train (float32): {args.steps} AdamW+EMA steps, {secs:.3f} s/step = {bs / secs:.1f} latents/s; "
+              f"loss {losses[0]:.4f} -> {losses[-1]:.4f}; {peak_memory(device)}")
+        if not all(math.isfinite(v) for v in losses):
+            raise RuntimeError(f"non-finite training loss {losses}")
+        if cuda:
+            secs, losses = steps(True)
+            print(f"  train (bf16 autocast): {secs:.3f} s/step; loss {losses[-1]:.4f}")
+            if not all(math.isfinite(v) for v in losses):
+                raise RuntimeError(f"non-finite bf16 training loss {losses}")
+
+    def attention_backends() -> None:
+        from saidl.diffusion.attention import BACKENDS, available_backends, masked_sliding_attention, sliding_attention
+
+        cfg = runs["land-full"]
+        window = task_cfg["scales"]["full"]["window"]
+        bs = 16 if cuda else 2
+        torch.manual_seed(0)
+        model = perturbed(build_dit(cfg, latent)).to(device).eval()
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(bs, *latent, generator=g).to(device)
+        t = torch.randint(0, 1000, (bs,), generator=g).to(device)
+        avail, ref = available_backends(device), None
+        print(f"  land-full DiT-B/4, batch {bs}, {model.grid[0]}x{model.grid[1]} tokens, sliding window {window}")
+        for backend in BACKENDS:
+            if avail[backend]:
+                print(f"  {backend}: SKIPPED: {avail[backend]}")
+                continue
+            model.set_attention(backend, window if backend == "sliding" else None)
+            with torch.no_grad():
+                if cuda:
+                    model(x, t)  # warm-up
+                sync(device)
+                t0 = time.perf_counter()
+                reps = max(1, min(args.steps, 10))
+                for _ in range(reps):
+                    out = model(x, t)
+                sync(device)
+            secs = (time.perf_counter() - t0) / reps
+            if ref is None:
+                ref = out
+            diff = float((out - ref).abs().max()) / max(float(ref.abs().max()), 1e-12)
+            print(f"  {backend}: {secs * 1e3:.1f} ms/forward; max |out - matmul| / max |matmul| = {diff:.2e}"
+                  + (" (a windowed model, not the same function)" if backend == "sliding" else ""))
+            if not torch.isfinite(out).all():
+                raise RuntimeError(f"{backend}: non-finite output")
+            if backend != "sliding" and diff > 1e-2:
+                raise RuntimeError(f"{backend} disagrees with matmul ({diff:.2e})")
+        # the O(N w^2) gather form (used beyond 256 tokens) against the dense mask, on the device
+        side, heads, dim = 32, 12, 64
+        q, k, v = (torch.randn(1, heads, side * side, dim, generator=g).to(device) for _ in range(3))
+        with torch.no_grad():
+            gap = float((sliding_attention(q, k, v, (side, side), window)
+                         - masked_sliding_attention(q, k, v, (side, side), window)).abs().max())
+        print(f"  sliding gather form vs dense mask at {side}x{side} tokens, window {window}: max |diff| {gap:.2e}")
+        if gap > 1e-3:
+            raise RuntimeError(f"the two sliding-window forms disagree ({gap:.2e})")
+
+    def codec_and_sampling() -> None:
+        from diffusers import AutoencoderKL
+
+        from saidl.diffusion.codec import SDVAECodec
+        from saidl.diffusion.process import decode_to_uint8, sample_latents
+
+        side, n = (256, 2) if cuda else (64, 1)  # a CPU decodes 256 px in ~10 s per image
+        torch.manual_seed(0)
+        vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+                            up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(128, 256, 512, 512),
+                            layers_per_block=2, latent_channels=4, sample_size=256)
+        codec = SDVAECodec(vae=vae).to(device)
+        print(f"  SD VAE (sd-vae-ft-ema architecture, random weights): "
+              f"{sum(p.numel() for p in vae.parameters()) / 1e6:.1f}M parameters, scale {float(codec.scale)}")
+        x = (smooth_images(n, side) * 2 - 1).to(device)
+        sync(device)
+        t0 = time.perf_counter()
+        z = codec.encode(x)
+        rec = codec.decode(z)
+        sync(device)
+        print(f"  encode+decode {n} x {side}x{side}: latents {tuple(z.shape[1:])}, images {tuple(rec.shape[1:])}, "
+              f"{time.perf_counter() - t0:.2f} s")
+        if tuple(z.shape[1:]) != (4, side // 8, side // 8) or rec.shape != x.shape or not torch.isfinite(rec).all():
+            raise RuntimeError(f"codec shapes {tuple(z.shape)} -> {tuple(rec.shape)} for images {tuple(x.shape)}")
+        cfg = runs["cond-adaln"]
+        torch.manual_seed(0)
+        model = perturbed(build_dit(cfg, latent)).to(device)
+        labels = torch.arange(n) % cfg["num_classes"]
+        scale = evaluation["eval_cfg_scale"]
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        zs = sample_latents(model, n, latent, args.steps, "ddpm", labels=labels, cfg_scale=scale, seed=0,
+                            device=device, batch_size=n)
+        sync(device)
+        secs = time.perf_counter() - t0
+        # a CPU decodes the centre 8x8 of the latents (64 px); the GPU the whole 32x32 (256 px)
+        crop = zs if cuda else zs[..., 12:20, 12:20]
+        imgs = decode_to_uint8(codec, crop.to(device))
+        print(f"  cond-adaln: {n} samples, {args.steps} DDPM steps, cfg {scale}: {secs:.2f} s; latents "
+              f"{tuple(zs.shape[1:])} -> uint8 images {tuple(imgs.shape[1:])}; {peak_memory(device)}")
+        if not torch.isfinite(zs).all() or imgs.dtype != torch.uint8:
+            raise RuntimeError("non-finite samples or wrong image dtype")
+        if cuda:  # the same seed without guidance (cfg 0 = the unconditional model) must differ
+            zu = sample_latents(model, n, latent, args.steps, "ddpm", labels=labels, cfg_scale=0.0, seed=0,
+                                device=device, batch_size=n)
+            print(f"  cfg {scale} vs cfg 0 from the same noise: max |diff| {float((zs - zu).abs().max()):.3f}")
+            if float((zs - zu).abs().max()) == 0:
+                raise RuntimeError("the guidance scale had no effect on the samples")
+
+    def cmmd_embedders() -> None:
+        from saidl.diffusion.embedders import make_embedder
+        from saidl.diffusion.metrics import cmmd, fid_from_features
+
+        imgs = smooth_images(8, 64, seed=2)
+        for family in ("clip", "siglip", "align"):
+            emb = make_embedder(family, model=tiny_contrastive_model(family), device=device)
+            f = emb(imgs, batch_size=4)
+            c, fd = cmmd(f[:4], f[4:]), fid_from_features(f[:4], f[4:])
+            print(f"  {family}: features {f.shape} on {emb.device}; CMMD {c:.4f}, Frechet distance {fd:.4g}, "
+                  f"CMMD to itself {cmmd(f, f):.1e}")
+            if not (np.isfinite(f).all() and math.isfinite(c) and math.isfinite(fd)) or abs(cmmd(f, f)) > 1e-9:
+                raise RuntimeError(f"{family}: bad features or distances")
+
+    def inception() -> None:
+        from saidl.diffusion.embedders import make_embedder
+        from saidl.diffusion.metrics import cmmd, fid_from_features
+
+        emb = make_embedder("inception", device=device)
+        f = emb(smooth_images(4, 64, seed=3), batch_size=4)
+        fd = fid_from_features(f[:2], f[2:])
+        print(f"  inception: features {f.shape} on {emb.device}; FID {fd:.4g}, CMMD {cmmd(f[:2], f[2:]):.4f}")
+        if f.shape != (4, 2048) or not (np.isfinite(f).all() and math.isfinite(fd)):
+            raise RuntimeError("bad Inception features or FID")
+
+    def skipped(reason: str):
+        return lambda: print(f"  SKIPPED: {reason}")
+
+    parts = []
+    for rid in ("land-full", "cond-adaln"):
+        name = f"diffusion {rid} training (DiT-B/4, {latent} latents)"
+        parts.append((name + (" SKIPPED" if no_diffusers else ""),
+                      skipped(f"the noise scheduler needs diffusers: {no_diffusers}") if no_diffusers
+                      else (lambda rid=rid: train(runs[rid]))))
+    parts.append(("diffusion attention backends (DiT-B/4 forward)", attention_backends))
+    parts.append(("diffusion SD-VAE codec and guided DDPM sampling" + (" SKIPPED" if no_diffusers else ""),
+                  skipped(f"AutoencoderKL and the schedulers need diffusers: {no_diffusers}") if no_diffusers
+                  else codec_and_sampling))
+    parts.append(("diffusion CMMD embedders (tiny random CLIP/SigLIP/ALIGN)" + (" SKIPPED" if no_transformers else ""),
+                  skipped(no_transformers) if no_transformers else cmmd_embedders))
+    parts.append(("diffusion FID Inception-v3" + (" SKIPPED" if no_fid else ""),
+                  skipped(no_fid) if no_fid else inception))
+    return parts
+
+
+CHECKS = {"coreml": coreml_parts, "ssm": ssm_parts, "rl": rl_parts, "diffusion": diffusion_parts}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
 # Run every task's full-scale code path for a few steps on the GPU (scripts/gpu_check.py).
-# Creates the venv if .venv is missing (`make venv`, else a plain venv + pip), then runs the
-# check under a timeout; its exit status is the check's (124: timed out).
+# Uses .venv, else a preinstalled python3 with PyTorch (+ wheels in .whl/), else creates the venv
+# (`make venv`); runs the check under a timeout; its exit status is the check's (124: timed out).
 #   scripts/gpu_check.sh                         # CUDA, 50 steps per run
 #   scripts/gpu_check.sh --device cpu --steps 3  # a quick test without a GPU
 # Environment: GPU_CHECK_TIMEOUT (seconds, default 900).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
+PY=.venv/bin/python
+if [ ! -x "$PY" ] && python3 -c "import torch" 2>/dev/null; then
+    # A machine with PyTorch preinstalled and no network (a lent GPU image): use its python3 and
+    # this checkout's src/, plus any wheels carried in .whl/ (see README, "GPU check").
+    PY=python3
+    if ls .whl/*.whl >/dev/null 2>&1; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target /tmp/saidl-site .whl/*.whl
+        export PYTHONPATH=/tmp/saidl-site${PYTHONPATH:+:$PYTHONPATH}
+    fi
+    export PYTHONPATH=$PWD/src:$PYTHONPATH
+elif [ ! -x "$PY" ]; then
     if command -v make >/dev/null && make -n venv >/dev/null 2>&1; then
         make venv
     else
         python3 -m venv .venv
-        .venv/bin/pip install -e '.[coreml]'
+        .venv/bin/pip install -e '.[coreml,rl,diffusion]'
     fi
 fi
-exec timeout --kill-after=30 "${GPU_CHECK_TIMEOUT:-900}" .venv/bin/python scripts/gpu_check.py "$@"
+exec timeout --kill-after=30 "${GPU_CHECK_TIMEOUT:-900}" "$PY" scripts/gpu_check.py "$@"

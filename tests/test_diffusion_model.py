@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from saidl.common.errors import ConfigError
-from saidl.diffusion.attention import (BACKENDS, Attention, BackendUnavailable, attention,
-                                       available_backends, sliding_window_mask)
+from saidl.diffusion.attention import (BACKENDS, DENSE_MASK_MAX_TOKENS, Attention, BackendUnavailable,
+                                       attention, available_backends, masked_sliding_attention,
+                                       sliding_attention, sliding_window_mask)
 from saidl.diffusion.dit import DIT_CONFIGS, DiT, dit_from_config, patchify, unpatchify
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -142,13 +143,14 @@ def test_sliding_window_mask_matches_double_loop(H, W, window):
         assert counts[0, 0] == 4 and counts[0, 1] == 6 and counts[2, 1] == 9   # corner, border, inside
 
 
+@pytest.mark.parametrize("impl", [sliding_attention, masked_sliding_attention])
 @pytest.mark.parametrize("H,W,window", [(5, 4, 1), (5, 4, 2), (3, 7, 0), (6, 6, 2)])
-def test_sliding_attention_equals_dense_masked_attention(H, W, window):
+def test_sliding_attention_equals_dense_masked_attention(H, W, window, impl):
     q, k, v = _qkv(N=H * W, seed=H + window)
     logits = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
     logits = logits.masked_fill(~sliding_window_mask(H, W, window), float("-inf"))
     ref = logits.softmax(-1) @ v
-    out = attention(q, k, v, "sliding", grid=(H, W), window=window)
+    out = impl(q, k, v, (H, W), window)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
     assert torch.isfinite(out).all()
     # sdpa with the same boolean mask agrees too (the mask convention is True = attend)
@@ -160,7 +162,7 @@ def test_sliding_attention_gradients_match_dense_masked_attention():
     H, W, window = 5, 4, 1
     q, k, v = (t.requires_grad_() for t in _qkv(N=H * W, seed=3))
     g = torch.randn(2, 3, H * W, 8)
-    (attention(q, k, v, "sliding", grid=(H, W), window=window) * g).sum().backward()
+    (sliding_attention(q, k, v, (H, W), window) * g).sum().backward()
     sliding_grads = [t.grad.clone() for t in (q, k, v)]
     for t in (q, k, v):
         t.grad = None
@@ -177,6 +179,17 @@ def test_sliding_window_covering_grid_is_full_attention(window):
     torch.testing.assert_close(out, attention(q, k, v, "matmul"), atol=1e-5, rtol=1e-5)
     # one less than covering is not full attention
     assert not torch.allclose(attention(q, k, v, "sliding", grid=(5, 4), window=3), out, atol=1e-4)
+
+
+def test_sliding_backend_uses_the_gather_form_on_large_grids(monkeypatch):
+    """Above DENSE_MASK_MAX_TOKENS the backend never builds the N x N mask."""
+    import saidl.diffusion.attention as A
+
+    H = W = int(DENSE_MASK_MAX_TOKENS ** 0.5) + 1
+    q, k, v = _qkv(B=1, h=1, N=H * W, D=4)
+    monkeypatch.setattr(A, "masked_sliding_attention", lambda *a: pytest.fail("dense mask on a large grid"))
+    torch.testing.assert_close(attention(q, k, v, "sliding", grid=(H, W), window=1),
+                               sliding_attention(q, k, v, (H, W), 1))
 
 
 def test_sliding_window_zero_attends_only_to_itself():

@@ -77,6 +77,21 @@ def test_rl_report_shows_every_variant_and_the_attacks(workflow):
     assert "??" not in text and "Adversarialrobustness" in text and "Bonus:SALErepresentations" in text
 
 
+def test_diffusion_report_shows_every_dit_its_fid_and_the_generated_images(workflow):
+    out = workflow / "results/smoke/diffusion"
+    summary = read_json(out / "summary.json")
+    text = pdf_text(out / "diffusion.pdf")
+    for name, run in summary["runs"].items():
+        assert name in text and f"{run['fid']:.1f}" in text
+        assert f"{run['scores']['inception']['cmmd']:.3f}" in text
+        assert (out / "images" / f"{name}.png").stat().st_size > 100
+    assert {r["backend"] for r in summary["backends"]["rows"] if r["ran"]} == {"matmul", "sdpa", "sliding"}
+    assert "??" not in text and "Item4(bonus):conditioningmethods" in text
+    # the images are embedded in the PDF, one per sample grid at least
+    images = subprocess.run(["pdfimages", "-list", str(out / "diffusion.pdf")], capture_output=True, text=True)
+    assert images.returncode != 0 or len(images.stdout.splitlines()) - 2 >= len(summary["runs"]) + 2
+
+
 def test_template_edit_rerenders_only_the_tex_and_pdfs(workflow):
     tpl = workflow / "templates/coreml/report.tex"
     tpl.write_text(tpl.read_text().replace("\\section{The question}", "\\section{The question asked}"))

@@ -9,6 +9,6 @@ from conftest import REPO
 
 def test_gpu_check_runs_every_full_scale_part_on_cpu():
     proc = subprocess.run([sys.executable, "scripts/gpu_check.py", "--device", "cpu", "--steps", "1",
-                           "--eval-images", "256"], cwd=REPO, capture_output=True, text=True, timeout=300)
+                           "--eval-images", "256"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "all parts OK" in proc.stdout and "FAILED" not in proc.stdout

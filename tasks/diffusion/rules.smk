@@ -133,9 +133,9 @@ rule diffusion_samples:
 
 rule diffusion_study:
     """Item 1: one class under several guidance scales and numbers of sampling steps."""
-    input:
-        weights=f"{DIFF}/weights/{DIFF_STUDY['study_run']}.pt",
-        ae=diff_ae_weights(DIFF_STUDY["study_run"]),
+    input:  # study_run 'pretrained' (full scale) loads DiT-XL/2 from the hub instead
+        weights=[f"{DIFF}/weights/{DIFF_STUDY['study_run']}.pt"] if DIFF_STUDY["study_run"] in DIFF_RUNS else [],
+        ae=diff_ae_weights(DIFF_STUDY["study_run"]) if DIFF_STUDY["study_run"] in DIFF_RUNS else [],
     output:
         json=f"{DIFF}/study.json",
         guidance=f"{DIFF}/images/study_guidance.png",
@@ -143,6 +143,7 @@ rule diffusion_study:
     params:
         cfg=json.dumps(DIFF_STUDY, sort_keys=True),
         ae=lambda w, input: diff_ae_arg(input.ae),
+        weights=lambda w, input: f"--weights {input.weights[0]}" if input.weights else "",
         grids=f"{DIFF}/images",
     threads: DIFF_SCALE["threads"]
     resources:
@@ -153,7 +154,7 @@ rule diffusion_study:
         "../../envs/coreml.yaml"
     shell:
         DIFF_THREADS + "python -m saidl.diffusion.evaluate study --config-json {params.cfg:q} --out {output.json} "
-        "--weights {input.weights} {params.ae} --grids-dir {params.grids} --threads {threads} "
+        "{params.weights} {params.ae} --grids-dir {params.grids} --threads {threads} "
         "> {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 

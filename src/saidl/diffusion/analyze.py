@@ -111,13 +111,15 @@ def collect(grid: dict, runs_dir: Path, evals_dir: Path, refs_dir: Path, study: 
         analysis["landscape_ranking"] = rank_agreement(dits, land, embedders)
     analysis["study"] = study_findings(study["metrics"])
     first = next(iter(runs.values()))
-    datasets = [{"name": g, "source": refs[g]["source"]} for g in refs]
+    datasets = list({r["provenance"]["dataset"]["checksum"]: {"name": r["provenance"]["dataset"]["source"],
+                                                              "checksum": r["provenance"]["dataset"]["checksum"]}
+                     for r in runs.values()}.values())
     return {
         "task": "diffusion", "scale": first["config"]["scale"], "autoencoders": aes, "runs": dits,
         "run_order": sorted(dits, key=lambda r: (dits[r]["group"] != "conditional", r)), "groups": groups,
         "references": refs, "embedders": embedders, "evaluation": ev_cfg, "codec": first["config"]["codec"],
         "study": {"config": study["config"], "run_config": study["run_config"], **study["metrics"]},
-        "backends": {"config": backends["config"], **backends["metrics"],
+        "backends": {"config": backends["config"], "run_config": backends["run_config"], **backends["metrics"],
                      "device": backends["provenance"]["hardware"]["device"]},
         "analysis": analysis,
         "provenance": summary_provenance(grid, runs, datasets),
@@ -132,12 +134,14 @@ def study_findings(m: dict) -> dict:
         lo, hi = g[0], g[-1]
         out["guidance"] = {"lo": lo, "hi": hi, "acc_up": hi["class_acc"] > lo["class_acc"],
                            "diversity_down": hi["diversity"] < lo["diversity"],
-                           "best_fd": min(g, key=lambda r: r["fd_probe"])}
+                           "best_fd": min(g, key=lambda r: (r["fd_probe"] is None, r["fd_probe"] or 0.0))}
     steps = {}
     for sampler in sorted({r["sampler"] for r in m["rows"] if r["part"] == "steps"}):
         rows = sorted((r for r in m["rows"] if r["part"] == "steps" and r["sampler"] == sampler),
                       key=lambda r: r["steps"])
-        steps[sampler] = {"few": rows[0], "many": rows[-1], "fd_better_with_more": rows[-1]["fd_probe"] < rows[0]["fd_probe"],
+        fd = [rows[0]["fd_probe"], rows[-1]["fd_probe"]]
+        steps[sampler] = {"few": rows[0], "many": rows[-1],
+                          "fd_better_with_more": None if None in fd else fd[1] < fd[0],
                           "time_ratio": rows[-1]["time_s"] / max(rows[0]["time_s"], 1e-9)}
     out["steps"] = steps
     return out

@@ -6,11 +6,13 @@ a model can switch backend on the same weights (``DiT.set_attention``) and time 
 * ``matmul``   -- softmax(q k^T / sqrt(D)) v written out; the reference the others are tested against.
 * ``sdpa``     -- ``torch.nn.functional.scaled_dot_product_attention`` (fused kernels where available).
 * ``xformers`` -- ``xformers.ops.memory_efficient_attention``; CUDA only, optional dependency.
-* ``sliding``  -- 2-D neighbourhood attention on the token grid (see :func:`sliding_attention`).
+* ``sliding``  -- 2-D neighbourhood attention on the token grid: a dense mask in SDPA for small
+  grids (:func:`masked_sliding_attention`), the O(N w^2) gather form beyond (:func:`sliding_attention`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import torch
@@ -59,7 +61,8 @@ def sliding_window_mask(H: int, W: int, window: int, device=None) -> Tensor:
 
     Allowed iff |r - r'| <= window and |c - c'| <= window (a square Chebyshev window), tokens in
     row-major order. At the borders the window is truncated, not shifted. O(N^2) memory: this is
-    the dense reference for tests; :func:`sliding_attention` never builds it.
+    the dense reference for tests and the mask of :func:`masked_sliding_attention`;
+    :func:`sliding_attention` never builds it.
     """
     rows = torch.arange(H, device=device).repeat_interleave(W)
     cols = torch.arange(W, device=device).repeat(H)
@@ -132,7 +135,28 @@ def attention(q: Tensor, k: Tensor, v: Tensor, backend: str, grid: tuple[int, in
                           f"(n_prefix={n_prefix}); use a dense backend for in-context conditioning")
     if grid is None:
         raise ConfigError("sliding attention needs the token grid (H, W); set Attention.grid")
+    if grid[0] * grid[1] <= DENSE_MASK_MAX_TOKENS:
+        return masked_sliding_attention(q, k, v, grid, window)
     return sliding_attention(q, k, v, grid, window)
+
+
+# Up to this many tokens the window is applied as a dense boolean mask inside PyTorch's fused SDPA:
+# (2w+1)^2 small passes cost more than one N x N product there (2x slower training at 8x8 tokens on
+# a CPU). Beyond it the O(N w^2) neighbourhood form wins. Both compute the same attention (a test).
+DENSE_MASK_MAX_TOKENS = 256
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_mask(H: int, W: int, window: int, device: str) -> Tensor:
+    return sliding_window_mask(H, W, window, device=device)
+
+
+def masked_sliding_attention(q: Tensor, k: Tensor, v: Tensor, grid: tuple[int, int], window: int) -> Tensor:
+    """The sliding window as a dense mask (True = attend) in ``scaled_dot_product_attention``."""
+    H, W = grid
+    if q.shape[-2] != H * W:
+        raise ConfigError(f"sliding attention: sequence length {q.shape[-2]} != grid {H}x{W}")
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=_cached_mask(H, W, int(window), str(q.device)))
 
 
 class Attention(nn.Module):
@@ -188,4 +212,5 @@ class CrossAttention(nn.Module):
 
 
 __all__ = ["BACKENDS", "BackendUnavailable", "Attention", "CrossAttention", "attention",
-           "available_backends", "check_backend", "sliding_attention", "sliding_window_mask"]
+           "available_backends", "check_backend", "masked_sliding_attention", "sliding_attention",
+           "sliding_window_mask"]

@@ -72,8 +72,8 @@ def fashion_mnist(split: str, n: int | None, seed: int, image_size: int = 32) ->
     if pad < 0 or pad % 2:
         raise ConfigError(f"diffusion image_size {image_size} cannot hold 28x28 Fashion-MNIST by even padding")
     x = np.pad(x, ((0, 0), (0, 0), (pad // 2, pad // 2), (pad // 2, pad // 2)))
-    return Images(x, y, tuple(arr.classes), f"Fashion-MNIST {split} ({arr.source})", arr.checksum,
-                  [f"28x28 padded to {image_size}x{image_size}"])
+    return Images(x, y, tuple(arr.classes), f"Fashion-MNIST {split}", arr.checksum,
+                  [f"28x28 padded to {image_size}x{image_size}", f"read from {arr.source}"])
 
 
 def _open_rgb(path: Path):
@@ -117,9 +117,9 @@ def wallpaper_crops(n: int, seed: int, image_size: int, files: list[str] | tuple
             crop = crop[:, ::-1]
         out[i] = crop.transpose(2, 0, 1)
     digest = _digest(*(np.asarray(p) for p in photos))
-    return Images(out, np.full(n, -1, np.int64), (), f"mate-backgrounds nature photos {', '.join(files)} ({root})",
+    return Images(out, np.full(n, -1, np.int64), (), f"MATE nature photos {', '.join(Path(f).stem for f in files)}",
                   digest, [f"random {image_size}x{image_size} crops of {len(files)} photos scaled to a short side "
-                           f"of {short_side[0]}-{short_side[1]} px, seed {seed}"])
+                           f"of {short_side[0]}-{short_side[1]} px, seed {seed}", f"read from {root}"])
 
 
 def center_square(im, size: int) -> np.ndarray:

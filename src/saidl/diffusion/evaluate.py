@@ -192,7 +192,7 @@ def train_probe(cfg: dict, device) -> tuple[Probe, dict]:
 
 
 @torch.no_grad()
-def judge(probe: Probe, imgs: np.ndarray, cls: int, real_feats: np.ndarray, device) -> dict:
+def judge(probe: nn.Module, imgs: np.ndarray, cls: int, real_feats: np.ndarray, device) -> dict:
     """How a probe sees samples meant to be of class ``cls``."""
     from saidl.diffusion.metrics import fid_from_features
 
@@ -204,25 +204,34 @@ def judge(probe: Probe, imgs: np.ndarray, cls: int, real_feats: np.ndarray, devi
     return {"class_acc": float((p.argmax(1) == cls).float().mean()), "confidence": float(p[:, cls].mean()),
             "diversity": float(d[np.triu_indices(len(f), 1)].mean()),
             "pixel_std_across_samples": float(imgs.astype(np.float64).std(0).mean()),
-            "fd_probe": fid_from_features(f, real_feats)}
+            "fd_probe": None if real_feats is None else fid_from_features(f, real_feats)}
 
 
-def study(cfg: dict, out: Path, weights: Path, ae: Path | None, grids_dir: Path) -> dict:
+def study(cfg: dict, out: Path, weights: Path | None, ae: Path | None, grids_dir: Path) -> dict:
     t0 = time.perf_counter()
     device = choose_device(cfg.get("device", "auto"))
     seed_everything(cfg["seed"])
-    model, state = load_dit(weights, device)
-    run_cfg = state["config"]
-    if not run_cfg["num_classes"]:
-        raise ConfigError("the guidance study needs a class-conditional DiT (study_run in tasks/diffusion/config.yaml)")
-    codec = load_codec(run_cfg, ae, device)
-    probe, pinfo = train_probe({**run_cfg, **cfg}, device)
     cls, n = cfg["study_class"], cfg["n_study"]
-    with torch.no_grad():
-        real = pinfo["test_x"][pinfo["test_y"] == cls]
-        real_feats = probe.features(torch.from_numpy(real).float().to(device) / 127.5 - 1).cpu().double().numpy()
+    if cfg["study_run"] == "pretrained":  # full scale: DiT-XL/2 judged by an ImageNet classifier
+        from saidl.diffusion.pretrained import ImageNetProbe, load_pretrained
+
+        model, codec, shape = load_pretrained(cfg["pretrained_id"], device)
+        run_cfg = {"run_id": cfg["pretrained_id"], "num_classes": model.num_classes}
+        probe, real_feats, real = ImageNetProbe(device), None, None
+        pinfo = {"test_acc": None, "classes": None}
+        class_name = f"ImageNet class {cls}"
+    else:
+        model, state = load_dit(weights, device)
+        run_cfg, shape = state["config"], tuple(state["latent_shape"])
+        if not run_cfg["num_classes"]:
+            raise ConfigError("the guidance study needs a class-conditional DiT (study_run in tasks/diffusion/config.yaml)")
+        codec = load_codec(run_cfg, ae, device)
+        probe, pinfo = train_probe({**run_cfg, **cfg}, device)
+        class_name = pinfo["classes"][cls]
+        with torch.no_grad():
+            real = pinfo["test_x"][pinfo["test_y"] == cls]
+            real_feats = probe.features(torch.from_numpy(real).float().to(device) / 127.5 - 1).cpu().double().numpy()
     labels = torch.full((n,), cls, dtype=torch.long)
-    shape = tuple(state["latent_shape"])
     rows: list[dict] = []
     grids: dict[str, np.ndarray] = {"guidance": [], "steps": []}
     cache: dict[tuple, np.ndarray] = {}
@@ -248,9 +257,9 @@ def study(cfg: dict, out: Path, weights: Path, ae: Path | None, grids_dir: Path)
             grids[part].append(imgs[:cfg["grid_columns"]])
     for part, g in grids.items():
         save_png(grids_dir / f"study_{part}.png", image_grid(np.concatenate(g), cfg["grid_columns"]))
-    real_row = judge(probe, real[:n], cls, real_feats, device)
+    real_row = None if real is None else judge(probe, real[:n], cls, real_feats, device)
     res = {"id": "study", "task": "diffusion", "kind": "study", "config": cfg, "run_config": run_cfg,
-           "metrics": {"rows": rows, "real": real_row, "class": cls, "class_name": pinfo["classes"][cls],
+           "metrics": {"rows": rows, "real": real_row, "class": cls, "class_name": class_name,
                        "probe": {k: v for k, v in pinfo.items() if k not in ("test_x", "test_y")}},
            "timing": {"wall_time_s": time.perf_counter() - t0},
            "provenance": run_provenance(cfg, str(device), {"weights": str(weights)})}

@@ -44,11 +44,11 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
             raise ConfigError(f"diffusion.scales.{scale}.runs names '{name}', which is not defined under "
                               f"diffusion.runs in tasks/diffusion/config.yaml; defined: {', '.join(task_cfg['runs'])}")
         spec = task_cfg["runs"][name]
-        group = sc["groups"][spec["group"]]
+        group = sc["groups"][spec["group"]]  # a group's keys override the scale's dit block
         if spec["conditioning"] != "adaln" and not group["num_classes"]:
             raise ConfigError(f"diffusion run '{name}': {spec['conditioning']} conditioning needs a class-conditional "
                               "group (num_classes > 0)")
-        runs[name] = {**_common(sc, scale), **group, **sc["schedule"], **sc["dit"], **spec, "kind": "dit",
+        runs[name] = {**_common(sc, scale), **sc["schedule"], **sc["dit"], **group, **spec, "kind": "dit",
                       "window": sc["window"] if spec["attention"] == "sliding" else None, "run_id": name}
     return runs
 

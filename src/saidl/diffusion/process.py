@@ -32,14 +32,20 @@ def make_scheduler(kind: str = "ddpm", num_train_timesteps: int = 1000, beta_sta
     raise ConfigError(f"sampler '{kind}' unknown; use one of {', '.join(SAMPLERS)}")
 
 
-def diffusion_loss(model, z0: torch.Tensor, y: torch.Tensor | None, scheduler, gen: torch.Generator) -> torch.Tensor:
+def diffusion_loss(model, z0: torch.Tensor, y: torch.Tensor | None, scheduler, gen: torch.Generator,
+                   label_dropout: float = 0.0) -> torch.Tensor:
     """MSE between the true noise ε and the model's prediction at a uniform random timestep:
-    z_t = sqrt(ᾱ_t) z0 + sqrt(1 − ᾱ_t) ε (``scheduler.add_noise``)."""
+    z_t = sqrt(ᾱ_t) z0 + sqrt(1 − ᾱ_t) ε (``scheduler.add_noise``). With labels, each is replaced
+    by the null class with probability ``label_dropout`` (classifier-free guidance training),
+    drawn from ``gen`` so that a resumed run drops the same labels."""
     n = z0.shape[0]
     t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=gen).to(z0.device)
     eps = torch.randn(z0.shape, generator=gen).to(z0.device)
     zt = scheduler.add_noise(z0, eps, t)
-    return torch.nn.functional.mse_loss(model(zt, t, y), eps)
+    if y is None:
+        return torch.nn.functional.mse_loss(model(zt, t, None), eps)
+    drop = (torch.rand(n, generator=gen) < label_dropout).long().to(z0.device)
+    return torch.nn.functional.mse_loss(model(zt, t, y, force_drop_ids=drop), eps)
 
 
 @torch.no_grad()

@@ -137,7 +137,7 @@ def run_dit(cfg: dict, out: Path, weights: Path, ae_path: Path | None, ckpt: Pat
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         sched_lr.load_state_dict(state["sched"])
-        gen.set_state(state["gen"])
+        gen.set_state(state["gen"].cpu())
         hist, snapshots, start = state["history"], state["snapshots"], state["step"]
     log_every = max(1, steps // 50)
     running, last_ckpt, t_train = 0.0, time.perf_counter(), time.perf_counter()
@@ -145,7 +145,8 @@ def run_dit(cfg: dict, out: Path, weights: Path, ae_path: Path | None, ckpt: Pat
     for step in tqdm(range(start, steps), desc=cfg["run_id"], initial=start, total=steps, file=sys.stderr,
                      mininterval=2.0):
         idx = torch.randint(len(z), (bs,), generator=gen)
-        loss = diffusion_loss(model, z[idx].to(device), None if y is None else y[idx].to(device), scheduler, gen)
+        loss = diffusion_loss(model, z[idx].to(device), None if y is None else y[idx].to(device), scheduler, gen,
+                              cfg["class_dropout"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

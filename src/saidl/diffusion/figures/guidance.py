@@ -14,9 +14,13 @@ def plot(summary: dict):
     st = summary["study"]
     fig, axes = plt.subplots(2, 3, figsize=(DOUBLE_COLUMN_IN, 4.2), layout="constrained")
     g = sorted((r for r in st["rows"] if r["part"] == "guidance"), key=lambda r: r["cfg_scale"])
+    if g and g[0]["fd_probe"] is None:  # no real images of the class (full scale): two panels suffice
+        axes[0][2].axis("off")
+        axes[1][2].axis("off")
     for ax, (key, label) in zip(axes[0], METRICS):
         ax.plot([r["cfg_scale"] for r in g], [r[key] for r in g], marker="o", color=PALETTE[0], label="samples")
-        ax.axhline(st["real"][key], color="grey", linestyle=":", label="real images")
+        if st["real"]:
+            ax.axhline(st["real"][key], color="grey", linestyle=":", label="real images")
         ax.set(xlabel="guidance scale", ylabel=label)
     axes[0][0].legend(fontsize=7)
     samplers = sorted({r["sampler"] for r in st["rows"] if r["part"] == "steps"})
@@ -26,7 +30,8 @@ def plot(summary: dict):
                           key=lambda r: r["steps"])
             ax.plot([r["steps"] for r in rows], [r[key] for r in rows], marker="o", color=PALETTE[i + 1],
                     label=smp.upper())
-        ax.axhline(st["real"][key], color="grey", linestyle=":")
+        if st["real"]:
+            ax.axhline(st["real"][key], color="grey", linestyle=":")
         ax.set(xlabel="sampling steps", ylabel=label, xscale="log")
     axes[1][0].legend(fontsize=7)
     return fig

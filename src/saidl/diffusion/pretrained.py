@@ -1,0 +1,82 @@
+"""Item 1 at the full scale: the pretrained DiT-XL/2 (256 px) through diffusers, behind the same
+interface as our DiT, and an ImageNet classifier (EfficientNet-Lite0) that judges its samples.
+
+``DiTPipeline.from_pretrained("facebook/DiT-XL-2-256")`` holds a ``DiTTransformer2DModel`` (1000
+ImageNet classes; the null class for guidance is id 1000), the ``sd-vae-ft-ema`` VAE and a
+scheduler. We keep the transformer and the VAE and sample with our loop (DDPM or DDIM, guidance on
+all four latent channels, s = 0 unconditional); the learned-variance channels are dropped, so the
+reverse steps use the fixed posterior variance, as our own DiTs do.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from saidl.common.errors import DataError
+
+
+class PretrainedDiT(nn.Module):
+    """A diffusers ``DiTTransformer2DModel`` seen as ``forward(x, t, y)`` / ``forward_with_cfg``."""
+
+    def __init__(self, transformer, num_classes: int = 1000):
+        super().__init__()
+        self.transformer = transformer.eval().requires_grad_(False)
+        self.num_classes = num_classes
+        self.in_channels = transformer.config.in_channels
+        self.schedule_kwargs = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02}
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is None:
+            y = torch.full((x.shape[0],), self.num_classes, dtype=torch.long, device=x.device)
+        out = self.transformer(x, timestep=t, class_labels=y).sample
+        return out[:, :self.in_channels]  # ε; the other half is the learned variance
+
+    def forward_with_cfg(self, x, t, y, cfg_scale: float, guided_channels: int | None = None):
+        null = torch.full_like(y, self.num_classes)
+        eps = self(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
+        cond, uncond = eps.chunk(2)
+        k = self.in_channels if guided_channels is None else guided_channels
+        guided = uncond[:, :k] + cfg_scale * (cond[:, :k] - uncond[:, :k])
+        return torch.cat([guided, cond[:, k:]], dim=1)
+
+
+def load_pretrained(model_id: str, device, pipeline=None):
+    """(model, codec, latent shape) of a diffusers DiT pipeline; ``pipeline`` replaces the download."""
+    from saidl.diffusion.codec import SDVAECodec
+
+    if pipeline is None:
+        from diffusers import DiTPipeline
+
+        try:
+            pipeline = DiTPipeline.from_pretrained(model_id)
+        except Exception as e:  # noqa: BLE001 - hub, network and cache failures look alike
+            raise DataError(f"pretrained DiT '{model_id}' could not be loaded ({type(e).__name__}: {e}). It comes "
+                            "from the Hugging Face hub: run the full scale where the hub is reachable, or download "
+                            f"it into HF_HOME first (hf download {model_id})") from e
+    tr = pipeline.transformer
+    model = PretrainedDiT(tr).to(device)
+    codec = SDVAECodec(vae=pipeline.vae).to(device)
+    size = tr.config.sample_size
+    return model, codec, (tr.config.in_channels, size, size)
+
+
+class ImageNetProbe(nn.Module):
+    """EfficientNet-Lite0 as the study's judge at the full scale: ``features`` (1280-d pooled) and
+    ``head`` (1000 ImageNet logits), on images in [-1, 1] like the Fashion-MNIST probe."""
+
+    def __init__(self, device):
+        super().__init__()
+        from saidl.diffusion.embedders import make_embedder
+
+        self.embedder = make_embedder("efficientnet-lite0", device=str(device))
+        self.net = self.embedder.model
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x01 = ((x + 1) / 2).clamp(0, 1)
+        if x01.shape[1] == 1:
+            x01 = x01.repeat(1, 3, 1, 1)
+        return self.embedder.forward(self.embedder.preprocess(x01))
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.net._fc(f)
