@@ -289,12 +289,12 @@ def backends(cfg: dict, out: Path, weights: Path) -> dict:
             continue
         model.set_attention(backend, cfg["window"] if backend == "sliding" else None)
         times = []
-        for rep in range(cfg["backend_repeats"] + 1):  # the first pass warms up
+        for rep in range(cfg["backend_repeats"] + 1):  # the first, 2-step pass warms up
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             t = time.perf_counter()
-            z = sample_latents(model, n, shape, cfg["backend_steps"], cfg["backend_sampler"], labels=labels,
-                               seed=cfg["seed"], device=device, batch_size=n)
+            z = sample_latents(model, n, shape, cfg["backend_steps"] if rep else 2, cfg["backend_sampler"],
+                               labels=labels, seed=cfg["seed"], device=device, batch_size=n)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if rep:

@@ -61,8 +61,8 @@ def context(summary: dict) -> dict:
     cond_ds = runs[cond[0]]["dataset"] if cond else None
     land_ds = runs[land[0]]["dataset"] if land else None
     falls = a["fid_falls"]
-    n_falls = sum(1 for v in falls.values() if v["falls"])
     curves = {r: v for r, v in falls.items() if v["first_step"] != v["last_step"]}
+    n_falls = sum(1 for v in curves.values() if v["falls"])
     emb_desc = {}
     for ref in summary["references"].values():
         emb_desc.update(ref["embedders"])

@@ -10,8 +10,12 @@ GROUP_TITLE = {"conditional": "class-conditional (Fashion-MNIST at demo)",
 
 
 def plot(summary: dict):
-    groups = [g for g in ("conditional", "unconditional") if g in summary["groups"]]
-    fig, axes = plt.subplots(1, len(groups), figsize=(DOUBLE_COLUMN_IN, 2.5), layout="constrained", squeeze=False)
+    # only groups whose runs kept EMA snapshots (a curve of more than one point)
+    groups = [g for g in ("conditional", "unconditional") if g in summary["groups"]
+              and any(len(summary["runs"][r]["curve"]["step"]) > 1 for r in summary["groups"][g])]
+    groups = groups or [g for g in ("conditional", "unconditional") if g in summary["groups"]]
+    width = DOUBLE_COLUMN_IN if len(groups) > 1 else DOUBLE_COLUMN_IN * 0.55
+    fig, axes = plt.subplots(1, len(groups), figsize=(width, 2.5), layout="constrained", squeeze=False)
     for ax, g in zip(axes[0], groups):
         for i, rid in enumerate(summary["groups"][g]):
             c = summary["runs"][rid]["curve"]

@@ -33,6 +33,9 @@ def plot(summary: dict):
         if st["real"]:
             ax.axhline(st["real"][key], color="grey", linestyle=":")
         ax.set(xlabel="sampling steps", ylabel=label, xscale="log")
+        ticks = sorted({r["steps"] for r in st["rows"] if r["part"] == "steps"})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
     axes[1][0].legend(fontsize=7)
     return fig
 
