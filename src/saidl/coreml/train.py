@@ -188,8 +188,8 @@ class Trainer:
         self.model.load_state_dict(st["model"])
         self.opt.load_state_dict(st["opt"])
         self.sched.load_state_dict(st["sched"])
-        self.gen.set_state(st["gen"])
-        torch.set_rng_state(st["torch_rng"])
+        self.gen.set_state(st["gen"].cpu())  # map_location may have moved it to the GPU
+        torch.set_rng_state(st["torch_rng"].cpu())
         self.history, self.epoch = st["history"], st["epoch"]
 
     def save_checkpoint(self, path: Path) -> None:

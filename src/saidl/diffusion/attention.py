@@ -48,6 +48,21 @@ def _xformers_reason(device: torch.device | str) -> str | None:
         return f"xformers is not installed or failed to import ({exc.__class__.__name__}: {exc}); {fix}"
     if torch.device(device).type != "cuda":
         return f"xformers memory_efficient_attention is CUDA only (tensors are on {device}); {fix}"
+    return _xformers_probe(str(device), fix)
+
+
+@functools.lru_cache(maxsize=8)
+def _xformers_probe(device: str, fix: str) -> str | None:
+    """Run one tiny float32 call: a wheel built for another torch imports but has no operator."""
+    import xformers.ops as xops
+
+    q = torch.zeros(1, 8, 1, 8, device=device)
+    try:
+        xops.memory_efficient_attention(q, q, q)
+    except (NotImplementedError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        return f"xformers {getattr(importlib.import_module('xformers'), '__version__', '?')} has no usable " \
+               f"CUDA operator here ({exc.__class__.__name__}: {first}); {fix}"
     return None
 
 
@@ -123,7 +138,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, backend: str, grid: tuple[int, in
     if backend == "sdpa":
         return F.scaled_dot_product_attention(q, k, v)
     if backend == "xformers":
-        reason = _xformers_reason(q.device)
+        reason = _xformers_reason(q.device)  # a cached probe after the first call
         if reason is not None:
             raise BackendUnavailable(reason)
         import xformers.ops as xops

@@ -63,7 +63,7 @@ def train_torch(cfg: dict, data: Sequences, device: torch.device, ckpt: Path | N
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
-        gen.set_state(state["gen"])
+        gen.set_state(state["gen"].cpu())  # map_location may have moved it to the GPU
         hist, start = state["history"], state["epoch"]
     for epoch in tqdm(range(start, epochs), desc=cfg["run_id"], initial=start, total=epochs,
                       file=sys.stderr, mininterval=2.0):
