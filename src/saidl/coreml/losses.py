@@ -6,8 +6,9 @@ official code (HanxunH/Active-Passive-Losses, ``loss.py``):
 
 * MAE is the *reduced* MAE ``1 - p_y`` (half the textbook ``sum_k |p_k - onehot_k|``).
 * RCE clamps the one-hot target at 1e-4, so ``RCE = -log(1e-4) * sum_{k != y} p_k``.
-* NFL detaches its normaliser and its focal weight: the gradient is the focal gradient over
-  a constant.
+* NFL detaches its focal weights (1 - p_k)^gamma, in the numerator and in the normaliser, but
+  the normaliser keeps its gradient through log p_k: ``normalizor = sum(-(1 - logpt.data.exp())
+  ** gamma * logpt)`` in the official code (the same in ANL's copy).
 
 The ANL losses follow Virusdoll/Active-Negative-Loss, ``loss.py``: NNCE and NNFL clamp the
 probabilities at 1e-7 and use the constant A = -log(1e-7); ANL adds an L1 penalty over *all*
@@ -100,7 +101,8 @@ class NormalizedCrossEntropy(nn.Module):
 
 
 class NormalizedFocalLoss(nn.Module):
-    """NFL = FL(y) / sum_k FL(k), with the normaliser and the focal weight detached."""
+    """NFL = FL(y) / sum_k FL(k), FL(k) = -(1 - p_k)^gamma log p_k with every focal weight
+    detached; the normaliser is differentiated through log p_k, as in the official code."""
 
     def __init__(self, num_classes: int, gamma: float = 0.5, scale: float = 1.0):
         super().__init__()
@@ -108,7 +110,7 @@ class NormalizedFocalLoss(nn.Module):
 
     def forward(self, logits, y):
         logp = F.log_softmax(logits, dim=1)
-        normaliser = (-((1 - logp.exp()) ** self.gamma) * logp).sum(dim=1).detach()
+        normaliser = (-((1 - logp.detach().exp()) ** self.gamma) * logp).sum(dim=1)
         logpt = logp.gather(1, y[:, None]).squeeze(1)
         fl = -((1 - logpt.detach().exp()) ** self.gamma) * logpt
         return self.scale * (fl / normaliser).mean()
