@@ -134,7 +134,7 @@ def collect(grid: dict[str, dict], runs_dir: Path, design: dict) -> dict:
     any_run = next(iter(runs.values()))
     summary = {
         "task": "paper", "scale": design["scale"], "seeds": design["seeds"],
-        "design": design, "variants": design["variants"],
+        "design": design, "variants": design["variants"], "variant_order": design["variant_order"],
         "groups": {g: group_info(g) for g in ("main", "ablation", "sensitivity", "transfer")},
         "classes": any_run["noise"]["classes"],
         "cells": cells, "curves": curves, "noise": noise,
@@ -217,8 +217,8 @@ def check_claims(summary: dict) -> list[dict]:
     ok = ratio["NNCE"] > 1 > ratio["MAE"]
     claims.append({
         "id": "mechanism", "verdict": "supported" if ok else "not supported",
-        "statement": "As a passive loss, NNCE gives a sample it already fits (high p_y) a larger gradient than one "
-                     "it fits poorly, while MAE's gradient peaks at p_y = 0.5 and vanishes as p_y approaches 1.",
+        "statement": "As a passive loss, NNCE pushes a sample it already fits (a high probability p of its label) "
+                     "harder than one it fits poorly, while MAE's push peaks at p = 0.5 and vanishes as p approaches 1.",
         "evidence": {"ratio_nnce": ratio["NNCE"], "ratio_mae": ratio["MAE"]}})
 
     # 2. ANL beats the best APL pair across noise types and rates.
@@ -257,8 +257,8 @@ def check_claims(summary: dict) -> list[dict]:
         o = compare(ref["final"], swap["final"])
         claims.append({
             "id": "passive_swap", "verdict": verdict([o]), "noise": ab["noise"], "eta": ab["eta"],
-            "statement": "The negative loss is the active ingredient: with alpha, beta, the L1 penalty and weight decay "
-                         "fixed at ANL's values, replacing MAE by NNCE as the passive part raises test accuracy.",
+            "statement": "The negative loss is what helps: with α, β, the L1 penalty and weight decay fixed at ANL's "
+                         "values, replacing MAE by NNCE as the passive part raises test accuracy.",
             "evidence": {"acc_nnce": ref["final"]["mean"], "acc_mae": swap["final"]["mean"],
                          "std_nnce": ref["final"]["std"], "std_mae": swap["final"]["std"],
                          "clean_nnce": ref["clean_fit"]["mean"], "clean_mae": swap["clean_fit"]["mean"],
@@ -288,8 +288,8 @@ def check_claims(summary: dict) -> list[dict]:
         finals = [p["final"]["mean"] for p in s["points"]]
         claims.append({
             "id": "sensitivity", "verdict": v, "noise": s["noise"], "eta": s["eta"],
-            "statement": "ANL needs no fine tuning of alpha and beta: the setting chosen on the validation split beats "
-                         "the best APL pair, and so do at least half of the settings on the grid.",
+            "statement": "ANL needs no fine tuning of α and β: the setting chosen on the validation split beats "
+                         "the best APL pair, and so do at least half of the settings tried.",
             "evidence": {"selected": {k: s["selected"][k] for k in ("alpha", "beta")},
                          "acc_selected": s["selected"]["final"]["mean"],
                          "val_selected": s["selected"]["val_true"]["mean"], "apl": best[0],
@@ -311,9 +311,9 @@ def check_claims(summary: dict) -> list[dict]:
                          "(ANL-CE-ER) improves on ANL-CE.",
             "evidence": rows})
 
-    # 8. A dataset the paper did not use.
-    other = next((g for g in ("main", "transfer") if summary["groups"].get(g)
-                  and summary["groups"][g]["dataset"] != "cifar10"), None)
+    # 8. A dataset the paper did not use: the transfer group (where the main comparison itself
+    # runs on such a dataset, as at the demo scale, claim 2 already is this test).
+    other = "transfer" if summary["groups"].get("transfer") else None
     if other is not None:
         rows, outcomes = _anl_vs_apl(summary, other)
         if rows:

@@ -6,7 +6,8 @@ with the loss, its parameters and the weight decay of a *variant*, plus ``task``
 
 ``main``         variants x noise x eta x seed, the comparison of ANL with APL and CE;
 ``ablation``     ANL-CE with one ingredient changed, at one noise setting;
-``sensitivity``  ANL-CE over an alpha x beta grid (chosen on the validation split);
+``sensitivity``  ANL-CE over an alpha x beta grid, or with ``cross`` one weight at a time around
+                 the variant's own values (chosen on the validation split);
 ``transfer``     optional, the main comparison on another dataset (another Core ML scale block).
 
 A sensitivity run whose config equals a main run's (the paper's alpha, beta) is not repeated.
@@ -111,8 +112,11 @@ def _build(task_cfg: dict, coreml_cfg: dict, scale: str) -> tuple[dict[str, dict
         raise ConfigError(f"paper.scales.{scale}.sensitivity chooses alpha and beta on a validation split, "
                           "but its runs have n_val 0; set overrides: {n_train: ..., n_val: ...} there")
     points = []
+    centre = task_cfg["variants"][sens["variant"]]["params"]
     for alpha in sens["alpha"]:
         for beta in sens["beta"]:
+            if sens.get("cross") and alpha != centre.get("alpha") and beta != centre.get("beta"):
+                continue  # one weight at a time around the variant's own (alpha, beta)
             ids = []
             for seed in sens["seeds"]:
                 rid = run_id("sensitivity", sens["noise"], sens["eta"], f"{sens['variant']}-a{alpha:g}-b{beta:g}", seed)
@@ -131,6 +135,9 @@ def _build(task_cfg: dict, coreml_cfg: dict, scale: str) -> tuple[dict[str, dict
         "scale": scale, "seeds": sc["seeds"],
         "variants": {name: task_cfg["variants"][name] for name in dict.fromkeys(
             c["variant"] for c in b.runs.values())},
+        # JSON files sort their keys: the config's order of the variants, for tables and figures
+        "variant_order": [name for name in task_cfg["variants"] if any(
+            c["variant"] == name for c in b.runs.values())],
         "main": sc["main"], "ablation": ab, "transfer": sc.get("transfer"),
         "sensitivity": {**{k: v for k, v in sens.items() if k not in ("alpha", "beta")},
                         "alphas": [float(a) for a in sens["alpha"]], "betas": [float(x) for x in sens["beta"]],

@@ -30,7 +30,7 @@ def comparison_table(summary: dict, group: str) -> str:
     if not settings:
         return "% no runs in this group at this scale\n"
     cols = [_col(n, e) for n, e in settings]
-    names = [v for v in summary["variants"] if any(v in summary["cells"][group][n][e] for n, e in settings)]
+    names = [v for v in summary["variant_order"] if any(v in summary["cells"][group][n][e] for n, e in settings)]
     cells = {}
     for (n, e), col in zip(settings, cols):
         for v, c in summary["cells"][group][n][e].items():
@@ -52,9 +52,9 @@ def table_ablation(summary: dict) -> str:
     ab = summary["design"]["ablation"]
     noise, eta = ab["noise"], f"{ab['eta']:g}"
     main = summary["cells"]["main"][noise][eta]
-    changed = {"ANL-CE": "none (the paper's configuration)", "NCE+MAE (ANL setting)": "passive part: MAE for NNCE",
-               "ANL-CE, weight decay": "L1 penalty replaced by weight decay 1e-4",
-               "ANL-CE, no penalty": "neither L1 penalty nor weight decay"}
+    changed = {"ANL-CE": "none (the paper's)", "NCE+MAE (ANL setting)": "MAE in place of NNCE",
+               "ANL-CE, weight decay": "weight decay 1e-4, no L1",
+               "ANL-CE, no penalty": "no L1, no weight decay"}
     data = [("ANL-CE", main["ANL-CE"])] if "ANL-CE" in main else []
     data += list(summary["cells"].get("ablation", {}).get(noise, {}).get(eta, {}).items())
 
@@ -64,7 +64,7 @@ def table_ablation(summary: dict) -> str:
 
     rows = [(name, changed.get(name, "see config"), pm(c["final"]), f"{100 * c['clean_fit']['mean']:.1f}",
              f"{100 * c['noisy_fit']['mean']:.1f}") for name, c in data]
-    return simple_table(["variant", "what changed", "test acc. (%)", "clean fit", "noisy fit"], rows)
+    return simple_table(["variant", "what changed", "test (%)", "clean fit", "noisy fit"], rows)
 
 
 def table_memorisation(summary: dict) -> str:
@@ -74,7 +74,7 @@ def table_memorisation(summary: dict) -> str:
     for n, e in settings:
         header += [Tex(f"{'sym.' if n == 'sym' else 'asym.'} {float(e):g}: clean"), "noisy"]
     rows = []
-    for v in summary["variants"]:
+    for v in summary["variant_order"]:
         if not any(v in summary["cells"]["main"][n][e] for n, e in settings):
             continue
         row = [v]
@@ -90,7 +90,8 @@ def table_memorisation(summary: dict) -> str:
 def table_variants(summary: dict) -> str:
     """Loss, weights and regularisation of every variant, as trained."""
     rows = []
-    for name, v in summary["variants"].items():
+    for name in summary["variant_order"]:
+        v = summary["variants"][name]
         p = v["params"]
 
         def g(key, p=p):

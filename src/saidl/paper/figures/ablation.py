@@ -21,18 +21,19 @@ def rows(summary: dict) -> list[tuple[str, dict]]:
 def plot(summary: dict):
     ab = summary["design"]["ablation"]
     data = rows(summary)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN_IN, 0.42 * len(data) + 1.0),
+    fig, (left, right) = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN_IN, 0.3 * len(data) + 1.2),
                                       layout="constrained", gridspec_kw={"width_ratios": [1.1, 1]})
     y = np.arange(len(data))[::-1]
     for yi, (name, cell) in zip(y, data):
         vals = 100 * np.asarray(cell["final"]["values"])
         colour = variant_style(name)["color"]
-        left.barh(yi, vals.mean(), color=colour, alpha=0.85)
+        std = vals.std(ddof=1) if len(vals) > 1 else 0.0
+        left.barh(yi, vals.mean(), height=0.7, color=colour, alpha=0.9)
         if len(vals) > 1:
-            left.errorbar(vals.mean(), yi, xerr=vals.std(ddof=1), color="black", linewidth=0.8, capsize=1.5)
+            left.errorbar(vals.mean(), yi, xerr=std, color="black", linewidth=0.8, capsize=1.5)
         left.plot(vals, np.full(len(vals), yi), "o", color="black", markersize=1.8)
-        left.text(vals.mean() + 1, yi, f"{vals.mean():.1f}", va="center", fontsize=6.5)
-        right.barh(yi + 0.18, 100 * cell["clean_fit"]["mean"], height=0.36, color=colour, alpha=0.85,
+        left.text(max(vals.max(), vals.mean() + std) + 1.5, yi, f"{vals.mean():.1f}", va="center", fontsize=6.5)
+        right.barh(yi + 0.18, 100 * cell["clean_fit"]["mean"], height=0.36, color=colour, alpha=0.9,
                    label="clean labels fitted" if yi == y[0] else None)
         right.barh(yi - 0.18, 100 * cell["noisy_fit"]["mean"], height=0.36, color=colour, alpha=0.35,
                    hatch="////", edgecolor="white", label="noisy labels memorised" if yi == y[0] else None)
@@ -42,7 +43,10 @@ def plot(summary: dict):
     right.set_xlabel("training labels (%), last epoch")
     left.set_xlim(0, 100)
     right.set_xlim(0, 100)
-    right.legend(loc="lower right")
+    for ax in (left, right):
+        ax.grid(axis="y", visible=False)
+    handles, labels = right.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower right", ncol=2)
     fig.suptitle(f"ablation of ANL-CE at {setting_label(ab['noise'], ab['eta'])}", fontsize=9)
     return fig
 

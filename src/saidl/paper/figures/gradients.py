@@ -24,7 +24,7 @@ def plot(summary: dict):
     for ax in (left, right):
         ax.set_xlabel(r"$p_y$, probability of the labelled class")
     left.set_ylabel(r"$\|\partial L / \partial z\|$")
-    left.legend(loc="upper left")
+    left.legend(loc="center left")
     return fig
 
 
