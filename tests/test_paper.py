@@ -132,6 +132,17 @@ def cfgs():
     return paper, coreml
 
 
+def test_shipped_paper_config_is_valid_and_a_bad_weight_is_one_clear_line(cfgs):
+    from saidl.common.config import validate
+
+    schema = REPO / "tasks/paper/schema.yaml"
+    validate({"paper": cfgs[0]}, schema, "tasks/paper/config.yaml")
+    bad = {**cfgs[0], "variants": {**cfgs[0]["variants"], "ANL-CE": {
+        "loss": "ANL-CE", "params": {"alpha": 5.0, "beta": 5.0, "delta": -1.0}, "weight_decay": 0.0}}}
+    with pytest.raises(ConfigError, match=r"paper.variants.ANL-CE.params.delta"):
+        validate({"paper": bad}, schema, "tasks/paper/config.yaml")
+
+
 def test_full_grid_uses_the_papers_cifar10_configuration(cfgs):
     from saidl.paper.grid import run_configs
 
