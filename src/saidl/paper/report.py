@@ -152,7 +152,8 @@ def context(summary: dict) -> dict:
     grads = summary["gradients"]["norms"]
     steps = main["epochs"] * -(-main["n_train"] // main["batch_size"])
     return {
-        "s": summary, "n": n, "claims": claims, "provenance": prov, "pct": pct,
+        "s": summary, "n": n, "claims": claims, "by_id": {c["id"]: c for c in claims},
+        "provenance": prov, "pct": pct,
         "scale": summary["scale"], "is_full": summary["scale"] == "full",
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
         "model": MODEL_NAMES.get(main["model"], main["model"]), "main": main, "n_seeds": n_seeds,
