@@ -82,10 +82,17 @@ class _Builder:
         return None
 
 
+def etas_and_variants(block: dict, noise: str) -> list[tuple[float, list[str]]]:
+    """(eta, variants) of a comparison block: a plain eta runs all the noise type's variants,
+    ``{eta: x, variants: [...]}`` only those listed."""
+    default = block["variants"] if noise == "sym" else block["asym_variants"]
+    return [(float(e["eta"]), e["variants"]) if isinstance(e, dict) else (float(e), default)
+            for e in block[noise]]
+
+
 def _comparison(b: _Builder, group: str, block: dict, seeds: list[int]) -> None:
     for noise in ("sym", "asym"):
-        names = block["variants"] if noise == "sym" else block["asym_variants"]
-        for eta in block[noise]:
+        for eta, names in etas_and_variants(block, noise):
             for variant in names:
                 for seed in block.get("seeds", seeds):
                     b.add(group, block, noise, eta, variant, seed, f"{b.scale}.{group}")
@@ -97,7 +104,7 @@ def _build(task_cfg: dict, coreml_cfg: dict, scale: str) -> tuple[dict[str, dict
     _comparison(b, "main", sc["main"], sc["seeds"])
 
     ab = sc["ablation"]
-    main_etas = sc["main"][ab["noise"]]
+    main_etas = [eta for eta, _ in etas_and_variants(sc["main"], ab["noise"])]
     if ab["eta"] not in main_etas:
         raise ConfigError(f"paper.scales.{scale}.ablation is at {ab['noise']} eta={ab['eta']:g}, which the "
                           f"main comparison does not run (its {ab['noise']} etas: {main_etas}); the ablation "

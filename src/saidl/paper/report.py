@@ -145,6 +145,9 @@ def context(summary: dict) -> dict:
     ab = summary["design"]["ablation"]
     sens = summary["sensitivity"]
     main_settings = [(s[0], float(s[1])) for s in settings(summary, "main")]
+    main_rows = [{"noise": noise, "eta": eta, "variants": [
+        v for v in summary["variant_order"] if n.cell("main", noise, eta, v) is not None]}
+        for noise, eta in main_settings]
     anl = [v for v in ("ANL-CE", "ANL-FL", "ANL-CE-ER") if v in summary["variants"]]
     apl = [v for v in APL if v in summary["variants"]]
     prov = {**summary["provenance"], "scale": summary["scale"]}
@@ -159,7 +162,7 @@ def context(summary: dict) -> dict:
         "model": MODEL_NAMES.get(main["model"], main["model"]), "main": main, "n_seeds": n_seeds,
         "transfer": transfer,
         "transfer_dataset": DATASET_NAMES.get(transfer["dataset"], transfer["dataset"]) if transfer else None,
-        "main_settings": main_settings, "anl": anl, "apl": apl,
+        "main_settings": main_settings, "main_rows": main_rows, "anl": anl, "apl": apl,
         "ab": ab, "ab_eta": float(ab["eta"]), "sens": sens,
         "n_supported": verdicts.count("supported"), "n_partly": verdicts.count("partly supported"),
         "n_not": verdicts.count("not supported"), "n_claims": len(claims),
