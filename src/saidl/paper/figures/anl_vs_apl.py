@@ -17,18 +17,17 @@ def plot(summary: dict):
     for ax, group in zip(axes[:, 0], groups):
         settings = group_settings(summary, group)
         names = variants_in(summary, group)
-        width = 0.8 / len(names)
-        for i, name in enumerate(names):
-            style = variant_style(name)
-            for j, (n, e) in enumerate(settings):
-                cell = summary["cells"][group][n][e].get(name)
-                if cell is None:
-                    continue
-                x = j + (i - (len(names) - 1) / 2) * width
+        width = 0.8 / max(len(summary["cells"][group][n][e]) for n, e in settings)
+        labelled = set()
+        for j, (n, e) in enumerate(settings):
+            present = [v for v in names if v in summary["cells"][group][n][e]]
+            for i, name in enumerate(present):  # the variants run at this setting, centred on it
+                cell = summary["cells"][group][n][e][name]
+                x = j + (i - (len(present) - 1) / 2) * width
                 vals = 100 * np.asarray(cell["final"]["values"])
-                ax.bar(x, vals.mean(), width * 0.9, color=style["color"], alpha=0.85,
-                       label=name if j == next(k for k, s in enumerate(settings)
-                                               if name in summary["cells"][group][s[0]][s[1]]) else None)
+                ax.bar(x, vals.mean(), width * 0.9, color=variant_style(name)["color"], alpha=0.9,
+                       label=None if name in labelled else name)
+                labelled.add(name)
                 if len(vals) > 1:
                     ax.errorbar(x, vals.mean(), yerr=vals.std(ddof=1), color="black", linewidth=0.8, capsize=1.5)
                 ax.plot(np.full(len(vals), x), vals, "o", color="black", markersize=1.8)
@@ -37,7 +36,10 @@ def plot(summary: dict):
         ds = summary["groups"][group]["dataset"]
         ax.set_title(f"{DATASET_NAMES.get(ds, ds)} ({group} comparison)")
         ax.grid(axis="x", visible=False)
-        ax.legend(ncol=len(names), loc="upper center", bbox_to_anchor=(0.5, -0.14))
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda k: names.index(labels[k]))
+        ax.legend([handles[k] for k in order], [labels[k] for k in order], ncol=len(names),
+                  loc="upper center", bbox_to_anchor=(0.5, -0.14))
     return fig
 
 
