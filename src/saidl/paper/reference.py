@@ -17,4 +17,4 @@ ANL_REFERENCE = {
 }
 
 REFERENCE = {key: {**APL_REFERENCE.get(key, {}), **ANL_REFERENCE.get(key, {})}
-             for key in sorted(set(APL_REFERENCE) | set(ANL_REFERENCE))}
+             for key in sorted(set(APL_REFERENCE) | set(ANL_REFERENCE), key=lambda k: (k[0] != "sym", k[1]))}
