@@ -36,6 +36,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_ssm.py
 	$(BIN)/python benchmarks/bench_rl.py
 	$(BIN)/python benchmarks/bench_diffusion.py
+	$(BIN)/python benchmarks/bench_paper.py
 
 lint: venv
 	$(BIN)/snakemake --lint

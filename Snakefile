@@ -13,6 +13,7 @@ configfile: "tasks/coreml/config.yaml"
 configfile: "tasks/ssm/config.yaml"
 configfile: "tasks/rl/config.yaml"
 configfile: "tasks/diffusion/config.yaml"
+configfile: "tasks/paper/config.yaml"
 
 # Jobs run the Python of this Snakemake (the project's venv) unless --use-conda activates an env.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -25,7 +26,7 @@ from saidl.common.errors import ConfigError
 
 try:
     validate_clear({k: config[k] for k in ("scale", "tasks") if k in config}, "config/schema.yaml", "config/config.yaml")
-    for _task in ("coreml", "ssm", "rl", "diffusion"):
+    for _task in ("coreml", "ssm", "rl", "diffusion", "paper"):
         validate_clear({_task: config.get(_task)}, f"tasks/{_task}/schema.yaml", f"tasks/{_task}/config.yaml")
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
@@ -39,11 +40,13 @@ include: "tasks/coreml/rules.smk"
 include: "tasks/ssm/rules.smk"
 include: "tasks/rl/rules.smk"
 include: "tasks/diffusion/rules.smk"
+include: "tasks/paper/rules.smk"
 
 TASK_TITLES = {"coreml": "Core ML: learning with noisy labels",
                "ssm": "State-space models: S4 and S4D on sequential images",
                "rl": "Reinforcement learning: TD3 on Hopper with noisy nets and SALE",
-               "diffusion": "Diffusion: DiT, attention backends, sliding windows, FID and CMMD"}
+               "diffusion": "Diffusion: DiT, attention backends, sliding windows, FID and CMMD",
+               "paper": "Paper implementation: Active Negative Loss against APL"}
 TASK_PDFS = {task: f"{RESULTS}/{task}/{task}.pdf" for task in config["tasks"]}
 
 

@@ -58,54 +58,77 @@ def cifar10_or_stand_in(data_dir: Path):
                     D.CIFAR10_CLASSES, "random stand-in", "none")
 
 
+def train_part(cfg: dict, args) -> None:
+    """One Core ML-trainer run config: prepare the data, two timed epochs of ``args.steps``
+    batches, evaluate, checkpoint and resume (shared by the Core ML and paper checks)."""
+    from saidl.coreml import data as D
+    from saidl.coreml.train import Trainer, prepare
+
+    device = torch.device(args.device)
+    cfg = {**cfg, "device": args.device, "n_train": args.steps * cfg["batch_size"], "n_test": args.eval_images}
+    if cfg.get("n_val"):
+        cfg["n_val"] = args.eval_images
+    stand_in = cifar10_or_stand_in(ROOT / cfg["data_dir"]) if cfg["dataset"] == "cifar10" else None
+    loader = (lambda *_: stand_in) if stand_in else D.load_dataset
+    with mock.patch.object(D, "load_dataset", loader):
+        prep = prepare(cfg, device)
+    print(f"  data: {prep.dataset['source']}, {prep.dataset['n_train']} train / "
+          f"{prep.dataset['n_val']} val / {prep.dataset['n_test']} test images, "
+          f"realised noise {prep.noise['realised_rate']:.3f}")
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    trainer = Trainer(cfg, prep, device)
+    warm = trainer.train_epoch()  # first epoch: cuDNN/oneDNN set-up, allocator
+    sync(device)
+    t0 = time.perf_counter()
+    loss = trainer.train_epoch()
+    sync(device)
+    secs = time.perf_counter() - t0
+    print(f"  train ({cfg['loss']}, {cfg.get('loss_params') or 'defaults'}, weight decay {cfg['weight_decay']:g}): "
+          f"{args.steps} steps in {secs:.2f} s = {args.steps / secs:.1f} steps/s, "
+          f"{args.steps * cfg['batch_size'] / secs:.0f} images/s; loss {warm:.4f} -> {loss:.4f}; "
+          f"{peak_memory(device)}")
+    if not (math.isfinite(warm) and math.isfinite(loss)):
+        raise RuntimeError(f"non-finite training loss ({warm}, {loss})")
+    scores = trainer.evaluate()
+    print("  evaluate: " + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} -"
+                                     for k, v in scores.items()))
+    trainer.epoch = 2  # fit() counts the epochs; two were trained
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "run.pt"
+        trainer.save_checkpoint(ckpt)
+        resumed = Trainer(cfg, prep, device)
+        if not resumed.try_resume(ckpt) or resumed.epoch != 2:
+            raise RuntimeError("the checkpoint did not resume")
+    print("  checkpoint: saved and resumed")
+
+
 def coreml_parts(args) -> list:
     """NCE+RCE and CE at 80% symmetric noise: prepare, train, evaluate, checkpoint and resume."""
-    from saidl.coreml import data as D
     from saidl.coreml.grid import run_configs
-    from saidl.coreml.train import Trainer, prepare
 
     task_cfg = yaml.safe_load((ROOT / "tasks/coreml/config.yaml").read_text())["coreml"]
     runs = run_configs(task_cfg, "full")
-    device = torch.device(args.device)
-
-    def part(run_id: str) -> None:
-        cfg = {**runs[run_id], "device": args.device,
-               "n_train": args.steps * runs[run_id]["batch_size"], "n_test": args.eval_images}
-        stand_in = cifar10_or_stand_in(ROOT / cfg["data_dir"])
-        loader = (lambda *_: stand_in) if stand_in else D.load_dataset
-        with mock.patch.object(D, "load_dataset", loader):
-            prep = prepare(cfg, device)
-        print(f"  data: {prep.dataset['source']}, {prep.dataset['n_train']} train / "
-              f"{prep.dataset['n_val']} val / {prep.dataset['n_test']} test images, "
-              f"realised noise {prep.noise['realised_rate']:.3f}")
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        trainer = Trainer(cfg, prep, device)
-        warm = trainer.train_epoch()  # first epoch: cuDNN/oneDNN set-up, allocator
-        sync(device)
-        t0 = time.perf_counter()
-        loss = trainer.train_epoch()
-        sync(device)
-        secs = time.perf_counter() - t0
-        print(f"  train: {args.steps} steps in {secs:.2f} s = {args.steps / secs:.1f} steps/s, "
-              f"{args.steps * cfg['batch_size'] / secs:.0f} images/s; loss {warm:.4f} -> {loss:.4f}; "
-              f"{peak_memory(device)}")
-        if not (math.isfinite(warm) and math.isfinite(loss)):
-            raise RuntimeError(f"non-finite training loss ({warm}, {loss})")
-        scores = trainer.evaluate()
-        print("  evaluate: " + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} -"
-                                         for k, v in scores.items()))
-        trainer.epoch = 2  # fit() counts the epochs; two were trained
-        with tempfile.TemporaryDirectory() as tmp:
-            ckpt = Path(tmp) / "run.pt"
-            trainer.save_checkpoint(ckpt)
-            resumed = Trainer(cfg, prep, device)
-            if not resumed.try_resume(ckpt) or resumed.epoch != 2:
-                raise RuntimeError("the checkpoint did not resume")
-        print("  checkpoint: saved and resumed")
-
     chosen = ("sym-0.8-NCE+RCE-s0", "sym-0.8-CE-s0")
-    return [(f"coreml {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})", lambda rid=rid: part(rid))
+    return [(f"coreml {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})", lambda rid=rid: train_part(runs[rid], args))
+            for rid in chosen]
+
+
+# --------------------------------------------------------------------------------------------
+# Paper: Active Negative Loss on CIFAR-10 with the paper's configuration
+
+
+def paper_parts(args) -> list:
+    """ANL-CE-ER (NCE + NNCE + the L1 penalty + the entropy term, no weight decay) with the 8-layer
+    CNN on CIFAR-10, and the Fashion-MNIST transfer run (ANL-FL, MLP, validation split): a few
+    steps each."""
+    from saidl.paper.grid import run_configs
+
+    paper_cfg = yaml.safe_load((ROOT / "tasks/paper/config.yaml").read_text())["paper"]
+    coreml_cfg = yaml.safe_load((ROOT / "tasks/coreml/config.yaml").read_text())["coreml"]
+    runs = run_configs(paper_cfg, coreml_cfg, "full")
+    chosen = [rid for rid in ("main-asym-0.4-ANL-CE-ER-s0", "transfer-sym-0.8-ANL-FL-s0") if rid in runs]
+    return [(f"paper {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})", lambda rid=rid: train_part(runs[rid], args))
             for rid in chosen]
 
 
@@ -473,7 +496,8 @@ def diffusion_parts(args) -> list:
     return parts
 
 
-CHECKS = {"coreml": coreml_parts, "ssm": ssm_parts, "rl": rl_parts, "diffusion": diffusion_parts}
+CHECKS = {"coreml": coreml_parts, "ssm": ssm_parts, "rl": rl_parts, "diffusion": diffusion_parts,
+          "paper": paper_parts}
 
 
 def main(argv: list[str] | None = None) -> int:

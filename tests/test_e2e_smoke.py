@@ -92,6 +92,18 @@ def test_diffusion_report_shows_every_dit_its_fid_and_the_generated_images(workf
     assert images.returncode != 0 or len(images.stdout.splitlines()) - 2 >= len(summary["runs"]) + 2
 
 
+def test_paper_report_gives_a_verdict_on_every_claim_with_its_numbers(workflow):
+    out = workflow / "results/smoke/paper"
+    summary = read_json(out / "summary.json")
+    text = pdf_text(out / "paper.pdf")
+    assert "??" not in text and "Verdicts" in text
+    assert len(summary["claims"]) >= 5
+    for claim in summary["claims"]:
+        assert claim["verdict"] in ("supported", "partly supported", "not supported")
+    anl = summary["cells"]["main"]["sym"]["0.8"]["ANL-CE"]["final"]["mean"]
+    assert f"ANL-CE{100 * anl:.1f}%" in text
+
+
 def test_template_edit_rerenders_only_the_tex_and_pdfs(workflow):
     tpl = workflow / "templates/coreml/report.tex"
     tpl.write_text(tpl.read_text().replace("\\section{The question}", "\\section{The question asked}"))

@@ -54,15 +54,18 @@ def test_normalized_losses_sum_to_one_over_all_labels():
         assert torch.allclose(total, torch.ones(5, dtype=total.dtype))
 
 
-def test_nfl_gradient_is_the_focal_gradient_over_a_constant():
-    logits, y = logits_batch(1)
+def test_nfl_gradient_matches_the_official_code_weights_detached_normaliser_not():
+    """Official NFL: ``normalizor = sum(-(1 - logpt.data.exp()) ** gamma * logpt)``: the focal
+    weights are detached, the log-probabilities in the normaliser are not."""
+    logits, y = logits_batch(4)
     a = logits.clone().requires_grad_(True)
     build_loss("NFL", K, {"gamma": 0.5})(a, y).backward()
     b = logits.clone().requires_grad_(True)
-    build_loss("FL", K, {"gamma": 0.5})(b, y).backward()
-    logp = F.log_softmax(logits, 1)
-    norm = (-((1 - logp.exp()) ** 0.5) * logp).sum()
-    assert torch.allclose(a.grad, b.grad / norm)
+    logp = F.log_softmax(b, 1)
+    w = (1 - logp.detach().exp()) ** 0.5
+    fl_y = -(w * logp).gather(1, y[:, None]).squeeze(1)
+    (fl_y / (-(w * logp)).sum(1)).mean().backward()
+    assert torch.allclose(a.grad, b.grad)
 
 
 @pytest.mark.parametrize("pair", ["NCE+RCE", "NCE+MAE", "NFL+RCE", "NFL+MAE", "SCE"])

@@ -111,6 +111,7 @@ class Trainer:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.criterion = build_loss(cfg["loss"], k, cfg.get("loss_params"))
+        self.loss_needs_model = getattr(self.criterion, "needs_model", False)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                                    weight_decay=cfg["weight_decay"], nesterov=cfg.get("nesterov", False))
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=cfg["epochs"],
@@ -140,7 +141,10 @@ class Trainer:
                 xb = random_crop_flip(xb, 4, self.gen)
             with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                                 enabled=self.autocast_dtype is not None):
-                loss = self.criterion(self.model(self._inputs(xb)).float(), tr.y[idx])
+                logits = self.model(self._inputs(xb)).float()
+                # ANL's L1 penalty needs the parameters: such a loss is called with the model.
+                loss = (self.criterion(logits, tr.y[idx], self.model) if self.loss_needs_model
+                        else self.criterion(logits, tr.y[idx]))
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.get("grad_clip"):
@@ -253,7 +257,7 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float =
     if trainer.epoch < cfg["epochs"]:
         return None
     result = {
-        "id": cfg["run_id"], "task": "coreml", "config": cfg,
+        "id": cfg["run_id"], "task": cfg.get("task", "coreml"), "config": cfg,
         "metrics": {"epochs": list(range(1, cfg["epochs"] + 1)),
                     **{k: v for k, v in history.items() if k != "epoch_time_s"}, **summarise(history)},
         "noise": prep.noise,
