@@ -52,6 +52,7 @@ rule diffusion_autoencoder:
     params:
         cfg=lambda w: json.dumps(DIFF_AES[w.diff_ae], sort_keys=True),
     threads: DIFF_SCALE["threads"]
+    priority: 50  # first on the critical path: autoencoder -> DiT -> samples
     resources:
         gpu=DIFF_GPU,
     log:
@@ -75,6 +76,7 @@ rule diffusion_train:
         ckpt=lambda w: f"{DIFF}/ckpt/{w.diff_run}.pt",
         ae=lambda w, input: diff_ae_arg(input.ae),
     threads: DIFF_SCALE["threads"]
+    priority: lambda w: 40 if DIFF_RUNS[w.diff_run]["group"] == "unconditional" else 20  # the longest runs first
     resources:
         gpu=DIFF_GPU,
     log:
