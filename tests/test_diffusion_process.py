@@ -263,7 +263,7 @@ def test_sd_vae_codec_offline_is_data_error(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import time
-    with pytest.raises(DataError, match=r"does/not-exist' could not be loaded.*huggingface-cli download does/not-exist"):
+    with pytest.raises(DataError, match=r"does/not-exist could not be loaded.*hf download does/not-exist"):
         SDVAECodec(model_id="does/not-exist")
 
 

@@ -161,14 +161,16 @@ rule diffusion_study:
 
 
 rule diffusion_backends:
-    """Item 2(a): time to sample the same images with each attention backend (one process)."""
+    """Item 2(a): time to sample the same images with each attention backend (one process). It
+    reserves every core so that no other job runs beside the timing; torch uses the scale's threads."""
     input:
         weights=f"{DIFF}/weights/{DIFF_BACKENDS['backend_run']}.pt",
     output:
         f"{DIFF}/backends.json",
     params:
         cfg=json.dumps(DIFF_BACKENDS, sort_keys=True),
-    threads: DIFF_SCALE["threads"]
+        threads=DIFF_SCALE["threads"],
+    threads: workflow.cores
     resources:
         gpu=DIFF_GPU,
     log:
@@ -177,7 +179,7 @@ rule diffusion_backends:
         "../../envs/coreml.yaml"
     shell:
         DIFF_THREADS + "python -m saidl.diffusion.evaluate backends --config-json {params.cfg:q} --out {output} "
-        "--weights {input.weights} --threads {threads} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--weights {input.weights} --threads {params.threads} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule diffusion_grid:

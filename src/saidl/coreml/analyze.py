@@ -40,7 +40,8 @@ def load_run(path: Path, expected: dict) -> dict:
     return load_checked_run(path, expected, RUN_SCHEMA)
 
 
-def _mean_curve(runs: list[dict], key: str) -> list[float | None]:
+def mean_curve(runs: list[dict], key: str) -> list[float | None]:
+    """The per-epoch mean of one curve over runs (all None if any run lacks a value)."""
     curves = [r["metrics"][key] for r in runs]
     if any(v is None for c in curves for v in c):
         return [None] * len(curves[0])
@@ -75,7 +76,7 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
                     "wall_time_s": stats([g["timing"]["wall_time_s"] for g in group]),
                 }
                 curves.setdefault(n, {}).setdefault(key, {})[loss] = {
-                    k: _mean_curve(group, k) for k in ("test_acc", "train_clean_acc", "train_noisy_fit",
+                    k: mean_curve(group, k) for k in ("test_acc", "train_clean_acc", "train_noisy_fit",
                                                        "train_noisy_true", "train_loss")}
             same_eta = [r for r in runs.values() if r["config"]["noise"] == n and r["config"]["eta"] == eta]
             noise.setdefault(n, {})[key] = {

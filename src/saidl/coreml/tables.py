@@ -5,14 +5,11 @@ Usage: ``python -m saidl.coreml.tables <name> --summary summary.json --out <name
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-from saidl.common.io import read_json, write_if_changed
 from saidl.coreml.names import DATASET_NAMES, MODEL_NAMES
 from saidl.report.latex import Tex
-from saidl.report.tables import mean_std_table, simple_table
+from saidl.report.tables import mean_std_table, simple_table, tables_main
 
 
 def accuracy_table(summary: dict, noise: str) -> str:
@@ -86,13 +83,7 @@ TABLES = {f.__name__: f for f in (table_sym, table_asym, table_config, table_los
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("name", choices=sorted(TABLES))
-    ap.add_argument("--summary", required=True, type=Path)
-    ap.add_argument("--out", required=True, type=Path)
-    args = ap.parse_args(argv)
-    write_if_changed(args.out, TABLES[args.name](read_json(args.summary)))
-    return 0
+    return tables_main(TABLES, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from saidl.common.errors import DataError
 
 SD_VAE_SCALE = 0.18215
 
@@ -67,12 +66,12 @@ class SDVAECodec(nn.Module):
         if vae is None:
             from diffusers import AutoencoderKL
 
+            from saidl.diffusion.embedders import hub_load_error
+
             try:
                 vae = AutoencoderKL.from_pretrained(model_id)
             except Exception as e:  # noqa: BLE001 - hub, network and cache failures look alike
-                raise DataError(f"VAE '{model_id}' could not be loaded ({type(e).__name__}: {e}). It comes from "
-                                "the Hugging Face hub: run the full scale where the hub is reachable, or put "
-                                "the weights in HF_HOME's cache (huggingface-cli download " + model_id + ")") from e
+                raise hub_load_error(model_id, e) from e
         self.vae = vae.eval().requires_grad_(False)
         self.latent_channels = vae.config.latent_channels
         self.image_channels = vae.config.in_channels

@@ -299,7 +299,8 @@ class EfficientNetLite0Embedder(Embedder):
 
 # --------------------------------------------------------------------------- CLIP / SigLIP / ALIGN
 
-def _hf_load_error(model_id: str, e: Exception) -> DataError:
+def hub_load_error(model_id: str, e: Exception) -> DataError:
+    """The one message for a Hugging Face model (embedder, VAE, DiT) that could not be loaded."""
     msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
     why = f"{type(e).__name__}: {msg}"
     if os.path.isabs(model_id) or model_id.startswith((".", "~")) or os.path.exists(model_id):
@@ -325,7 +326,7 @@ def _hf_model(class_name: str, model_id: str, device: str):
     try:
         model = cls.from_pretrained(model_id)
     except Exception as e:  # noqa: BLE001 - hub/network/cache errors come in many types
-        raise _hf_load_error(model_id, e) from e
+        raise hub_load_error(model_id, e) from e
     return model.to(device).eval()
 
 

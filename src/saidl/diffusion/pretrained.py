@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from saidl.common.errors import DataError
 
 
 class PretrainedDiT(nn.Module):
@@ -48,12 +47,12 @@ def load_pretrained(model_id: str, device, pipeline=None):
     if pipeline is None:
         from diffusers import DiTPipeline
 
+        from saidl.diffusion.embedders import hub_load_error
+
         try:
             pipeline = DiTPipeline.from_pretrained(model_id)
         except Exception as e:  # noqa: BLE001 - hub, network and cache failures look alike
-            raise DataError(f"pretrained DiT '{model_id}' could not be loaded ({type(e).__name__}: {e}). It comes "
-                            "from the Hugging Face hub: run the full scale where the hub is reachable, or download "
-                            f"it into HF_HOME first (hf download {model_id})") from e
+            raise hub_load_error(model_id, e) from e
     tr = pipeline.transformer
     model = PretrainedDiT(tr).to(device)
     codec = SDVAECodec(vae=pipeline.vae).to(device)

@@ -23,6 +23,7 @@ from saidl.common.provenance import summary_provenance
 from saidl.common.runs import load_run as load_checked_run
 from saidl.common.runs import stats
 from saidl.coreml.analyze import RUN_SCHEMA as COREML_RUN_SCHEMA
+from saidl.coreml.analyze import mean_curve
 
 RUN_SCHEMA = {**COREML_RUN_SCHEMA, "properties": {
     **COREML_RUN_SCHEMA["properties"], "task": {"const": "paper"},
@@ -36,13 +37,6 @@ NOISY_FIT_TOLERANCE = 0.02                 # "no more memorisation": at most 2 p
 
 def load_run(path: Path, expected: dict) -> dict:
     return load_checked_run(path, expected, RUN_SCHEMA)
-
-
-def _mean_curve(runs: list[dict], key: str) -> list[float | None]:
-    curves = [r["metrics"][key] for r in runs]
-    if any(v is None for c in curves for v in c):
-        return [None] * len(curves[0])
-    return np.mean(np.asarray(curves, dtype=float), axis=0).tolist()
 
 
 def _cell(group: list[dict]) -> dict:
@@ -99,7 +93,7 @@ def collect(grid: dict[str, dict], runs_dir: Path, design: dict) -> dict:
         rs = sorted(rs, key=lambda r: r["config"]["seed"])
         cells.setdefault(group, {}).setdefault(n, {}).setdefault(eta, {})[variant] = _cell(rs)
         curves.setdefault(group, {}).setdefault(n, {}).setdefault(eta, {})[variant] = {
-            k: _mean_curve(rs, k) for k in CURVES}
+            k: mean_curve(rs, k) for k in CURVES}
         realised = noise.setdefault(group, {}).setdefault(n, {}).setdefault(eta, {"rates": []})
         realised["rates"] += [r["noise"]["realised_rate"] for r in rs]
     for group in noise.values():

@@ -101,3 +101,20 @@ def _wrap(tabular: str, data_columns: int) -> str:
     if data_columns > RESIZE_ABOVE_COLUMNS:
         tabular = "\\resizebox{\\linewidth}{!}{%\n" + tabular + "%\n}"
     return tabular + "\n"
+
+
+def tables_main(tables: dict, description: str, argv: list[str] | None = None) -> int:
+    """The command line of a task's table module: ``<name> --summary S --out T`` writes table
+    ``name`` of the summary, only if its content changed (so the PDF is not rebuilt for nothing)."""
+    import argparse
+    from pathlib import Path
+
+    from saidl.common.io import read_json, write_if_changed
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("name", choices=sorted(tables))
+    ap.add_argument("--summary", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    write_if_changed(args.out, tables[args.name](read_json(args.summary)))
+    return 0
