@@ -43,19 +43,25 @@ def sync(device: torch.device) -> None:
 # Core ML: noisy labels on CIFAR-10 with the 8-layer CNN
 
 
-@functools.lru_cache(maxsize=1)
-def cifar10_or_stand_in(data_dir: Path):
-    """None when CIFAR-10 is in ``data_dir`` (``prepare`` loads it), else random uint8 arrays
-    of its shapes and balanced labels, standing in for it."""
+@functools.lru_cache(maxsize=2)
+def dataset_or_stand_in(name: str, data_dir: Path | None):
+    """None when the dataset is installed (``prepare`` loads it), else random uint8 arrays of
+    its shapes and balanced labels, standing in for it (a GPU machine may lack both)."""
     from saidl.coreml import data as D
 
-    if (data_dir / "cifar-10-batches-py").is_dir() or (data_dir / "cifar-10-python.tar.gz").is_file():
-        return None
+    if name == "cifar10":
+        if (data_dir / "cifar-10-batches-py").is_dir() or (data_dir / "cifar-10-python.tar.gz").is_file():
+            return None
+        shape, n_train, classes = (3, 32, 32), 50000, D.CIFAR10_CLASSES
+    else:
+        if all((Path(data_dir or D.FASHION_MNIST_DIR) / f).is_file() for f in D.FASHION_MNIST_FILES.values()):
+            return None
+        shape, n_train, classes = (1, 28, 28), 60000, D.FASHION_MNIST_CLASSES
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (60000, 3, 32, 32), dtype=np.uint8)
-    labels = np.tile(np.arange(10), 6000)
-    return D.Arrays(images[:50000], labels[:50000], images[50000:], labels[50000:],
-                    D.CIFAR10_CLASSES, "random stand-in", "none")
+    images = rng.integers(0, 256, (n_train + 10000, *shape), dtype=np.uint8)
+    labels = np.tile(np.arange(10), (n_train + 10000) // 10)
+    return D.Arrays(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:],
+                    classes, "random stand-in", "none")
 
 
 def train_part(cfg: dict, args) -> None:
@@ -68,7 +74,8 @@ def train_part(cfg: dict, args) -> None:
     cfg = {**cfg, "device": args.device, "n_train": args.steps * cfg["batch_size"], "n_test": args.eval_images}
     if cfg.get("n_val"):
         cfg["n_val"] = args.eval_images
-    stand_in = cifar10_or_stand_in(ROOT / cfg["data_dir"]) if cfg["dataset"] == "cifar10" else None
+    data_dir = ROOT / cfg["data_dir"] if cfg.get("data_dir") else None
+    stand_in = dataset_or_stand_in(cfg["dataset"], data_dir)
     loader = (lambda *_: stand_in) if stand_in else D.load_dataset
     with mock.patch.object(D, "load_dataset", loader):
         prep = prepare(cfg, device)
