@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from conftest import REPO
+from saidl.common.checkpoint import save_checkpoint
 from saidl.common.errors import ConfigError, DataError
 from saidl.diffusion.process import diffusion_loss, make_scheduler, sample_latents
 
@@ -431,7 +432,6 @@ def test_run_config_errors(task_cfg):
 # ----------------------------------------------------------------------------- resuming a DiT run
 
 def _tiny_run(task_cfg, run: str, tmp_path: Path, **over):
-    from saidl.diffusion import train
     from saidl.diffusion.codec import SmallAutoencoder
     from saidl.diffusion.grid import run_configs
 
@@ -440,8 +440,8 @@ def _tiny_run(task_cfg, run: str, tmp_path: Path, **over):
     channels = 1 if cfg["dataset"] == "fashion-mnist" else 3
     torch.manual_seed(0)
     ae = SmallAutoencoder(channels, 4, 8)
-    train.save_weights(tmp_path / "ae.pt", {"state_dict": ae.state_dict(), "image_channels": channels,
-                                            "latent_channels": 4, "width": 8})
+    save_checkpoint(tmp_path / "ae.pt", {"state_dict": ae.state_dict(), "image_channels": channels,
+                                         "latent_channels": 4, "width": 8})
     return cfg
 
 

@@ -36,3 +36,13 @@ def scale_block(task_cfg: dict, task: str, scale: str) -> dict:
     except KeyError:
         raise ConfigError(f"scale '{scale}' has no block under {task}.scales in tasks/{task}/config.yaml; "
                           f"defined: {', '.join(task_cfg['scales'])}") from None
+
+
+def defined_entry(task_cfg: dict, task: str, section: str, name: str, where: str) -> dict:
+    """``task_cfg[section][name]``; a name the task's config does not define is a ConfigError that
+    says where it was used (``where``, below ``<task>.scales``) and which names are defined."""
+    try:
+        return task_cfg[section][name]
+    except KeyError:
+        raise ConfigError(f"{task}.scales.{where} names '{name}', which is not defined under {task}.{section} in "
+                          f"tasks/{task}/config.yaml; defined: {', '.join(task_cfg[section])}") from None

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from saidl.common.config import scale_block
+from saidl.common.config import defined_entry, scale_block
 from saidl.common.errors import ConfigError
 
 GROUPS = ("conditional", "unconditional")
@@ -40,10 +40,7 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     sc = scale_config(task_cfg, scale)
     runs = {}
     for name in sc["runs"]:
-        if name not in task_cfg["runs"]:
-            raise ConfigError(f"diffusion.scales.{scale}.runs names '{name}', which is not defined under "
-                              f"diffusion.runs in tasks/diffusion/config.yaml; defined: {', '.join(task_cfg['runs'])}")
-        spec = task_cfg["runs"][name]
+        spec = defined_entry(task_cfg, "diffusion", "runs", name, f"{scale}.runs")
         group = sc["groups"][spec["group"]]  # a group's keys override the scale's dit block
         if spec["conditioning"] != "adaln" and not group["num_classes"]:
             raise ConfigError(f"diffusion run '{name}': {spec['conditioning']} conditioning needs a class-conditional "

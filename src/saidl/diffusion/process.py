@@ -61,7 +61,7 @@ def sample_latents(model, n: int, shape: tuple[int, int, int], steps: int, sampl
     gen = torch.Generator().manual_seed(seed)
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
-        sched = make_scheduler(sampler, **_schedule_kwargs(model))
+        sched = make_scheduler(sampler, **getattr(model, "schedule_kwargs", {}))
         sched.set_timesteps(steps)
         z = torch.randn((m, *shape), generator=gen).to(device)
         y = None if labels is None else labels[start:start + m].to(device)
@@ -76,10 +76,6 @@ def sample_latents(model, n: int, shape: tuple[int, int, int], steps: int, sampl
             z = sched.step(eps, t, z, generator=gen if sampler == "ddpm" else None, **kw).prev_sample
         out.append(z.cpu())
     return torch.cat(out)
-
-
-def _schedule_kwargs(model) -> dict:
-    return getattr(model, "schedule_kwargs", {})
 
 
 @torch.no_grad()

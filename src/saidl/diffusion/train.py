@@ -31,10 +31,6 @@ from saidl.diffusion.data import image_grid, load_images, save_png, to_float
 from saidl.diffusion.process import decode_to_uint8, diffusion_loss, make_scheduler
 
 
-def save_weights(path: Path, state: dict) -> None:
-    save_checkpoint(path, state)  # same atomic write
-
-
 def load_codec(cfg: dict, ae_path: Path | None, device: torch.device):
     """The run's latent codec: the demo autoencoder saved at ``ae_path`` or the SD VAE."""
     if cfg["codec"] == "sd-vae":
@@ -94,7 +90,7 @@ def run_autoencoder(cfg: dict, out: Path, weights: Path, grid: Path | None = Non
     show = x_test[:16]
     recon = decode_to_uint8(ae, ae.encode(show.to(device)))
     pair = np.concatenate([test.x[:16], recon.numpy()])
-    save_weights(weights, {"state_dict": ae.state_dict(), "image_channels": ae.image_channels,
+    save_checkpoint(weights, {"state_dict": ae.state_dict(), "image_channels": ae.image_channels,
                            "latent_channels": ae.latent_channels, "width": cfg["ae_width"], "config": cfg,
                            })
     if grid is not None:  # originals above, reconstructions below
@@ -168,7 +164,7 @@ def run_dit(cfg: dict, out: Path, weights: Path, ae_path: Path | None, ckpt: Pat
                                    "snapshots": snapshots, "step": step + 1, "config": cfg})
             last_ckpt = time.perf_counter()
     train_s = time.perf_counter() - t_train
-    save_weights(weights, {"model": model.state_dict(), "ema": ema.state_dict(), "snapshots": snapshots,
+    save_checkpoint(weights, {"model": model.state_dict(), "ema": ema.state_dict(), "snapshots": snapshots,
                            "config": cfg, "latent_shape": list(z.shape[1:]), "classes": list(data.classes)})
     n_params = sum(p.numel() for p in model.parameters())
     tokens = (z.shape[-1] // cfg["patch_size"]) ** 2

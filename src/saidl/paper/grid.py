@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 
-from saidl.common.config import scale_block
+from saidl.common.config import defined_entry, scale_block
 from saidl.common.errors import ConfigError
 from saidl.coreml.grid import run_configs as coreml_run_configs
 
@@ -37,12 +37,7 @@ def run_id(group: str, noise: str, eta: float, variant: str, seed: int) -> str:
 
 
 def _variant(task_cfg: dict, name: str, where: str) -> dict:
-    try:
-        return task_cfg["variants"][name]
-    except KeyError:
-        raise ConfigError(f"paper.scales.{where} names variant '{name}', which is not defined under "
-                          f"paper.variants in tasks/paper/config.yaml; defined: "
-                          f"{', '.join(task_cfg['variants'])}") from None
+    return defined_entry(task_cfg, "paper", "variants", name, where)
 
 
 class _Builder:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from saidl.common.config import scale_block
-from saidl.common.errors import ConfigError
+from saidl.common.config import defined_entry, scale_block
 
 RUN_KEYS = ("env_id", "total_steps", "start_steps", "eval_every", "eval_episodes", "batch_size", "hidden",
             "buffer_size", "gamma", "tau", "policy_delay", "lr", "expl_noise", "target_policy_smoothing",
@@ -19,11 +18,9 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     sc = scale_config(task_cfg, scale)
     runs = {}
     for name in sc["variants"]:
-        if name not in task_cfg["variants"]:
-            raise ConfigError(f"rl.scales.{scale}.variants names '{name}', which is not defined under "
-                              f"rl.variants in tasks/rl/config.yaml; defined: {', '.join(task_cfg['variants'])}")
+        variant = defined_entry(task_cfg, "rl", "variants", name, f"{scale}.variants")
         for seed in sc["seeds"]:
             rid = f"{name}-s{seed}"
-            runs[rid] = {**{k: sc[k] for k in RUN_KEYS}, **task_cfg["variants"][name], "variant": name,
+            runs[rid] = {**{k: sc[k] for k in RUN_KEYS}, **variant, "variant": name,
                          "run_id": rid, "scale": scale, "seed": int(seed)}
     return runs

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from saidl.common.config import scale_block
-from saidl.common.errors import ConfigError
+from saidl.common.config import defined_entry, scale_block
 
 RUN_KEYS = ("dataset", "data_dir", "n_train", "n_val", "n_test", "epochs", "batch_size", "d_model",
             "n_layers", "d_state", "dropout", "lr", "ssm_lr", "weight_decay", "device")
@@ -18,10 +17,7 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     sc = scale_config(task_cfg, scale)
     runs = {}
     for name in sc["models"]:
-        if name not in task_cfg["models"]:
-            raise ConfigError(f"ssm.scales.{scale}.models names '{name}', which is not defined under "
-                              f"ssm.models in tasks/ssm/config.yaml; defined: {', '.join(task_cfg['models'])}")
-        model = task_cfg["models"][name]
+        model = defined_entry(task_cfg, "ssm", "models", name, f"{scale}.models")
         base = {k: sc.get(k) for k in RUN_KEYS}
         if model["backend"] == "numpy":
             base.update(sc.get("numpy", {}), device="cpu")
