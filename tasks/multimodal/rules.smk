@@ -51,6 +51,7 @@ rule multimodal_eda:
     """Item 1: entity, relation and literal statistics, e2i/i2e, splits, subgraph sizes."""
     input:
         dataset=f"{MM}/dataset.json",
+        code="src/saidl/multimodal/eda.py",
     output:
         f"{MM}/eda.json",
     params:

@@ -54,7 +54,7 @@ def display_label(label: str, annotation: str, width: int = 60) -> str:
 
 def class_names(kg: "kb.KG", meta: dict) -> list[str]:
     if meta.get("synthetic") and meta.get("generator", {}).get("classes"):
-        return list(meta["generator"]["classes"])
+        return [f"{c['name_nl']} ({c['name_en']})" for c in meta["generator"]["classes"]]
     counts = np.bincount(np.concatenate([kg.training[:, 1], kg.validation[:, 1], kg.testing[:, 1]]),
                          minlength=kg.num_classes)
     if kg.num_classes == len(DMG777K_CLASSES):

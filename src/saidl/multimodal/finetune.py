@@ -6,7 +6,8 @@ stratified by class with the job's seed, and their k-hop neighbourhood; the imag
 literals in it are encoded with gradients in every epoch. Only the last ``image_blocks``
 EfficientNet blocks (+ head) and the last ``text_layers`` MiniLM layers are unfrozen, with their
 own learning rate ``encoder_lr``; the encoders stay in eval mode (no dropout, frozen batch-norm
-statistics), so the frozen arm sees exactly the fine-tuned arm's starting features.
+statistics), so the frozen arm sees exactly the fine-tuned arm's starting features. The frozen
+lower blocks of EfficientNet run once; MiniLM runs whole in every epoch.
 
     python -m saidl.multimodal.finetune --config-json JOB.json --dataset DATASET.json \
         --features-dir FEATURES/ --out finetune.json
@@ -70,16 +71,24 @@ def run(cfg: dict, dataset_json: Path, features_dir: Path) -> dict:
     t0 = time.perf_counter()
     unfreeze = {"image": cfg["image_blocks"], "text": cfg["text_layers"]}
     modules, inputs = {}, {}
+    bs = cfg["encoders"]["batch_size"]
     for m, enc in encoders.items():
         modules[m] = enc.trainable(unfreeze[m]).to(device).eval()
         g = problem.sub.nodes[idx[m]].numpy()
         inputs[m] = list(kg.iter_images(g)) if m == "image" else [kg.i2e[int(i)][0] for i in g]
-    bs = cfg["encoders"]["batch_size"]
+        if hasattr(modules[m], "frozen_features"):
+            # the frozen lower blocks give the same activations every epoch: run them once
+            with torch.no_grad():
+                inputs[m] = torch.cat([modules[m].frozen_features(inputs[m][i:i + bs])
+                                       for i in range(0, len(inputs[m]), bs)])
+
+    def encode(m: str, batch):
+        return modules[m].tail(batch) if torch.is_tensor(batch) else modules[m](batch)
 
     def features() -> dict:
         out = dict(feats)
-        for m, mod in modules.items():
-            out[m] = torch.cat([mod(inputs[m][i:i + bs]) for i in range(0, len(inputs[m]), bs)]).float()
+        for m in modules:
+            out[m] = torch.cat([encode(m, inputs[m][i:i + bs]) for i in range(0, len(inputs[m]), bs)]).float()
         return out
 
     trainable = [p for mod in modules.values() for p in mod.parameters() if p.requires_grad]
