@@ -287,6 +287,15 @@ def test_minilm_trainable(minilm):
                 p -= 0.1 * p.grad
     torch.testing.assert_close(minilm.encode(texts), ref)
     assert {n for n, p in minilm.trainable(2).named_parameters() if p.requires_grad} > trainable
+    # the frozen lower layers once, the trainable top in every epoch: the same output and gradients
+    mod = minilm.trainable(2).eval()
+    state = mod.frozen_features(texts)
+    assert not state[0].requires_grad
+    tail = mod.tail(state)
+    torch.testing.assert_close(tail, mod(texts), atol=1e-5, rtol=0)
+    tail.sum().backward()
+    assert {n for n, p in mod.named_parameters() if p.grad is not None} == {
+        n for n, p in mod.named_parameters() if p.requires_grad}
     with pytest.raises(ConfigError):
         minilm.trainable(7)
 

@@ -316,7 +316,8 @@ class MiniLMTrainable(_Partial):
         self.max_seq_length = encoder.max_seq_length
         layers = self.bert.encoder.layer
         k = _check_range("minilm last_layers", last_layers, 1, len(layers))
-        self._freeze([m for n, m in self.bert.named_children() if n != "encoder"] + list(layers[:len(layers) - k]))
+        self.split = len(layers) - k
+        self._freeze([m for n, m in self.bert.named_children() if n != "encoder"] + list(layers[:self.split]))
         for layer in layers[len(layers) - k:]:
             layer.requires_grad_(True)
         self.eval()
@@ -328,9 +329,42 @@ class MiniLMTrainable(_Partial):
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         feats = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
         tokens = self.bert(**feats).last_hidden_state
-        mask = feats["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+        return self._pool(tokens, feats["attention_mask"])
+
+    @staticmethod
+    def _pool(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
         emb = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return F.normalize(emb, p=2, dim=1)
+
+    def frozen_features(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Embeddings + frozen layers (no gradients): (hidden states, the layers' attention mask,
+        the token mask). Deterministic, so it can be computed once per batch and fed to ``tail``
+        in every epoch: ``forward(texts) == tail(frozen_features(texts))``."""
+        feats = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
+        bert = self.bert
+        with torch.no_grad():
+            h = bert.embeddings(input_ids=feats["input_ids"], token_type_ids=feats.get("token_type_ids"))
+            if hasattr(bert, "_create_attention_masks"):  # transformers >= 5
+                mask = bert._create_attention_masks(attention_mask=feats["attention_mask"], encoder_attention_mask=None,
+                                                    embedding_output=h, encoder_hidden_states=None, cache=None)[0]
+            else:
+                mask = bert.get_extended_attention_mask(feats["attention_mask"], feats["input_ids"].shape)
+            for layer in bert.encoder.layer[:self.split]:
+                h = _hidden(layer(h, mask))
+        return h, mask, feats["attention_mask"]
+
+    def tail(self, state: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """The trainable layers + pooling + normalisation on ``frozen_features``' output: ``(n, 384)``."""
+        h, mask, attention_mask = state
+        for layer in self.bert.encoder.layer[self.split:]:
+            h = _hidden(layer(h, mask))
+        return self._pool(h, attention_mask)
+
+
+def _hidden(out) -> torch.Tensor:
+    """A transformer layer's hidden states (a tensor in transformers 5, a tuple before)."""
+    return out[0] if isinstance(out, tuple) else out
 
 
 # --------------------------------------------------------------------------- EfficientNet-Lite0

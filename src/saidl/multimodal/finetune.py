@@ -1,13 +1,19 @@
 """Bonus: fine-tune the pretrained image and text encoders jointly with the R-GCN, end to end,
 for a few epochs on a subset, against the same R-GCN on the frozen (precomputed) embeddings.
 
+Both arms start from the same R-GCN, first trained ``warmup_epochs`` epochs on the frozen
+embeddings of the subset (fine-tuning a pretrained encoder under a randomly initialised head
+would mostly push noise into it); then the frozen arm trains ``epochs`` more epochs as it was,
+and the joint arm trains the same epochs with the encoders' top layers unfrozen.
+
 Subset: ``train_nodes`` training nodes and ``eval_nodes`` validation and test nodes each, drawn
 stratified by class with the job's seed, and their k-hop neighbourhood; the image and text
 literals in it are encoded with gradients in every epoch. Only the last ``image_blocks``
 EfficientNet blocks (+ head) and the last ``text_layers`` MiniLM layers are unfrozen, with their
 own learning rate ``encoder_lr``; the encoders stay in eval mode (no dropout, frozen batch-norm
 statistics), so the frozen arm sees exactly the fine-tuned arm's starting features. The frozen
-lower blocks of EfficientNet run once; MiniLM runs whole in every epoch.
+lower layers of both encoders run once (their activations are cached per batch); only the
+unfrozen top runs, forward and backward, in every epoch.
 
     python -m saidl.multimodal.finetune --config-json JOB.json --dataset DATASET.json \
         --features-dir FEATURES/ --out finetune.json
@@ -15,6 +21,7 @@ lower blocks of EfficientNet run once; MiniLM runs whole in every epoch.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from pathlib import Path
@@ -60,48 +67,53 @@ def run(cfg: dict, dataset_json: Path, features_dir: Path) -> dict:
     problem.to(device)
     feats = {m: f.to(device) for m, f in feats.items()}
     results = {}
-
-    seed_everything(cfg["seed"])
-    t0 = time.perf_counter()
-    model = build_model(cfg, problem, idx, dims).to(device)
-    results["frozen"] = fit(model, problem, feats, cfg["train"], epochs=cfg["epochs"], desc="frozen")
-    results["frozen"]["seconds"] = time.perf_counter() - t0
-
-    seed_everything(cfg["seed"])
-    t0 = time.perf_counter()
-    unfreeze = {"image": cfg["image_blocks"], "text": cfg["text_layers"]}
-    modules, inputs = {}, {}
     bs = cfg["encoders"]["batch_size"]
-    for m, enc in encoders.items():
+    unfreeze = {"image": cfg["image_blocks"], "text": cfg["text_layers"]}
+    modules, inputs, counts = {}, {}, {}
+    t0 = time.perf_counter()
+    for m, enc in encoders.items():  # before seeding: loading the weights draws from the RNG
         modules[m] = enc.trainable(unfreeze[m]).to(device).eval()
         g = problem.sub.nodes[idx[m]].numpy()
-        inputs[m] = list(kg.iter_images(g)) if m == "image" else [kg.i2e[int(i)][0] for i in g]
-        if hasattr(modules[m], "frozen_features"):
-            # the frozen lower blocks give the same activations every epoch: run them once
-            with torch.no_grad():
-                inputs[m] = torch.cat([modules[m].frozen_features(inputs[m][i:i + bs])
-                                       for i in range(0, len(inputs[m]), bs)])
-
-    def encode(m: str, batch):
-        return modules[m].tail(batch) if torch.is_tensor(batch) else modules[m](batch)
+        raw = list(kg.iter_images(g)) if m == "image" else [kg.i2e[int(i)][0] for i in g]
+        # the frozen lower layers give the same activations in every epoch: run them once per batch
+        cached = hasattr(modules[m], "frozen_features")
+        inputs[m] = [modules[m].frozen_features(raw[i:i + bs]) if cached else raw[i:i + bs]
+                     for i in range(0, len(raw), bs)]
+        counts[m] = len(raw)
+    prepare_s = time.perf_counter() - t0
 
     def features() -> dict:
         out = dict(feats)
-        for m in modules:
-            out[m] = torch.cat([encode(m, inputs[m][i:i + bs]) for i in range(0, len(inputs[m]), bs)]).float()
+        for m, mod in modules.items():
+            run = mod.tail if hasattr(mod, "frozen_features") else mod
+            out[m] = torch.cat([run(state) for state in inputs[m]]).float()
         return out
 
-    trainable = [p for mod in modules.values() for p in mod.parameters() if p.requires_grad]
+    # warm start: the R-GCN first learns on the frozen embeddings, then both arms continue from it
+    seed_everything(cfg["seed"])
     model = build_model(cfg, problem, idx, dims).to(device)
+    warm = fit(model, problem, feats, cfg["train"], epochs=cfg["warmup_epochs"], desc="warm-up")
+    start = copy.deepcopy(model.state_dict())
+
+    seed_everything(cfg["seed"] + 1)
+    t0 = time.perf_counter()
+    results["frozen"] = fit(model, problem, feats, cfg["train"], epochs=cfg["epochs"], desc="frozen")
+    results["frozen"]["seconds"] = time.perf_counter() - t0
+
+    trainable = [p for mod in modules.values() for p in mod.parameters() if p.requires_grad]
+    model.load_state_dict(start)
+    seed_everything(cfg["seed"] + 1)
+    t0 = time.perf_counter()
     results["joint"] = fit(model, problem, features, cfg["train"], epochs=cfg["epochs"], desc="joint",
                            extra_params=[{"params": trainable, "lr": cfg["encoder_lr"], "weight_decay": 0.0}])
     results["joint"]["seconds"] = time.perf_counter() - t0
     return {
-        "config": cfg, "device": str(device), "arms": results,
+        "config": cfg, "device": str(device), "arms": results, "prepare_s": prepare_s,
+        "warmup": {"epochs": cfg["warmup_epochs"], "final": warm["final"], "best": warm["best"]},
         "subset": {"training": len(problem.nodes["training"]), "validation": len(problem.nodes["validation"]),
                    "testing": len(problem.nodes["testing"]), "nodes": problem.sub.num_nodes,
                    "edges": int(problem.sub.edge_index.shape[1]),
-                   "encoded": {m: len(v) for m, v in inputs.items()}},
+                   "encoded": counts},
         "trainable_encoder_params": int(sum(p.numel() for p in trainable)),
         "encoder_params": int(sum(p.numel() for mod in modules.values() for p in mod.parameters())),
     }

@@ -91,11 +91,21 @@ def load_features(problem: Problem, features_dir: Path, names: dict[str, str]) -
     return idx, feats
 
 
+def literal_types(problem: Problem) -> torch.Tensor:
+    """Per subgraph node: its node-type id when it is a literal, else -1."""
+    types = torch.as_tensor(np.asarray(problem.kg.node_type))[problem.sub.nodes.cpu()]
+    entity = torch.tensor([a in kb.ENTITY_ANNOTATIONS for a in problem.kg.nodetypes])
+    return torch.where(entity[types], torch.full_like(types, -1), types)
+
+
 def build_model(cfg: dict, problem: Problem, feature_nodes: dict, feature_dims: dict) -> RGCN:
     m = cfg["model"]
+    typed = m.get("literal_embedding", "type") == "type"
     return RGCN(problem.sub.num_nodes, problem.sub.num_relations, problem.num_classes, feature_nodes,
                 feature_dims, dim=m["dim"], hidden=m["hidden"], decomposition=m["decomposition"],
-                num_bases=m["num_bases"], num_blocks=m["num_blocks"], dropout=m["dropout"])
+                num_bases=m["num_bases"], num_blocks=m["num_blocks"], dropout=m["dropout"],
+                input_dropout=m.get("input_dropout", 0.0),
+                conv=m.get("conv", "grouped"), literal_types=literal_types(problem) if typed else None)
 
 
 def scores(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict:
@@ -115,9 +125,11 @@ def scores(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict
 
 
 def fit(model: RGCN, problem: Problem, features, train_cfg: dict, epochs: int | None = None,
-        extra_params: list | None = None, desc: str = "train") -> dict:
+        extra_params: list | None = None, desc: str = "train", refresh_final: bool = True) -> dict:
     """Full-batch training; ``features`` is a dict of tensors or a callable returning one (on-the-fly
-    encoding, evaluated once per epoch). Returns curves, the selected epoch and its scores."""
+    encoding, evaluated once per epoch). Returns curves, the selected epoch and its scores, and
+    ``final``: every split's scores after the last step, with features from the final encoders
+    (``refresh_final``: calls ``features`` once more; else reuses the last epoch's)."""
     epochs = epochs or train_cfg["epochs"]
     groups = [{"params": list(model.parameters()), "lr": train_cfg["lr"], "weight_decay": train_cfg["weight_decay"]}]
     groups += extra_params or []
@@ -145,14 +157,16 @@ def fit(model: RGCN, problem: Problem, features, train_cfg: dict, epochs: int | 
         tr, va, te = torch.split(out, sizes)
         s_tr = scores(tr, labels["training"], problem.num_classes)
         s_va = scores(va, labels["validation"], problem.num_classes)
-        for k, v in zip(curves, (epoch, float(loss), s_tr["acc"], s_va["acc"], s_va["macro_f1"], seconds, t_feat)):
+        for k, v in zip(curves, (epoch, loss.item(), s_tr["acc"], s_va["acc"], s_va["macro_f1"], seconds, t_feat)):
             curves[k].append(v)
         if s_va["acc"] > best["val_acc"]:
             best = {"epoch": epoch, "val_acc": s_va["acc"], "val_f1": s_va["macro_f1"], "train_acc": s_tr["acc"],
                     "test": scores(te, labels["testing"], problem.num_classes)}
     model.eval()
     with torch.no_grad():  # the end state exactly: on-the-fly features from the final encoders
-        feats = features() if callable(features) else features
+        if callable(features) and refresh_final:
+            feats = features()
+        feats = {k: v.detach() for k, v in feats.items()}
         out = model(feats, sub.edge_index, sub.edge_type, torch.cat([nodes[s] for s in SPLITS]))
     final = {s: scores(part, labels[s], problem.num_classes)
              for s, part in zip(SPLITS, torch.split(out, [len(nodes[s]) for s in SPLITS]))}
