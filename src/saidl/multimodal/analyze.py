@@ -74,7 +74,9 @@ def collect(grid: dict, runs_dir: Path, dataset: dict, eda: dict, features_dir: 
     for r in runs.values():
         c = r["config"]
         groups.setdefault((c["group"], c["feature_set"]), []).append(r)
-    order = list(dict.fromkeys(c["feature_set"] for c in grid.values() if c["group"] == "features"))
+    # the config's order of the feature sets (grid.json sorts its keys)
+    order = list(dict.fromkeys(c["feature_set"] for c in sorted(grid.values(), key=lambda c: c["position"])
+                               if c["group"] == "features"))
     cells = {fs: cell(groups[("features", fs)]) for fs in order}
     decomposition, dec_fs = {}, None
     for (group, fs), rs in groups.items():

@@ -48,6 +48,8 @@ def annotation_name(annotation: str) -> str:
 def display_label(label: str, annotation: str, width: int = 60) -> str:
     if annotation == kb.IMAGE_DT:
         return f"<base64 image, {len(label):,} characters>"
+    if annotation == "iri" and width < 40:
+        label = ".../" + short(label)
     text = " ".join(label.split())
     return text if len(text) <= width else text[: width - 3] + "..."
 

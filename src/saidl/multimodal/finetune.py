@@ -109,7 +109,7 @@ def run(cfg: dict, dataset_json: Path, features_dir: Path) -> dict:
     results["joint"]["seconds"] = time.perf_counter() - t0
     return {
         "config": cfg, "device": str(device), "arms": results, "prepare_s": prepare_s,
-        "warmup": {"epochs": cfg["warmup_epochs"], "final": warm["final"], "best": warm["best"]},
+        "warmup": {"epochs": cfg["warmup_epochs"], "final": warm["final"], "best": warm["best"], "curves": warm["curves"]},
         "subset": {"training": len(problem.nodes["training"]), "validation": len(problem.nodes["validation"]),
                    "testing": len(problem.nodes["testing"]), "nodes": problem.sub.num_nodes,
                    "edges": int(problem.sub.edge_index.shape[1]),

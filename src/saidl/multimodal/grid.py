@@ -67,7 +67,8 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
         fs = feature_set(task_cfg, scale, name, where)
         rid = run_id(group, name, decomposition, seed)
         runs[rid] = {"task": "multimodal", "scale": scale, "group": group, "run_id": rid,
-                     "feature_set": name, "features": fs["features"], "seed": int(seed),
+                     "feature_set": name, "position": sc["feature_sets"].index(name) if name in sc["feature_sets"] else -1,
+                     "features": fs["features"], "seed": int(seed),
                      "model": {**sc["model"], "decomposition": decomposition}, "train": dict(sc["train"]),
                      "device": sc["device"]}
 

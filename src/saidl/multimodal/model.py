@@ -26,8 +26,11 @@ class GroupedRGCNConv(RGCNConv):
     gradients against it); float node features only."""
 
     def _pairs(self, edge_index: torch.Tensor, edge_type: torch.Tensor, num_nodes: int):
-        key = (edge_index.data_ptr(), edge_type.data_ptr(), edge_index.shape[1], num_nodes)
-        if getattr(self, "_pair_key", None) != key:
+        # the grouping is cached for the very tensors it was made from (kept alive by the cache, so
+        # their memory cannot be reused by other edges)
+        cached = getattr(self, "_pair_key", None)
+        if cached is None or cached[0] is not edge_index or cached[1] is not edge_type or cached[2] != num_nodes:
+            key = (edge_index, edge_type, num_nodes)
             src, dst = edge_index
             pair = dst * self.num_relations + edge_type
             order = torch.argsort(edge_type * num_nodes + dst, stable=True)  # pairs sorted by relation

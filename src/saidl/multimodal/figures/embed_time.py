@@ -10,7 +10,7 @@ from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
 
 def plot(summary: dict):
     e = summary["embed_timing"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN_IN, 1.9), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN_IN, 2.1), layout="constrained")
     names = ["precomputed", "on the fly"]
     for i, arm in enumerate(("precomputed", "on_the_fly")):
         c = e["arms"][arm]["curves"]
@@ -23,7 +23,7 @@ def plot(summary: dict):
     left.set_yticks([1, 0], names)
     left.set_xlabel("seconds per epoch (median)")
     left.set_xlim(right=e["epoch_s"]["on_the_fly"] * 1.25)
-    left.legend(fontsize=6, loc="lower right")
+    left.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=2, frameon=False)
     full = e["full_run_s"]
     right.barh([1, 0], [full["precomputed"] / 60, full["on_the_fly"] / 60], color=[PALETTE[0], PALETTE[1]], height=0.6)
     right.set_yticks([1, 0], ["precomputed\n(encode once)", "on the fly"])
