@@ -588,7 +588,7 @@ def multimodal_parts(args) -> list:
             print(f"  layer-1 forward, {name}: {time.perf_counter() - t0:.4f} s")
             if name == "pyg":
                 want = y
-        diff = float((y - want).abs().max())
+        diff = float((y - want).detach().abs().max())
         print(f"  grouped vs PyG RGCNConv output: max |diff| {diff:.2e}")
         if not isinstance(conv, GroupedRGCNConv) or diff > 1e-3 * float(want.abs().max()):
             raise RuntimeError("the grouped RGCNConv forward disagrees with PyG's")

@@ -337,29 +337,40 @@ class MiniLMTrainable(_Partial):
         emb = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return F.normalize(emb, p=2, dim=1)
 
-    def frozen_features(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Embeddings + frozen layers (no gradients): (hidden states, the layers' attention mask,
-        the token mask). Deterministic, so it can be computed once per batch and fed to ``tail``
-        in every epoch: ``forward(texts) == tail(frozen_features(texts))``."""
+    def frozen_features(self, texts: Sequence[str]) -> tuple:
+        """Embeddings + frozen layers (no gradients), and the exact arguments BERT passes to its
+        first trainable layer (attention mask etc., captured with a pre-hook, so this follows the
+        transformers version in use). Deterministic, so it can be computed once per batch and fed
+        to ``tail`` in every epoch: ``forward(texts) == tail(frozen_features(texts))``."""
         feats = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
-        bert = self.bert
-        with torch.no_grad():
-            h = bert.embeddings(input_ids=feats["input_ids"], token_type_ids=feats.get("token_type_ids"))
-            if hasattr(bert, "_create_attention_masks"):  # transformers >= 5
-                mask = bert._create_attention_masks(attention_mask=feats["attention_mask"], encoder_attention_mask=None,
-                                                    embedding_output=h, encoder_hidden_states=None, cache=None)[0]
-            else:
-                mask = bert.get_extended_attention_mask(feats["attention_mask"], feats["input_ids"].shape)
-            for layer in bert.encoder.layer[:self.split]:
-                h = _hidden(layer(h, mask))
-        return h, mask, feats["attention_mask"]
+        captured = {}
 
-    def tail(self, state: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        def hook(module, args, kwargs):
+            captured["args"], captured["kwargs"] = args, kwargs
+            raise _StopForward
+
+        handle = self.bert.encoder.layer[self.split].register_forward_pre_hook(hook, with_kwargs=True)
+        try:
+            with torch.no_grad():
+                self.bert(**feats)
+        except _StopForward:
+            pass
+        finally:
+            handle.remove()
+        args, kwargs = captured["args"], dict(captured["kwargs"])
+        h = args[0] if args else kwargs.pop("hidden_states")
+        return h, tuple(args[1:]), kwargs, feats["attention_mask"]
+
+    def tail(self, state: tuple) -> torch.Tensor:
         """The trainable layers + pooling + normalisation on ``frozen_features``' output: ``(n, 384)``."""
-        h, mask, attention_mask = state
+        h, args, kwargs, attention_mask = state
         for layer in self.bert.encoder.layer[self.split:]:
-            h = _hidden(layer(h, mask))
+            h = _hidden(layer(h, *args, **kwargs))
         return self._pool(h, attention_mask)
+
+
+class _StopForward(Exception):
+    """Raised by the pre-hook of ``MiniLMTrainable.frozen_features`` once it has its inputs."""
 
 
 def _hidden(out) -> torch.Tensor:
