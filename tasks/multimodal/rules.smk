@@ -114,6 +114,7 @@ rule multimodal_embed_timing:
     input:
         dataset=f"{MM}/dataset.json",
         features=[f"{MM}/features/{f}.pt" for f in MM_JOBS["embed_timing"]["features"].values()],
+        code=["src/saidl/multimodal/embedtime.py", "src/saidl/multimodal/train.py"],
     output:
         f"{MM}/embed_timing.json",
     params:
@@ -136,6 +137,7 @@ rule multimodal_finetune:
     input:
         dataset=f"{MM}/dataset.json",
         features=[f"{MM}/features/{f}.pt" for f in MM_JOBS["finetune"]["features"].values()],
+        code=["src/saidl/multimodal/finetune.py", "src/saidl/multimodal/train.py"],
     output:
         f"{MM}/finetune.json",
     params:
