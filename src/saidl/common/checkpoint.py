@@ -9,14 +9,20 @@ log = logging.getLogger(__name__)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """``torch.save`` to a temporary file, then rename: a crash never leaves half a checkpoint."""
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a checkpoint, and a
+    failed save leaves no temporary file."""
     import torch
 
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, tmp)
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path: Path | None, config: dict, map_location=None) -> dict | None:

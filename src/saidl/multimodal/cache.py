@@ -3,7 +3,7 @@
 The key is the sha256 of the canonical JSON of the caller's fields -- typically the encoder
 ``fingerprint`` (weights + preprocessing), a digest of the inputs and any other setting -- so
 any change to them is a different entry and a recomputation.  Writes are atomic (temporary
-file in the same folder, then ``os.replace``); an unreadable or foreign entry is recomputed.
+file in the same folder, then a rename); an unreadable or foreign entry is recomputed.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from saidl.common.checkpoint import save_checkpoint
 from saidl.common.errors import ConfigError
 from saidl.common.io import write_json
 
@@ -69,19 +69,8 @@ class EmbeddingCache:
         return obj["value"]
 
     def _store(self, key: str, fields: dict, value: torch.Tensor) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
         path = self.path(key)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.root)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save({"key": key, "value": value}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        save_checkpoint(path, {"key": key, "value": value})  # atomic: temporary file, then rename
         write_json(path.with_suffix(".json"), fields)
 
     def get_or_compute(self, fields: dict, compute: Callable[[], np.ndarray | torch.Tensor]

@@ -35,6 +35,7 @@ from torch import nn
 from tqdm import tqdm
 
 from saidl.common.errors import ConfigError, DataError
+from saidl.common.provenance import file_sha256
 from saidl.diffusion.embedders import (CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD,
                                        _device_key, _efficientnet_lite0_model, _normalise,
                                        efficientnet_lite0_weights_path, hub_load_error, resize_crop,
@@ -63,11 +64,7 @@ def _offline() -> None:
 
 @functools.lru_cache(maxsize=None)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)  # size and mtime only key the memo
 
 
 def file_digest(path: str | os.PathLike) -> str:

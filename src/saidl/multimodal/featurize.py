@@ -18,27 +18,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from saidl.common.checkpoint import save_checkpoint
 from saidl.common.errors import ConfigError
 from saidl.common.io import read_json, write_json
 
 from . import features as simple
 from . import kgbench as kb
 from .graph import MODALITIES, khop_subgraph, node_modalities
+from .grid import IMAGE_FEATURES, TEXT_FEATURES
 
 log = logging.getLogger(__name__)
-IMAGE_NAMES = {"stats": None, "effnet-lite0": "effnet-lite0", "clip-image": "clip-image"}
-TEXT_NAMES = {"bow": None, "minilm": "minilm", "clip-text": "clip-text"}
 CACHE_DIR = Path("data/cache/multimodal")
 
 
 def modality(name: str) -> str:
-    if name in IMAGE_NAMES:
+    if name in IMAGE_FEATURES:
         return "image"
-    if name in TEXT_NAMES:
+    if name in TEXT_FEATURES:
         return "text"
     if name in MODALITIES:
         return name
-    raise ConfigError(f"unknown feature name {name!r}; known: {', '.join([*IMAGE_NAMES, *TEXT_NAMES, *MODALITIES])}")
+    raise ConfigError(f"unknown feature name {name!r}; known: {', '.join([*IMAGE_FEATURES, *TEXT_FEATURES, *MODALITIES])}")
 
 
 def literal_nodes(kg: "kb.KG", hops: int | None, mod: str) -> np.ndarray:
@@ -94,7 +94,7 @@ def compute(name: str, kg: "kb.KG", nodes: np.ndarray, enc_cfg: dict, device: st
     elif name in SIMPLE_BLOCKS:
         x = _blocks(kg, nodes, SIMPLE_BLOCKS[name])
     else:
-        if name in IMAGE_NAMES:
+        if name in IMAGE_FEATURES:
             enc = make_image_encoder(name, device, size)
 
             def run():
@@ -128,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         nodes = literal_nodes(kg, cfg["hops"], modality(name))
         blob = compute(name, kg, nodes, cfg["encoders"], str(choose_device(cfg["device"])), meta["checksum"],
                        Path(cfg.get("cache_dir", CACHE_DIR)))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        torch.save(blob, tmp)
-        tmp.replace(args.out)
+        save_checkpoint(args.out, blob)  # atomic: temporary file, then rename
         write_json(args.out.with_suffix(".json"), {k: v for k, v in blob.items() if k not in ("nodes", "x")})
 
     return exit_code(go)

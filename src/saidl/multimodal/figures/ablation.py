@@ -4,10 +4,10 @@ only, each modality alone, all; simple encoders then pretrained ones."""
 import matplotlib.pyplot as plt
 import numpy as np
 
+from saidl.multimodal.grid import PRETRAINED
 from saidl.report.figure_cli import run
 from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
 
-PRETRAINED = ("effnet-lite0", "minilm", "clip-image", "clip-text")
 
 
 def colour(cell: dict) -> str:
