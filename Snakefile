@@ -1,6 +1,7 @@
 # SAiDL Spring 2025 induction assignment: every task's runs, figures, tables and LaTeX report.
 #   snakemake --cores 4 --resources gpu=1 report          # demo scale (default)
 #   snakemake --cores 4 --resources gpu=1 report --config scale=full
+import json
 import os
 import sys
 
@@ -22,13 +23,18 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 os.environ["PYTHONPATH"] = os.path.join(workflow.basedir, "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
 
-from saidl.common.config import validate as validate_clear
+from saidl.common.config import rehearsal_block, scale_changes, validate as validate_clear, with_rehearsal
 from saidl.common.errors import ConfigError
 
 try:
-    validate_clear({k: config[k] for k in ("scale", "tasks") if k in config}, "config/schema.yaml", "config/config.yaml")
+    validate_clear({k: config[k] for k in ("scale", "tasks", "fakes_dir") if k in config}, "config/schema.yaml",
+                   "config/config.yaml")
     for _task in ("coreml", "ssm", "rl", "diffusion", "paper", "multimodal"):
-        validate_clear({_task: config.get(_task)}, f"tasks/{_task}/schema.yaml", f"tasks/{_task}/config.yaml")
+        validate_clear({_task: with_rehearsal(config.get(_task), _task)}, f"tasks/{_task}/schema.yaml",
+                       f"tasks/{_task}/config.yaml")
+    if config.get("scale") == "rehearsal":
+        for _task in config["tasks"]:
+            rehearsal_block(config[_task], _task)
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
 validate(config, "config/schema.yaml")
@@ -36,6 +42,28 @@ validate(config, "config/schema.yaml")
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
 LOGS = f"logs/{SCALE}"
+FAKES = config["fakes_dir"]
+
+
+def rehearsal_assets(*assets):
+    """The fake assets (python -m saidl.fakes) a job reads at the rehearsal scale; none elsewhere."""
+    return [f"{FAKES}/.complete/{a}.json" for a in assets] if SCALE == "rehearsal" else []
+
+
+def scale_changes_json(*tasks):
+    """The rehearsal's differences from full for the report's first page (JSON; [] at other scales)."""
+    return json.dumps([c for t in tasks for c in scale_changes(config[t], t, SCALE)])
+
+
+rule fake_asset:
+    """One format-exact local fake of a full-scale dataset or hub snapshot, for the rehearsal."""
+    output:
+        f"{FAKES}/.complete/{{asset}}.json",
+    log:
+        f"{LOGS}/fakes/{{asset}}.log",
+    shell:
+        "python -m saidl.fakes {wildcards.asset} --root {FAKES} --stamp {output} > {log} 2>&1 "
+        "|| (tail -n 5 {log} >&2; exit 1)"
 
 include: "tasks/coreml/rules.smk"
 include: "tasks/ssm/rules.smk"

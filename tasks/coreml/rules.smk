@@ -117,13 +117,15 @@ rule coreml_tex:
         listed=COREML_LISTED,
     output:
         f"{COREML}/tex/report.tex",
+    params:
+        changes=scale_changes_json("coreml"),
     log:
         f"{LOGS}/coreml/tex.log",
     conda:
         "../../envs/coreml.yaml"
     shell:
         "python -m saidl.report.build render --task coreml --summary {input.summary} "
-        "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--scale-changes {params.changes:q} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule coreml_pdf:

@@ -239,13 +239,15 @@ rule diffusion_tex:
         listed=DIFF_LISTED,
     output:
         f"{DIFF}/tex/report.tex",
+    params:
+        changes=scale_changes_json("diffusion"),
     log:
         f"{LOGS}/diffusion/tex.log",
     conda:
         "../../envs/coreml.yaml"
     shell:
         "python -m saidl.report.build render --task diffusion --summary {input.summary} "
-        "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--scale-changes {params.changes:q} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule diffusion_pdf:

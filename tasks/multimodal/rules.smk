@@ -227,13 +227,15 @@ rule multimodal_tex:
         listed=MM_LISTED,
     output:
         f"{MM}/tex/report.tex",
+    params:
+        changes=scale_changes_json("multimodal"),
     log:
         f"{LOGS}/multimodal/tex.log",
     conda:
         "../../envs/coreml.yaml"
     shell:
         "python -m saidl.report.build render --task multimodal --summary {input.summary} "
-        "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--scale-changes {params.changes:q} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule multimodal_pdf:

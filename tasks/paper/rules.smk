@@ -120,13 +120,15 @@ rule paper_tex:
         listed=PAPER_LISTED,
     output:
         f"{PAPER}/tex/report.tex",
+    params:
+        changes=scale_changes_json("paper", "coreml"),
     log:
         f"{LOGS}/paper/tex.log",
     conda:
         "../../envs/coreml.yaml"
     shell:
         "python -m saidl.report.build render --task paper --summary {input.summary} "
-        "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--scale-changes {params.changes:q} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule paper_pdf:

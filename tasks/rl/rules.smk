@@ -94,13 +94,15 @@ rule rl_tex:
         listed=RL_LISTED,
     output:
         f"{RL}/tex/report.tex",
+    params:
+        changes=scale_changes_json("rl"),
     log:
         f"{LOGS}/rl/tex.log",
     conda:
         "../../envs/coreml.yaml"
     shell:
         "python -m saidl.report.build render --task rl --summary {input.summary} "
-        "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--scale-changes {params.changes:q} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule rl_pdf:

@@ -120,13 +120,15 @@ rule ssm_tex:
         listed=SSM_LISTED,
     output:
         f"{SSM}/tex/report.tex",
+    params:
+        changes=scale_changes_json("ssm"),
     log:
         f"{LOGS}/ssm/tex.log",
     conda:
         "../../envs/coreml.yaml"
     shell:
         "python -m saidl.report.build render --task ssm --summary {input.summary} "
-        "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--scale-changes {params.changes:q} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule ssm_pdf:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saidl.common.config import full_protocol
+
 from saidl.coreml.data import ASYM_MAPS
 from saidl.coreml.names import APL, DATASET_NAMES, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
 from saidl.coreml.reference import REFERENCE
@@ -115,7 +117,7 @@ def context(summary: dict) -> dict:
     prov = {**summary["provenance"], "scale": summary["scale"]}
     return {
         "s": summary, "n": n, "claims": claims, "provenance": prov,
-        "scale": summary["scale"], "is_full": summary["scale"] == "full",
+        "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
         "model": MODEL_NAMES.get(summary["config"]["model"], summary["config"]["model"]),
         "sym": sym, "asym": asym, "hi": hi, "hi_asym": max(asym) if asym else None,
@@ -126,7 +128,7 @@ def context(summary: dict) -> dict:
         "best_apl_asym": n.best("asym", max(asym), apl) if asym else None,
         "asym_pairs": asym_pairs(ds, summary["classes"]),
         "rce_const": f"{RCE_CONSTANT:.4f}",
-        "reference": reference_rows(summary, n) if summary["scale"] == "full" else [],
+        "reference": reference_rows(summary, n) if full_protocol(summary["scale"]) else [],
         "pct": pct,
         "k": lambda eta: f"{eta:g}",
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,

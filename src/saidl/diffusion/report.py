@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saidl.common.config import full_protocol
+
 from saidl.report.latex import Tex
 
 DATASET_TEXT = {"fashion-mnist": "Fashion-MNIST", "wallpaper-crops": "crops of outdoor photos (MATE wallpapers)",
@@ -69,7 +71,7 @@ def context(summary: dict) -> dict:
     cond_fid_text = ", ".join(f"{r} {runs[r]['fid']:.1f}" for r in cond)
     return {
         "s": summary, "emb_desc": emb_desc, "cond_fid_text": cond_fid_text, "runs": runs, "order": summary["run_order"], "cond": cond, "land": land, "emb": emb,
-        "cell": cell, "f1": f1, "f3": f3, "scale": summary["scale"], "is_full": summary["scale"] == "full",
+        "cell": cell, "f1": f1, "f3": f3, "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "cond_ds": DATASET_TEXT.get(cond_ds, cond_ds), "land_ds": DATASET_TEXT.get(land_ds, land_ds),
         "land_stand_in": land_ds == "wallpaper-crops", "cond_stand_in": cond_ds == "fashion-mnist",
         "own_codec": summary["codec"] == "autoencoder", "aes": summary["autoencoders"],

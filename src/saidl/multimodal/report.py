@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saidl.common.config import full_protocol
+
 from saidl.report.latex import Tex, format_pm
 
 from .grid import PRETRAINED
@@ -61,7 +63,7 @@ def context(summary: dict) -> dict:
     frozen, joint = f["arms"]["frozen"]["final"], f["arms"]["joint"]["final"]
     gen = summary["dataset"].get("generator") or {}
     return {
-        "s": summary, "eda": eda, "cells": cells, "scale": summary["scale"], "is_full": summary["scale"] == "full",
+        "s": summary, "eda": eda, "cells": cells, "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "synthetic": summary["dataset"]["synthetic"], "gen": gen, "acc": acc, "pct": pct,
         "base": base, "singles": singles, "pre_singles": pre_singles, "alls": alls, "ranked_single": ranked_single,
         "gain": gain, "verdicts": summary["verdicts"], "best": summary["best"], "best_cell": cells[summary["best"]],

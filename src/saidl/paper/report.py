@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saidl.common.config import full_protocol
+
 from saidl.coreml.names import ANL_A, ANL_MIN_PROB, DATASET_NAMES, MODEL_NAMES
 from saidl.coreml.report import pct, tex_join
 from saidl.paper.analyze import APL, best_apl, settings
@@ -157,7 +159,7 @@ def context(summary: dict) -> dict:
     return {
         "s": summary, "n": n, "claims": claims, "by_id": {c["id"]: c for c in claims},
         "provenance": prov, "pct": pct,
-        "scale": summary["scale"], "is_full": summary["scale"] == "full",
+        "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
         "model": MODEL_NAMES.get(main["model"], main["model"]), "main": main, "n_seeds": n_seeds,
         "transfer": transfer,
@@ -167,7 +169,7 @@ def context(summary: dict) -> dict:
         "n_supported": verdicts.count("supported"), "n_partly": verdicts.count("partly supported"),
         "n_not": verdicts.count("not supported"), "n_claims": len(claims),
         "anl_a": f"{ANL_A:.3f}", "anl_min_prob": f"{ANL_MIN_PROB:g}",
-        "reference": reference_rows(n) if summary["scale"] == "full" else [],
+        "reference": reference_rows(n) if full_protocol(summary["scale"]) else [],
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
         "n_runs": len(summary["provenance"]["runs"]),
         "k": lambda eta: f"{float(eta):g}",

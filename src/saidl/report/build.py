@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -27,10 +28,12 @@ def environment():
     return env
 
 
-def render(task: str, summary_path: Path, out: Path) -> Path:
-    """Render ``templates/<task>/report.tex`` with the context the task's report module builds."""
+def render(task: str, summary_path: Path, out: Path, scale_changes: list[dict] | None = None) -> Path:
+    """Render ``templates/<task>/report.tex`` with the context the task's report module builds,
+    plus ``scale_changes``: the rehearsal's differences from full (``m.scale_note`` on page 1)."""
     module = importlib.import_module(f"saidl.{task}.report")
     context = module.context(read_json(summary_path))
+    context.setdefault("scale_changes", scale_changes or [])
     return render_template(environment(), f"{task}/report.tex", context, out)
 
 
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--task", required=True)
     r.add_argument("--summary", required=True, type=Path)
     r.add_argument("--out", required=True, type=Path)
+    r.add_argument("--scale-changes", default="[]", help="JSON list of {key, full, value}: the rehearsal's changes")
     p = sub.add_parser("pdf")
     p.add_argument("--tex", required=True, type=Path)
     p.add_argument("--pdf", required=True, type=Path)
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
     actions = {
-        "render": lambda: render(args.task, args.summary, args.out),
+        "render": lambda: render(args.task, args.summary, args.out, json.loads(args.scale_changes)),
         "pdf": lambda: compile_pdf(args.tex, args.pdf, texinputs=[tex_dir(), *args.texinputs]),
         "combine": lambda: combine(args.pdfs, args.titles, args.scale, args.out),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saidl.common.config import full_protocol
+
 from saidl.report.latex import Tex
 
 # Published Hopper returns with provenance (shared/reference/td3.md, section 1). [V]: read in the
@@ -58,10 +60,10 @@ def context(summary: dict) -> dict:
         "probe_gap": _probe_gap(per),
         "attack_worse": [v for v in vs if drop(v, "critic") is not None and drop(v, "random") is not None
                          and drop(v, "critic") > drop(v, "random")],
-        "scale": summary["scale"], "is_full": summary["scale"] == "full",
+        "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "cfg": summary["config"], "random": summary["random_return"],
         "sale": "sale" in vs, "td3": "td3" in vs,
-        "reference": REFERENCE if summary["scale"] == "full" else [],
+        "reference": REFERENCE if full_protocol(summary["scale"]) else [],
         "provenance": {**summary["provenance"], "scale": summary["scale"]},
         "n_runs": len(summary["provenance"]["runs"]),
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,

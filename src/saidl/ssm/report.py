@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saidl.common.config import full_protocol
+
 from saidl.report.latex import Tex
 from saidl.ssm.data import SEQ_DATASET_NAMES
 
@@ -61,11 +63,11 @@ def context(summary: dict) -> dict:
     return {
         "s": summary, "per": per, "models": summary["models"], "torch_models": torch_models,
         "best": best, "pairs": pairs, "numpy_models": numpy_models, "torch_twin": torch_twin,
-        "scale": summary["scale"], "is_full": summary["scale"] == "full",
+        "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": SEQ_DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10_gray",
         "length": summary["dataset"].get("length"), "pct": pct, "disc": disc_numbers(summary),
         "model_text": MODEL_TEXT, "init_text": INIT_TEXT, "disc_text": DISC_TEXT,
-        "reference": REFERENCE if summary["scale"] == "full" else [],
+        "reference": REFERENCE if full_protocol(summary["scale"]) else [],
         "provenance": {**summary["provenance"], "scale": summary["scale"]},
         "n_runs": len(summary["provenance"]["runs"]),
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,

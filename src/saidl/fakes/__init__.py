@@ -1,0 +1,36 @@
+"""Format-exact local fakes of the full scale's datasets and hub snapshots, for the rehearsal.
+
+The rehearsal runs the full configuration (readers, model classes, samplers, metrics, templates)
+with only budgets shrunk, on a CPU and without network. Its data and weights are these fakes:
+files in exactly the layout the real readers read (CIFAR-10's python batches, SUN397 in the hub's
+format, a landscapes folder, dmg777k in kgbench's layout, Hugging Face cache snapshots with random
+weights), filled with random or synthetic content. A fake never stands in at ``full``: the full
+configuration points at the real locations, and the rehearsal's config (``<task>.rehearsal``)
+points at ``fakes_dir`` and prints every such change on its report's first page.
+
+``python -m saidl.fakes <asset> --root data/rehearsal --stamp <json>`` makes one asset; the stamp,
+written last and atomically, lists what was made (the workflow's ``fake_asset`` rule).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# asset name -> "module:function"; the function takes the fakes root (a Path) and returns a small
+# JSON-able dict describing what it wrote (paths relative to the root, counts, sizes).
+ASSETS: dict[str, str] = {
+}
+
+
+def make(asset: str, root) -> dict:
+    from pathlib import Path
+
+    from saidl.common.errors import ConfigError
+
+    if asset not in ASSETS:
+        raise ConfigError(f"unknown fake asset '{asset}'; known: {', '.join(sorted(ASSETS)) or 'none'} "
+                          "(saidl.fakes.ASSETS)")
+    module, func = ASSETS[asset].split(":")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    return getattr(importlib.import_module(module), func)(root)
