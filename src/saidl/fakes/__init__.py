@@ -19,6 +19,12 @@ import importlib
 # asset name -> "module:function"; the function takes the fakes root (a Path) and returns a small
 # JSON-able dict describing what it wrote (paths relative to the root, counts, sizes).
 ASSETS: dict[str, str] = {
+    "hub-clip-b32": "saidl.fakes.hub_models:make_clip_b32",
+    "hub-clip-l14-336": "saidl.fakes.hub_models:make_clip_l14_336",
+    "hub-siglip": "saidl.fakes.hub_models:make_siglip",
+    "hub-align": "saidl.fakes.hub_models:make_align",
+    "hub-sd-vae": "saidl.fakes.hub_models:make_sd_vae",
+    "hub-dit-xl-2": "saidl.fakes.hub_models:make_dit_xl_2",
 }
 
 
