@@ -61,17 +61,21 @@ class SDVAECodec(nn.Module):
 
     factor = 8
 
-    def __init__(self, model_id: str = "stabilityai/sd-vae-ft-ema", vae=None, scale: float = SD_VAE_SCALE):
+    def __init__(self, model_id: str = "stabilityai/sd-vae-ft-ema", vae=None, scale: float = SD_VAE_SCALE,
+                 cache_dir=None):
         super().__init__()
+        from saidl.diffusion.embedders import hub_kwargs, hub_load_error, with_fake_note
+
         if vae is None:
             from diffusers import AutoencoderKL
 
-            from saidl.diffusion.embedders import hub_load_error
-
             try:
-                vae = AutoencoderKL.from_pretrained(model_id)
+                vae = AutoencoderKL.from_pretrained(model_id, **hub_kwargs(cache_dir))
             except Exception as e:  # noqa: BLE001 - hub, network and cache failures look alike
                 raise hub_load_error(model_id, e) from e
+            self.description = with_fake_note(f"{model_id} (diffusers AutoencoderKL)", model_id, cache_dir)
+        else:
+            self.description = f"{type(vae).__name__} (in-memory)"
         self.vae = vae.eval().requires_grad_(False)
         self.latent_channels = vae.config.latent_channels
         self.image_channels = vae.config.in_channels

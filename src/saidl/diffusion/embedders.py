@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from saidl.common.errors import ConfigError, DataError
 
 __all__ = ["EMBEDDERS", "Embedder", "InceptionEmbedder", "EfficientNetLite0Embedder", "HFImageEmbedder",
-           "CLIPEmbedder", "SigLIPEmbedder", "ALIGNEmbedder", "make_embedder", "to_rgb01"]
+           "CLIPEmbedder", "SigLIPEmbedder", "ALIGNEmbedder", "make_embedder", "to_rgb01", "hub_kwargs",
+           "fake_note", "with_fake_note"]
 
 EMBEDDERS = ("inception", "efficientnet-lite0", "clip", "siglip", "align")
 
@@ -318,13 +319,53 @@ def hub_load_error(model_id: str, e: Exception) -> DataError:
         "set HF_HUB_OFFLINE=1 to fail fast without network retries")
 
 
+def hub_kwargs(cache_dir) -> dict:
+    """``from_pretrained`` keywords for a hub id read from ``cache_dir`` (the config's
+    ``hub_cache``): None = the user's default Hugging Face cache, with the hub reachable; a
+    folder = that cache only, offline (``local_files_only``), so that a model missing there is
+    an error instead of a download into it."""
+    if cache_dir is None:
+        return {}
+    return {"cache_dir": os.fspath(cache_dir), "local_files_only": True}
+
+
+def fake_note(model_id: str, cache_dir=None, subfolder: str | None = None) -> str | None:
+    """The description of a rehearsal fake (``saidl_fake.json`` in the snapshot or folder that
+    ``model_id`` names); None for a real model, which never holds that file."""
+    from saidl.fakes.hub_models import FAKE_FILE
+
+    if os.path.isdir(model_id):
+        path = os.path.join(model_id, FAKE_FILE)
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            path = try_to_load_from_cache(model_id, FAKE_FILE, cache_dir=None if cache_dir is None
+                                          else os.fspath(cache_dir))
+        except Exception:  # noqa: BLE001 - a malformed id is simply not a fake
+            return None
+    if not isinstance(path, str) or not os.path.isfile(path):
+        return None
+    import json
+
+    try:
+        return json.loads(open(path).read()).get("description")
+    except (OSError, ValueError):
+        return None
+
+
+def with_fake_note(text: str, model_id: str, cache_dir=None) -> str:
+    note = fake_note(model_id, cache_dir)
+    return text if note is None else f"{text} [{note}]"
+
+
 @functools.lru_cache(maxsize=4)
-def _hf_model(class_name: str, model_id: str, device: str):
+def _hf_model(class_name: str, model_id: str, device: str, cache_dir: str | None = None):
     import transformers
 
     cls = getattr(transformers, class_name)
     try:
-        model = cls.from_pretrained(model_id)
+        model = cls.from_pretrained(model_id, **hub_kwargs(cache_dir))
     except Exception as e:  # noqa: BLE001 - hub/network/cache errors come in many types
         raise hub_load_error(model_id, e) from e
     return model.to(device).eval()
@@ -348,8 +389,10 @@ class HFImageEmbedder(Embedder):
     crop_fraction = 1.0
     label = ""
 
-    def __init__(self, model=None, *, image_size: int | None = None, mean=None, std=None, device="cpu"):
+    def __init__(self, model=None, *, image_size: int | None = None, mean=None, std=None, device="cpu",
+                 cache_dir=None):
         super().__init__(device)
+        self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
         model = self.default_id if model is None else model
         if isinstance(model, (str, os.PathLike)):
             self.model_id, self._model = os.fspath(model), None
@@ -362,7 +405,7 @@ class HFImageEmbedder(Embedder):
     @property
     def model(self):
         if self._model is None:
-            return _hf_model(self.model_class, self.model_id, str(self.device))
+            return _hf_model(self.model_class, self.model_id, str(self.device), self.cache_dir)
         return self._model
 
     @property
@@ -376,8 +419,9 @@ class HFImageEmbedder(Embedder):
     def description(self) -> str:
         r = self.input_size
         via = "" if self.crop_fraction == 1.0 else f" (via {int(round(r / self.crop_fraction))} px + centre crop)"
-        return (f"{self.label} image embedding ({self.model_id}, transformers get_image_features), centre square "
+        text = (f"{self.label} image embedding ({self.model_id}, transformers get_image_features), centre square "
                 f"crop, {self.resample} resize to {r}x{r}{via}, mean {self.mean} / std {self.std}, {self.dim}-d")
+        return text if self._model is not None else with_fake_note(text, self.model_id, self.cache_dir)
 
     def preprocess(self, x01):
         x = resize_crop(x01, self.input_size, self.resample, self.crop_fraction)
@@ -425,11 +469,15 @@ _CLASSES = {"inception": InceptionEmbedder, "efficientnet-lite0": EfficientNetLi
             "clip": CLIPEmbedder, "siglip": SigLIPEmbedder, "align": ALIGNEmbedder}
 
 
-def make_embedder(name: str, device="cpu", **kw) -> Embedder:
+def make_embedder(name: str, device="cpu", cache_dir=None, **kw) -> Embedder:
     """Build an embedder by name (one of ``EMBEDDERS``); ``kw`` goes to its constructor
-    (e.g. ``model=`` a hub id / local path for clip, siglip and align)."""
+    (e.g. ``model=`` a hub id / local path for clip, siglip and align). ``cache_dir`` is the
+    Hugging Face cache the hub models are read from (:func:`hub_kwargs`; the locally installed
+    Inception and EfficientNet-Lite0 ignore it)."""
     try:
         cls = _CLASSES[name]
     except KeyError:
         raise ConfigError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDERS)}") from None
+    if issubclass(cls, HFImageEmbedder):
+        kw["cache_dir"] = cache_dir
     return cls(device=device, **kw)

@@ -44,7 +44,9 @@ def to01(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x.float() / 255.0
 
 
-def embed_all(images: np.ndarray, names: list[str], device) -> dict[str, np.ndarray]:
+def embed_all(images: np.ndarray, names: list[str], device, cache_dir=None) -> dict[str, np.ndarray]:
+    """Every embedder's features of ``images``; hub models are read from ``cache_dir`` (the
+    config's ``hub_cache``; None = the user's Hugging Face cache)."""
     from saidl.diffusion.embedders import make_embedder
 
     return {name: make_embedder(name, device=str(device))(to01(images)) for name in names}
@@ -70,7 +72,7 @@ def reference(cfg: dict, out: Path, features: Path) -> dict:
     t0 = time.perf_counter()
     device = choose_device(cfg.get("device", "auto"))
     imgs = load_images(cfg, "test", cfg["n_reference"], cfg["data_seed"])
-    feats = embed_all(imgs.x, cfg["embedders"], device)
+    feats = embed_all(imgs.x, cfg["embedders"], device, cfg.get("hub_cache"))
     features.parent.mkdir(parents=True, exist_ok=True)
     tmp = features.with_name(features.name + ".tmp.npz")
     np.savez(tmp, images=imgs.x[:64], labels=imgs.y, **{f"feat_{k}": v for k, v in feats.items()})
@@ -121,7 +123,7 @@ def samples(cfg: dict, out: Path, weights: Path, ae: Path | None, ref_path: Path
     t = time.perf_counter()
     imgs = generate(model, state, codec, cfg["n_eval"], cfg, device, cfg["seed"])
     sample_s = time.perf_counter() - t
-    feats = embed_all(imgs, cfg["embedders"], device)
+    feats = embed_all(imgs, cfg["embedders"], device, cfg.get("hub_cache"))
     final = scores(feats, ref)
     # FID along training: EMA snapshots, n_curve samples each (the last point reuses the final ones).
     n_curve = min(cfg["n_curve"], cfg["n_eval"])
@@ -215,8 +217,8 @@ def study(cfg: dict, out: Path, weights: Path | None, ae: Path | None, grids_dir
     if cfg["study_run"] == "pretrained":  # full scale: DiT-XL/2 judged by an ImageNet classifier
         from saidl.diffusion.pretrained import ImageNetProbe, load_pretrained
 
-        model, codec, shape = load_pretrained(cfg["pretrained_id"], device)
-        run_cfg = {"run_id": cfg["pretrained_id"], "num_classes": model.num_classes}
+        model, codec, shape, desc = load_pretrained(cfg["pretrained_id"], device, cache_dir=cfg.get("hub_cache"))
+        run_cfg = {"run_id": cfg["pretrained_id"], "num_classes": model.num_classes, "description": desc}
         probe, real_feats, real = ImageNetProbe(device), None, None
         pinfo = {"test_acc": None, "classes": None}
         class_name = f"ImageNet class {cls}"
@@ -235,31 +237,40 @@ def study(cfg: dict, out: Path, weights: Path | None, ae: Path | None, grids_dir
     rows: list[dict] = []
     grids: dict[str, np.ndarray] = {"guidance": [], "steps": []}
     cache: dict[tuple, np.ndarray] = {}
+    # DDPM's reverse variance: the model's own (learned_range for DiT-XL/2, fixed_small for ours);
+    # ``steps_variances`` adds others to the steps part, to measure what the variance changes.
+    native = getattr(model, "schedule_kwargs", {}).get("variance_type", "fixed_small")
+    variances = list(dict.fromkeys([native, *(cfg.get("steps_variances") or [])]))
 
-    def draw(scale: float, steps: int, sampler: str) -> tuple[np.ndarray, float]:
-        key = (float(scale), int(steps), sampler)
+    def draw(scale: float, steps: int, sampler: str, variance: str | None) -> tuple[np.ndarray, float]:
+        key = (float(scale), int(steps), sampler, variance)
         if key not in cache:
             t = time.perf_counter()
             z = sample_latents(model, n, shape, steps, sampler, labels=labels, cfg_scale=scale,
                                guided_channels=cfg.get("guided_channels"), seed=cfg["seed"], device=device,
-                               batch_size=cfg["sample_batch_size"], progress=True)
+                               batch_size=cfg["sample_batch_size"], progress=True, variance_type=variance)
             cache[key] = (decode_to_uint8(codec, z).numpy(), time.perf_counter() - t)
         return cache[key]
 
-    for part, settings in (("guidance", [(s, cfg["guidance_steps"], cfg["guidance_sampler"])
-                                         for s in cfg["guidance_scales"]]),
-                           ("steps", [(cfg["steps_cfg_scale"], st, smp) for smp in cfg["steps_samplers"]
+    def var(sampler: str, v: str) -> str | None:
+        return v if sampler == "ddpm" else None  # DDIM (eta 0) adds no noise
+
+    for part, settings in (("guidance", [(s, cfg["guidance_steps"], cfg["guidance_sampler"],
+                                          var(cfg["guidance_sampler"], native)) for s in cfg["guidance_scales"]]),
+                           ("steps", [(cfg["steps_cfg_scale"], st, smp, v) for smp in cfg["steps_samplers"]
+                                      for v in dict.fromkeys(var(smp, x) for x in variances)
                                       for st in cfg["sampling_steps"]])):
-        for scale, steps, sampler in settings:
-            imgs, secs = draw(scale, steps, sampler)
+        for scale, steps, sampler, variance in settings:
+            imgs, secs = draw(scale, steps, sampler, variance)
             rows.append({"part": part, "cfg_scale": float(scale), "steps": int(steps), "sampler": sampler,
-                         "time_s": secs, **judge(probe, imgs, cls, real_feats, device)})
+                         "variance": variance, "time_s": secs, **judge(probe, imgs, cls, real_feats, device)})
             grids[part].append(imgs[:cfg["grid_columns"]])
     for part, g in grids.items():
         save_png(grids_dir / f"study_{part}.png", image_grid(np.concatenate(g), cfg["grid_columns"]))
     real_row = None if real is None else judge(probe, real[:n], cls, real_feats, device)
     res = {"id": "study", "task": "diffusion", "kind": "study", "config": cfg, "run_config": run_cfg,
            "metrics": {"rows": rows, "real": real_row, "class": cls, "class_name": class_name,
+                       "variance_type": native, "model": run_cfg.get("description", run_cfg["run_id"]),
                        "probe": {k: v for k, v in pinfo.items() if k not in ("test_x", "test_y")}},
            "timing": {"wall_time_s": time.perf_counter() - t0},
            "provenance": run_provenance(cfg, str(device), {"weights": str(weights)})}

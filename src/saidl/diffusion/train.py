@@ -34,7 +34,7 @@ from saidl.diffusion.process import decode_to_uint8, diffusion_loss, make_schedu
 def load_codec(cfg: dict, ae_path: Path | None, device: torch.device):
     """The run's latent codec: the demo autoencoder saved at ``ae_path`` or the SD VAE."""
     if cfg["codec"] == "sd-vae":
-        return SDVAECodec(cfg.get("vae_id", "stabilityai/sd-vae-ft-ema")).to(device)
+        return SDVAECodec(cfg.get("vae_id", "stabilityai/sd-vae-ft-ema"), cache_dir=cfg.get("hub_cache")).to(device)
     if ae_path is None or not Path(ae_path).is_file():
         raise DataError(f"autoencoder weights {ae_path} not found: run the diffusion_autoencoder rule first "
                         "(snakemake builds it as a dependency)")
