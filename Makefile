@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SCALE  ?= demo
 CORES  ?= 4
 
-.PHONY: env system venv report test bench lint clean
+.PHONY: env system venv report test bench lint clean plan
 
 env: system venv
 
@@ -38,6 +38,13 @@ bench: env
 	$(BIN)/python benchmarks/bench_diffusion.py
 	$(BIN)/python benchmarks/bench_paper.py
 	$(BIN)/python benchmarks/bench_multimodal.py
+
+# The cost plan: jobs, device-hours and wall time of a scale (default full) from benchmarks/calibration.json.
+DEVICE ?= nvidia-h100
+GPUS   ?= 1
+PLAN_SCALE = $(if $(filter command line environment,$(origin SCALE)),$(SCALE),full)
+plan: venv
+	$(BIN)/python -m saidl.plan --scale $(PLAN_SCALE) --device $(DEVICE) --cores $(CORES) --gpus $(GPUS)
 
 lint: venv
 	$(BIN)/snakemake --lint
