@@ -198,11 +198,12 @@ NSTEP_BY_HAND = [
 
 def check_against_hand(out: list[tuple], dones: list[float]) -> None:
     assert len(out) == len(NSTEP_BY_HAND)  # none of the last n - 1 transitions is dropped
-    for (obs, act, ret, next_obs, done, discount), expected, d in zip(out, NSTEP_BY_HAND, dones):
+    for (obs, act, ret, next_obs, done, discount, next_obs1), expected, d in zip(out, NSTEP_BY_HAND, dones):
         obs0, ret0, next0, disc0 = expected
         assert obs.item() == obs0 and act.item() == 10 * obs0
         assert ret == pytest.approx(ret0)
         assert next_obs.item() == next0
+        assert next_obs1.item() == obs0 + 1  # the one-step next state, whatever k is
         assert discount == pytest.approx(disc0)
         assert done == d
 
@@ -220,8 +221,9 @@ def test_one_step_accumulator_reproduces_the_raw_transitions():
     for terminated in (True, False):
         out = run_episode(1, terminated=terminated)
         assert len(out) == len(REWARDS)
-        for t, (obs, act, ret, next_obs, done, discount) in enumerate(out):
+        for t, (obs, act, ret, next_obs, done, discount, next_obs1) in enumerate(out):
             assert (obs.item(), act.item(), ret, next_obs.item()) == (t, 10 * t, REWARDS[t], t + 1)
+            assert next_obs1.item() == next_obs.item()
             assert discount == pytest.approx(GAMMA)
             assert done == (1.0 if terminated and t == len(REWARDS) - 1 else 0.0)
 
@@ -248,3 +250,21 @@ def test_nstep_transitions_feed_the_buffer():
     np.testing.assert_allclose(buffer.rew[:5], [row[1] for row in NSTEP_BY_HAND], rtol=1e-6)
     np.testing.assert_allclose(buffer.discount[:5], [row[3] for row in NSTEP_BY_HAND], rtol=1e-6)
     np.testing.assert_array_equal(buffer.done[:5], [0, 0, 1, 1, 1])
+
+
+def test_buffer_stores_the_one_step_next_state_beside_the_nstep_one():
+    """SALE's encoder learns f(s_{t+1}) (TD7): each sampled n-step transition carries s_{t+1}."""
+    acc = NStepAccumulator(3, GAMMA)
+    buffer = ReplayBuffer(1, 1, capacity=20, prioritized=True)
+    for t in range(12):  # one 12-step episode, obs_t = t
+        for transition in acc.push(np.array([t]), np.array([t]), 1.0, np.array([t + 1]), t == 11, False):
+            buffer.add(*transition)
+    batch = buffer.sample(64)
+    obs, nxt, nxt1 = (batch[k].numpy().ravel() for k in ("obs", "next_obs", "next_obs1"))
+    np.testing.assert_array_equal(nxt1, obs + 1)
+    assert np.all(nxt - obs == np.minimum(3, 12 - obs))  # the n-step target state is k <= 3 ahead
+    assert np.any(nxt != nxt1)
+    # Without next_obs1 (a one-step transition) the two next states are the same.
+    one = ReplayBuffer(1, 1, capacity=4)
+    one.add(np.array([0.0]), np.array([0.0]), 1.0, np.array([5.0]), 0.0, GAMMA)
+    assert one.sample(2)["next_obs1"].numpy().ravel().tolist() == [5.0, 5.0]

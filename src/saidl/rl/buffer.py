@@ -1,12 +1,15 @@
 """Replay memory for TD3: uniform or prioritised (Schaul et al., 2016) replay, and n-step returns.
 
 Storage is NumPy; only :meth:`ReplayBuffer.sample` returns torch tensors. A stored transition is
-``(s_t, a_t, R, s_{t+k}, done, discount)`` with ``R = sum_{i<k} gamma^i r_{t+i}`` and
+``(s_t, a_t, R, s_{t+k}, done, discount, s_{t+1})`` with ``R = sum_{i<k} gamma^i r_{t+i}`` and
 ``discount = gamma^k``, so one TD target serves one-step and n-step replay alike::
 
     y = R + discount * (1 - done) * min_j Q'_j(s_{t+k}, a~)
 
 ``done`` is 1 only for a true termination; a time-limit truncation is stored with done = 0.
+The one-step next state ``s_{t+1}`` (``next_obs1``) is stored beside the n-step one: SALE's
+encoder learns the one-step dynamics ``(s_t, a_t) -> s_{t+1}`` (as TD7 does) whatever the
+n of the value target. With n = 1 the two next states are the same.
 
 Typical use with a single environment::
 
@@ -91,7 +94,7 @@ class SumTree:
 
 
 class ReplayBuffer:
-    """Circular replay memory of ``(obs, act, rew, next_obs, done, discount)`` transitions.
+    """Circular replay memory of ``(obs, act, rew, next_obs, done, discount, next_obs1)`` transitions.
 
     ``prioritized=False``: uniform sampling, importance weights all ones.
     ``prioritized=True``: proportional PER (Schaul et al., 2016). Priority
@@ -115,6 +118,7 @@ class ReplayBuffer:
         self.next_obs = np.zeros((self.capacity, obs_dim), dtype=np.float32)
         self.done = np.zeros(self.capacity, dtype=np.float32)
         self.discount = np.zeros(self.capacity, dtype=np.float32)
+        self.next_obs1 = np.zeros((self.capacity, obs_dim), dtype=np.float32)  # s_{t+1}
         self.pos = 0  # where the next transition goes
         self.size = 0  # number of transitions stored, at most capacity
         self.tree = SumTree(self.capacity) if prioritized else None  # leaves hold p_i^alpha
@@ -122,11 +126,13 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, act, rew: float, next_obs, done: float, discount: float) -> None:
-        """Store one transition, overwriting the oldest once the buffer is full."""
+    def add(self, obs, act, rew: float, next_obs, done: float, discount: float, next_obs1=None) -> None:
+        """Store one transition, overwriting the oldest once the buffer is full. ``next_obs1``:
+        the one-step next state s_{t+1} (None: ``next_obs``, i.e. a one-step transition)."""
         i = self.pos
         self.obs[i], self.act[i], self.rew[i] = obs, act, rew
         self.next_obs[i], self.done[i], self.discount[i] = next_obs, done, discount
+        self.next_obs1[i] = next_obs if next_obs1 is None else next_obs1
         if self.prioritized:
             # The tree's running max is max p^alpha = (max p)^alpha: new items get the max priority.
             self.tree.update(np.array([i]), np.array([self.tree.max_priority]))
@@ -134,7 +140,7 @@ class ReplayBuffer:
         self.size = min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int, beta: float = 0.4, device="cpu") -> dict:
-        """A batch of float32 tensors (``obs``/``next_obs``: (B, obs_dim), ``act``: (B, act_dim),
+        """A batch of float32 tensors (``obs``/``next_obs``/``next_obs1``: (B, obs_dim), ``act``: (B, act_dim),
         ``rew``/``done``/``discount``/``weights``: (B,)) plus ``indices`` (np.ndarray, for
         :meth:`update_priorities`)."""
         if self.size == 0:
@@ -159,6 +165,7 @@ class ReplayBuffer:
             "act": tensor(self.act[indices]),
             "rew": tensor(self.rew[indices]),
             "next_obs": tensor(self.next_obs[indices]),
+            "next_obs1": tensor(self.next_obs1[indices]),
             "done": tensor(self.done[indices]),
             "discount": tensor(self.discount[indices]),
             "weights": tensor(weights),
@@ -178,8 +185,9 @@ class ReplayBuffer:
 class NStepAccumulator:
     """Turns one environment's stream of one-step transitions into n-step transitions.
 
-    Each emitted transition is ``(s_t, a_t, R, s_{t+k}, done, gamma^k)`` with
-    ``R = sum_{i<k} gamma^i r_{t+i}``, in the argument order of :meth:`ReplayBuffer.add`.
+    Each emitted transition is ``(s_t, a_t, R, s_{t+k}, done, gamma^k, s_{t+1})`` with
+    ``R = sum_{i<k} gamma^i r_{t+i}``, in the argument order of :meth:`ReplayBuffer.add`;
+    ``s_{t+1}`` is the one-step next state of ``s_t`` (SALE's encoder target).
     ``k = n`` inside an episode. At an episode's end every pending transition is emitted with
     its shorter sum (none of the last n - 1 is dropped) and ``next_obs`` = the episode's last
     ``next_obs``: with done = 1 on termination, done = 0 on truncation (it bootstraps).
@@ -200,8 +208,8 @@ class NStepAccumulator:
         """The transition starting at ``window[start]`` and ending at the newest one."""
         steps = list(self.window)[start:]
         ret = sum(self.gamma**i * rew for i, (_, _, rew, _) in enumerate(steps))
-        obs, act = steps[0][0], steps[0][1]
-        return obs, act, float(ret), steps[-1][3], float(done), float(self.gamma ** len(steps))
+        obs, act, next_obs1 = steps[0][0], steps[0][1], steps[0][3]
+        return obs, act, float(ret), steps[-1][3], float(done), float(self.gamma ** len(steps)), next_obs1
 
     def push(self, obs, act, rew: float, next_obs, terminated: bool,
              truncated: bool) -> list[tuple]:

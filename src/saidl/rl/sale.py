@@ -53,12 +53,17 @@ out  * TD7's hard target copies every 250 steps: this class keeps TD3's Polyak t
        with ``target_policy_smoothing=True`` (noise 0.2, clip 0.5, times max_action).
      * The actor loss is TD3's -mean Q_1 (TD7 averages both heads).
 
-Encoder targets and n-step replay: the encoder must be trained on one-step pairs
-(s_t, a_t, s_{t+1}). A batch may carry ``next_obs1`` (s_{t+1}) for that. When it does not
-(the n-step buffer stores s_{t+k}), ``next_obs`` is used: g then predicts the latent state k
-steps ahead from the first action only, averaging over the behaviour policy's later actions.
-That is still a self-predictive target, but noisier and policy-dependent; with n_step = 1 it is
-exact. ``stats["encoder_target"]`` records which was used.
+Encoder targets and n-step replay: the encoder is trained on one-step pairs (s_t, a_t, s_{t+1})
+as in TD7, whatever n the value target uses. The replay buffer stores the one-step next state
+``next_obs1`` (s_{t+1}) beside the n-step ``next_obs`` (s_{t+k}, for the critic's target), and
+:meth:`SALETD3.update` requires it: a batch without ``next_obs1`` is an error rather than a
+silent switch to f(s_{t+k}), which would make g predict k steps ahead from the first action only.
+``stats["encoder_target"]`` records the key used.
+
+Control for the embedding analysis: :attr:`SALETD3.initial_encoder` is a frozen copy of the
+encoder as initialised (same architecture, same random weights the training started from), so a
+probe can separate what training taught the encoder from what a random network of the same size
+already exposes.
 """
 
 from __future__ import annotations
@@ -255,6 +260,7 @@ class SALETD3:
         self.encoder = SALEEncoder(obs_dim, act_dim, **dims).to(self.device)
         self.fixed_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.fixed_encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.initial_encoder = copy.deepcopy(self.encoder).requires_grad_(False)  # the untrained control
         self.actor_head = SALEActorHead(obs_dim, act_dim, **dims).to(self.device)
         self.actor_target = copy.deepcopy(self.actor_head).requires_grad_(False)
         self.critic = SALECritic(obs_dim, act_dim, **dims).to(self.device)
@@ -300,14 +306,15 @@ class SALETD3:
     @torch.no_grad()
     def embed(self, obs: torch.Tensor, which: str = "fixed") -> torch.Tensor:
         """z_s (B, zs_dim). ``which="fixed"``: the encoder the actor and critic read (default);
-        ``"online"``: the encoder being trained (up to ``encoder_refresh`` updates newer)."""
-        enc = {"fixed": self.fixed_encoder, "online": self.encoder}[which]
+        ``"online"``: the encoder being trained (up to ``encoder_refresh`` updates newer);
+        ``"initial"``: the encoder as initialised, before any update (the untrained control)."""
+        enc = {"fixed": self.fixed_encoder, "online": self.encoder, "initial": self.initial_encoder}[which]
         return enc.zs(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
 
     @torch.no_grad()
     def embed_sa(self, obs: torch.Tensor, act: torch.Tensor, which: str = "fixed") -> torch.Tensor:
         """z_sa (B, zs_dim) for env-unit actions."""
-        enc = {"fixed": self.fixed_encoder, "online": self.encoder}[which]
+        enc = {"fixed": self.fixed_encoder, "online": self.encoder, "initial": self.initial_encoder}[which]
         obs = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         act = torch.as_tensor(act, dtype=torch.float32, device=self.device) / self.max_action
         return enc.zsa(enc.zs(obs), act)
@@ -326,8 +333,10 @@ class SALETD3:
         act = get("act") / self.max_action
         rew, done, discount = get("rew"), get("done"), get("discount")
         weights = get("weights") if "weights" in batch else torch.ones_like(rew)
-        one_step = "next_obs1" in batch and batch["next_obs1"] is not None
-        next_obs1 = get("next_obs1") if one_step else next_obs
+        if batch.get("next_obs1") is None:
+            raise KeyError("SALETD3.update needs batch['next_obs1'], the one-step next state s_{t+1}: SALE's "
+                           "encoder learns f(s_{t+1}), not f(s_{t+k}) of an n-step transition (ReplayBuffer stores it)")
+        next_obs1 = get("next_obs1")
 
         # 1. Encoder: self-predictive loss on (s, a, s_{t+1}).
         enc_loss = self.encoder.loss(obs, act, next_obs1)
@@ -376,15 +385,15 @@ class SALETD3:
             self.fixed_encoder.load_state_dict(self.encoder.state_dict())
             self.encoder_refreshes += 1
 
-        self.stats = {"encoder_target": "next_obs1" if one_step else "next_obs"}
+        self.stats = {"encoder_target": "next_obs1"}
         return {"critic_loss": float(critic_loss.item()), "actor_loss": actor_loss, "td_errors": td_errors,
                 "actor_updated": actor_updated, "encoder_loss": float(enc_loss.item()),
                 "q_mean": float(q1.detach().mean().item())}
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:
-        mods = ("encoder", "fixed_encoder", "fixed_encoder_target", "actor_head", "actor_target", "critic",
-                "critic_target", "encoder_opt", "actor_opt", "critic_opt")
+        mods = ("encoder", "fixed_encoder", "fixed_encoder_target", "initial_encoder", "actor_head", "actor_target",
+                "critic", "critic_target", "encoder_opt", "actor_opt", "critic_opt")
         return {**{m: getattr(self, m).state_dict() for m in mods},
                 "counters": (self.total_updates, self.actor_updates, self.encoder_refreshes)}
 
