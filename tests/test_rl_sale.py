@@ -22,19 +22,18 @@ def small_agent(**kw) -> SALETD3:
     return SALETD3(OBS, ACT, cfg)
 
 
-def make_batch(B: int = 64, seed: int = 0, with_next1: bool = False) -> dict:
+def make_batch(B: int = 64, seed: int = 0) -> dict:
+    """A batch as ReplayBuffer.sample gives it: ``next_obs`` is s_{t+k} (n-step), ``next_obs1`` s_{t+1}."""
     g = torch.Generator().manual_seed(seed)
     obs = torch.randn(B, OBS, generator=g)
     act = torch.rand(B, ACT, generator=g) * 2 - 1
     W = torch.randn(OBS, OBS, generator=g) * 0.3
     V = torch.randn(ACT, OBS, generator=g) * 0.3
-    nxt = obs @ W + act @ V  # a fixed linear "dynamics"
-    batch = {"obs": obs, "act": act, "rew": torch.randn(B, generator=g), "next_obs": nxt,
-             "done": (torch.rand(B, generator=g) < 0.1).float(), "discount": torch.full((B,), 0.99**3),
-             "weights": torch.rand(B, generator=g) + 0.5, "indices": np.arange(B)}
-    if with_next1:
-        batch["next_obs1"] = nxt + 0.01
-    return batch
+    nxt1 = obs @ W + act @ V  # a fixed linear "dynamics"
+    nxt = nxt1 @ W  # further ahead
+    return {"obs": obs, "act": act, "rew": torch.randn(B, generator=g), "next_obs": nxt, "next_obs1": nxt1,
+            "done": (torch.rand(B, generator=g) < 0.1).float(), "discount": torch.full((B,), 0.99**3),
+            "weights": torch.rand(B, generator=g) + 0.5, "indices": np.arange(B)}
 
 
 def params(module) -> torch.Tensor:
@@ -71,9 +70,38 @@ def test_agent_update_trains_the_encoder_on_a_fixed_batch():
     b = make_batch(128)
     losses = [agent.update(b)["encoder_loss"] for _ in range(40)]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
-    assert agent.stats["encoder_target"] == "next_obs"
-    agent.update(make_batch(128, with_next1=True))
+
+
+def test_sale_encoder_learns_the_one_step_next_state_and_requires_it():
+    """TD7's SALE: L = MSE(g(f(s_t), a_t), sg f(s_{t+1})) with s_{t+1}, never the n-step s_{t+k}."""
+    agent = small_agent()
+    b = make_batch(64)
+    act = b["act"] / agent.max_action
+    with torch.no_grad():
+        one_step = agent.encoder.loss(b["obs"], act, b["next_obs1"]).item()
+        n_step = agent.encoder.loss(b["obs"], act, b["next_obs"]).item()
+    assert abs(one_step - n_step) > 1e-4  # the two targets are told apart
+    out = agent.update(b)
+    assert out["encoder_loss"] == pytest.approx(one_step, rel=1e-6)
     assert agent.stats["encoder_target"] == "next_obs1"
+    with pytest.raises(KeyError, match="next_obs1"):  # no silent fall-back to s_{t+k}
+        agent.update({k: v for k, v in b.items() if k != "next_obs1"})
+
+
+def test_the_initial_encoder_is_the_untrained_control():
+    agent = small_agent(encoder_refresh=2)
+    init = params(agent.encoder)
+    assert torch.equal(params(agent.initial_encoder), init)
+    for i in range(5):
+        agent.update(make_batch(32, seed=i))
+    assert torch.equal(params(agent.initial_encoder), init)  # never trained, never refreshed
+    assert not torch.equal(params(agent.encoder), init) and not torch.equal(params(agent.fixed_encoder), init)
+    x = torch.randn(6, OBS)
+    assert torch.equal(agent.embed(x, which="initial"), agent.initial_encoder.zs(x))
+    assert not torch.equal(agent.embed(x, which="initial"), agent.embed(x, which="online"))
+    clone = small_agent(encoder_refresh=2)  # restored with a checkpoint
+    clone.load_state_dict(agent.state_dict())
+    assert torch.equal(params(clone.initial_encoder), init)
 
 
 @pytest.mark.parametrize("delay", [2, 3])
@@ -214,12 +242,65 @@ def test_linear_probe_r2_is_one_on_a_linear_target_and_zero_on_noise():
     rng = np.random.default_rng(0)
     Z = rng.normal(size=(2000, 8))
     S = rng.normal(size=(2000, 4))
+    groups = np.repeat(np.arange(20), 100)
     targets = {"linear": Z @ rng.normal(size=8) + 3.0, "noise": rng.normal(size=2000)}
-    out = E.linear_probe(Z, targets, seed=0, S=S)
-    assert out["embedding"]["linear"] > 0.999
-    assert abs(out["embedding"]["noise"]) < 0.05
-    assert abs(out["state"]["linear"]) < 0.05 and abs(out["state"]["noise"]) < 0.05
-    assert set(E.linear_probe(Z, targets, seed=0)) == {"embedding"}
+    out = E.linear_probe({"z": Z, "state": S}, targets, groups, n_folds=5)
+    assert out["n_folds"] == 5 and out["n_trajectories"] == 20
+    r2 = {f: {k: np.mean(v) for k, v in d.items()} for f, d in out["r2"].items()}
+    assert all(len(v) == 5 for d in out["r2"].values() for v in d.values())
+    assert r2["z"]["linear"] > 0.999
+    assert abs(r2["z"]["noise"]) < 0.05
+    assert abs(r2["state"]["linear"]) < 0.05 and abs(r2["state"]["noise"]) < 0.05
+
+
+def test_probe_splits_by_trajectory_so_neighbouring_steps_do_not_leak():
+    """Each trajectory drifts slowly through feature space and carries its own target value, which
+    the features do not determine: a split over states lets the probe match test states to their
+    training neighbours (high R^2); a split over trajectories does not."""
+    rng = np.random.default_rng(0)
+    n_traj, T, d = 12, 150, 16  # more features than trajectories, as z_s (256) against 10 episodes
+    groups = np.repeat(np.arange(n_traj), T)
+    start = rng.normal(size=(n_traj, d)) * 3
+    Z = np.concatenate([s + np.cumsum(rng.normal(scale=0.02, size=(T, d)), 0) for s in start])
+    y = np.repeat(rng.normal(size=n_traj), T) + 0.01 * rng.normal(size=n_traj * T)
+    for train, test in E.trajectory_folds(groups, 4):
+        assert not set(groups[train]) & set(groups[test])
+    assert sorted(np.concatenate([te for _, te in E.trajectory_folds(groups, 4)])) == list(range(n_traj * T))
+    perm = rng.permutation(len(y))  # the old split: at random over states
+    leaky = E._ridge_r2(Z, y, perm[: int(0.7 * len(y))], perm[int(0.7 * len(y)):], ridge=1.0)
+    assert leaky > 0.5
+    out = E.linear_probe({"z": Z}, {"y": y}, groups, n_folds=4)
+    assert np.mean(out["r2"]["z"]["y"]) < 0.2
+    with pytest.raises(ValueError, match="2 trajectories"):
+        E.trajectory_folds(np.zeros(10), 5)
+
+
+def test_margin_rule_decides_only_beyond_the_larger_std():
+    assert E.compare([0.9, 0.8, 0.85], [0.2, 0.3, 0.25])["outcome"] == "better"
+    assert E.compare([0.2, 0.3, 0.25], [0.9, 0.8, 0.85])["outcome"] == "worse"
+    res = E.compare([0.5, 0.9, 0.1], [0.4, 0.45, 0.35])  # diff 0.1 < std 0.4
+    assert res["outcome"] == "within noise" and res["diff"] == pytest.approx(0.1)
+    assert res["margin"] == pytest.approx(0.4)
+    assert E.compare([0.9], [0.1])["outcome"] == "not tested"  # one value: no noise estimate
+    assert E.compare([0.9, float("nan"), 0.8], [0.1, 0.2])["outcome"] == "better"  # NaN folds dropped
+
+
+def test_summarise_pools_folds_over_seeds_and_gives_a_verdict_per_comparison():
+    def analysis(trained, untrained, state):
+        return {"n_states": 100, "n_episodes": 4, "neighbour_agreement": {"trained": 0.2, "untrained": 0.4},
+                "probe": {"n_folds": 2, "n_trajectories": 4,
+                          "r2": {"trained": {"g": trained}, "untrained": {"g": untrained}, "state": {"g": state}}},
+                "encoder_target": "next_obs1", "encoder_updates": 300, "encoder_refreshes": 1, "encoder_refresh": 250,
+                "pca": [[0, 0]], "pca_return": [1.0]}
+
+    out = E.summarise([analysis([0.8, 0.9], [0.1, 0.2], [0.7, 0.95]), analysis([0.85, 0.8], [0.15, 0.1], [0.6, 0.9])])
+    assert out["probe"]["trained"]["g"]["n"] == 4 and out["n_runs"] == 2
+    assert out["probe"]["trained"]["g"]["mean"] == pytest.approx(np.mean([0.8, 0.9, 0.85, 0.8]))
+    v = out["verdicts"]["g"]
+    assert v["trained_vs_untrained"]["outcome"] == "better"
+    assert v["trained_vs_state"]["outcome"] == "within noise"
+    assert v["untrained_vs_state"]["outcome"] == "worse"
+    assert out["encoder_target"] == ["next_obs1"] and out["neighbour_agreement"]["untrained"]["mean"] == 0.4
 
 
 def test_neighbour_agreement_is_one_for_identical_spaces_and_low_for_unrelated():

@@ -38,7 +38,20 @@ def test_smoke_run_records_curves_robustness_and_the_sale_embedding(tmp_path, sm
     m = doc["metrics"]
     assert len(m["eval_return"]) == len(m["eval_steps"]) > 0
     assert len(m["robustness"]["critic"]) == len(m["robustness"]["eps"])
-    assert set(m["embedding"]["probe"]["embedding"]) == {"return_to_go", "next_reward", "next_x_velocity"}
+    emb = m["embedding"]
+    # The same probes on the trained encoder, on the untrained control and on the raw state,
+    # cross-validated over whole episodes of the trained policy.
+    assert set(emb["probe"]["r2"]) == {"trained", "untrained", "state"}
+    for r2 in emb["probe"]["r2"].values():
+        assert set(r2) == {"return_to_go", "next_reward", "next_x_velocity"}
+        assert all(len(v) == emb["probe"]["n_folds"] for v in r2.values())
+    assert emb["probe"]["n_trajectories"] == emb["n_episodes"] == smoke_runs["sale-s0"]["probe_episodes"]
+    assert emb["probe"]["n_folds"] >= 2
+    assert emb["probe"]["r2"]["trained"] != emb["probe"]["r2"]["untrained"]
+    assert set(emb["neighbour_agreement"]) == {"trained", "untrained"}
+    # SALE's encoder trained on the one-step next state s_{t+1} (TD7), not the n-step one.
+    assert emb["encoder_target"] == "next_obs1" and emb["encoder_updates"] == m["updates"]
+    assert m["robustness"]["clean_length"] >= 1
     assert m["random_return"] > 0
 
 

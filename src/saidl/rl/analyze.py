@@ -1,5 +1,5 @@
 """Collect the RL run JSONs into one summary: curves, final and best returns, robustness, sigma,
-and the SALE embedding analysis.
+and the SALE embedding analysis (pooled over seeds, with its margin-rule verdicts).
 
 Usage: ``python -m saidl.rl.analyze --grid-json grid.json --runs-dir DIR --out summary.json``
 """
@@ -14,6 +14,7 @@ import numpy as np
 from saidl.common.cli import collect_main
 from saidl.common.provenance import summary_provenance
 from saidl.common.runs import load_run, stats
+from saidl.rl import embedding as E
 
 RUN_SCHEMA = {
     "type": "object",
@@ -47,10 +48,13 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
             "auc": stats([float(np.mean(c)) for c in curves]),
             "robust_eps": m[0]["robustness"]["eps"],
             "robust_random": rob["random"].mean(0).tolist(), "robust_critic": rob["critic"].mean(0).tolist(),
+            "robust_seeds": {k: rob[k][:, -1].tolist() for k in rob},  # per seed, at the largest radius
             "sigma": (np.mean(np.asarray(sig, dtype=float), 0).tolist() if sig[0] and sig[0][0] is not None else None),
             "updates_per_s": stats([g["timing"]["updates_per_s"] for g in group]),
-            "embedding": m[0].get("embedding"),
+            "embedding": E.summarise([x["embedding"] for x in m]) if m[0].get("embedding") else None,
         }
+        if all("clean_length" in x["robustness"] for x in m):  # mean episode length without attack
+            per[v]["clean_length"] = stats([x["robustness"]["clean_length"] for x in m])
     first = next(iter(runs.values()))
     return {
         "task": "rl", "scale": first["config"]["scale"], "variants": variants, "per_variant": per,

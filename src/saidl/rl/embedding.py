@@ -3,13 +3,15 @@
 Three views, none of them a loss curve:
 
 * :func:`linear_probe`: how linearly decodable physical quantities and the return-to-go are
-  from z (closed-form ridge, R^2 on a held-out 30 % split), next to the same probe on the raw
-  state. Caveat for the comparison: a quantity that *is* an observation coordinate (height,
-  angle, x-velocity) is decoded perfectly from the raw state by construction, so for those the
-  question is whether z *keeps* them (R^2 near 1) after a nonlinear encoder; the informative
-  contrast is on nonlinear functions of the state such as the return-to-go. z has zs_dim (256)
-  features against the state's 11, so compare against an untrained encoder's z as well
-  (same dimension, random features) to separate "learned" from "more features".
+  from z (closed-form ridge, R^2 under cross-validation over whole trajectories), next to the
+  same probe on the raw state. Caveat for the comparison: a quantity that *is* an observation
+  coordinate (height, angle, x-velocity) is decoded perfectly from the raw state by
+  construction, so for those the question is whether z *keeps* them (R^2 near 1) after a
+  nonlinear encoder; the informative contrast is on nonlinear functions of the state such as the
+  return-to-go. z has zs_dim (256) features against the state's 11, so the same probe runs on
+  an untrained encoder's z as well (same architecture and dimension, random initial weights) to
+  separate "learned" from "more random features". :func:`compare` applies the margin rule
+  (:data:`MARGIN_RULE`) that every verdict on the probes uses.
 * :func:`neighbour_agreement`: whether states that are close in z are close in (standardised)
   state space; low agreement means the embedding re-arranges the state space (as a dynamics
   model should, e.g. grouping states by what happens next), not that it is broken.
@@ -44,10 +46,25 @@ HOPPER_OBS_NAMES = ("height", "angle", "thigh_angle", "leg_angle", "foot_angle",
 HOPPER_QUANTITIES = {"height": 0, "angle": 1, "x_velocity": 5}
 
 
-def _split(n: int, seed: int, test_frac: float) -> tuple[np.ndarray, np.ndarray]:
-    perm = np.random.default_rng(seed).permutation(n)
-    n_test = max(1, int(round(test_frac * n)))
-    return perm[n_test:], perm[:n_test]
+def trajectory_folds(groups, n_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``min(n_folds, #trajectories)`` (train, test) index pairs that hold out *whole* trajectories.
+
+    ``groups[i]`` names the trajectory (episode) of state i. Trajectories, in order of first
+    appearance, go to folds round-robin; every state is in exactly one test fold, and no
+    trajectory has states on both sides of a split. Consecutive states of one trajectory are
+    nearly identical, so a split at random over states would let the probe match a test state to
+    its training neighbours instead of reading the quantity off the features.
+    """
+    groups = np.asarray(groups)
+    ids = list(dict.fromkeys(groups.tolist()))
+    if len(ids) < 2:
+        raise ValueError(f"a split by trajectory needs at least 2 trajectories, got {len(ids)}")
+    k = min(int(n_folds), len(ids))
+    if k < 2:
+        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+    fold_of = {g: i % k for i, g in enumerate(ids)}
+    fold = np.array([fold_of[g] for g in groups.tolist()])
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
 
 
 def _ridge_r2(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, ridge: float) -> float:
@@ -65,26 +82,50 @@ def _ridge_r2(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
     return float(1.0 - sse / sst) if sst > 0 else float("nan")
 
 
-def linear_probe(Z: np.ndarray, targets: dict[str, np.ndarray], seed: int = 0, S: np.ndarray | None = None,
-                 ridge: float = 1.0, test_frac: float = 0.3) -> dict:
-    """Held-out R^2 of closed-form ridge regressions from the features to each target.
+def linear_probe(features: dict[str, np.ndarray], targets: dict[str, np.ndarray], groups,
+                 n_folds: int = 5, ridge: float = 1.0) -> dict:
+    """Held-out R^2 of closed-form ridge regressions from each feature set to each target, with
+    cross-validation over whole trajectories (:func:`trajectory_folds`).
 
-    Features are standardised with the training split's statistics and an intercept is fitted;
-    ``ridge`` is the L2 penalty on the standardised weights. The split (``test_frac`` held out)
-    is drawn from ``seed`` and shared by every target and by both feature sets.
+    ``features``: name -> (N, d) array, e.g. ``{"trained": z_s, "untrained": z_s of the initial
+    encoder, "state": s}``; every set is probed on the same folds. Features are standardised with
+    the training fold's statistics and an intercept is fitted; ``ridge`` is the L2 penalty on the
+    standardised weights. R^2 is computed on each test fold against that fold's mean, so it can be
+    negative (worse than predicting the held-out mean).
 
-    Returns ``{"embedding": {name: R^2}, "state": {name: R^2}}``; "state" (the same probe on the
-    raw states ``S``) is present only when ``S`` is given. R^2 can be negative (worse than
-    predicting the held-out mean).
+    Returns ``{"n_folds", "n_trajectories", "feature_sets", "targets",
+    "r2": {feature set: {target: [R^2 of each fold]}}}``.
     """
-    Z = np.asarray(Z)
-    train, test = _split(len(Z), seed, test_frac)
-    out = {"embedding": {k: _ridge_r2(Z, y, train, test, ridge) for k, y in targets.items()}}
-    if S is not None:
-        if len(S) != len(Z):
-            raise ValueError(f"S has {len(S)} rows but Z has {len(Z)}")
-        out["state"] = {k: _ridge_r2(S, y, train, test, ridge) for k, y in targets.items()}
-    return out
+    groups = np.asarray(groups)
+    for name, X in features.items():
+        if len(X) != len(groups):
+            raise ValueError(f"feature set {name!r} has {len(X)} rows but there are {len(groups)} group labels")
+    folds = trajectory_folds(groups, n_folds)
+    return {"n_folds": len(folds), "n_trajectories": len(set(groups.tolist())),
+            "feature_sets": list(features), "targets": list(targets),  # their order (JSON sorts keys)
+            "r2": {name: {k: [_ridge_r2(X, y, tr, te, ridge) for tr, te in folds] for k, y in targets.items()}
+                   for name, X in features.items()}}
+
+
+# The margin rule of every verdict on the probes (the paper task's rule): A is *better* than B when
+# the mean of A's held-out R^2 values exceeds B's by more than the larger of their two standard
+# deviations (over trajectory folds and seeds), *worse* in the mirror case, and *within noise*
+# otherwise; with fewer than two values on a side nothing is decided ("not tested").
+MARGIN_RULE = ("better when the difference of the mean held-out R^2 exceeds the larger of the two standard "
+               "deviations over trajectory folds and seeds, worse in the mirror case, within noise otherwise")
+
+
+def compare(a, b) -> dict:
+    """The margin rule on two lists of R^2 values: ``{"diff", "margin", "outcome"}`` with outcome
+    "better" / "worse" (A against B) / "within noise" / "not tested"."""
+    a = np.asarray([x for x in a if np.isfinite(x)], dtype=float)
+    b = np.asarray([x for x in b if np.isfinite(x)], dtype=float)
+    if a.size < 2 or b.size < 2:
+        return {"diff": None, "margin": None, "outcome": "not tested"}
+    diff = float(a.mean() - b.mean())
+    margin = float(max(a.std(ddof=1), b.std(ddof=1)))
+    outcome = "better" if diff > margin else ("worse" if -diff > margin else "within noise")
+    return {"diff": diff, "margin": margin, "outcome": outcome}
 
 
 def _knn(X: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
@@ -149,3 +190,40 @@ def discounted_returns_to_go(rewards: np.ndarray, gamma: float = 1.0) -> np.ndar
         g = r[t] + gamma * g
         out[t] = g
     return out
+
+
+def _stats(values) -> dict:
+    """Finite values with their mean and sample standard deviation (0 for one value; None if none)."""
+    arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    return {"values": arr.tolist(), "n": int(arr.size), "mean": float(arr.mean()) if arr.size else None,
+            "std": float(arr.std(ddof=1)) if arr.size > 1 else (0.0 if arr.size else None)}
+
+
+# The comparisons the report makes, as (A, B): is A's probe better than B's?
+COMPARISONS = (("trained", "untrained"), ("trained", "state"), ("untrained", "state"))
+
+
+def summarise(analyses: list[dict]) -> dict:
+    """One summary of the embedding analyses of several runs (seeds) of SALE: every probe's fold
+    R^2 values pooled over seeds, with mean and std, the margin-rule verdict of each comparison in
+    :data:`COMPARISONS` per target, neighbour agreement per encoder, and the first run's PCA."""
+    first = analyses[0]
+    sets = first["probe"].get("feature_sets") or list(first["probe"]["r2"])
+    names = first["probe"].get("targets") or list(first["probe"]["r2"][sets[0]])
+    pooled = {f: {k: [x for a in analyses for x in a["probe"]["r2"][f][k]] for k in names} for f in sets}
+    verdicts = {k: {f"{a}_vs_{b}": compare(pooled[a][k], pooled[b][k]) for a, b in COMPARISONS
+                    if a in pooled and b in pooled} for k in names}
+    return {
+        "n_runs": len(analyses), "n_states": [a["n_states"] for a in analyses],
+        "n_episodes": first["n_episodes"], "n_folds": first["probe"]["n_folds"],
+        "targets": names, "feature_sets": sets,
+        "probe": {f: {k: _stats(v) for k, v in pooled[f].items()} for f in sets},
+        "verdicts": verdicts, "margin_rule": MARGIN_RULE,
+        "neighbour_agreement": {w: _stats([a["neighbour_agreement"][w] for a in analyses])
+                                for w in first["neighbour_agreement"]},
+        "encoder_target": sorted({str(a["encoder_target"]) for a in analyses}),
+        "encoder_updates": min(a["encoder_updates"] for a in analyses),
+        "encoder_refreshes": min(a["encoder_refreshes"] for a in analyses),
+        "encoder_refresh": first["encoder_refresh"],
+        "pca": first["pca"], "pca_return": first["pca_return"],
+    }

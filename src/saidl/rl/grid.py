@@ -7,7 +7,7 @@ from saidl.common.config import defined_entry, scale_block
 RUN_KEYS = ("env_id", "total_steps", "start_steps", "eval_every", "eval_episodes", "batch_size", "hidden",
             "buffer_size", "gamma", "tau", "policy_delay", "lr", "expl_noise", "target_policy_smoothing",
             "n_step", "prioritized", "per_alpha", "per_beta0", "device", "attack_eps", "attack_episodes",
-            "attack_steps", "max_episode_steps", "zs_dim")
+            "attack_steps", "max_episode_steps", "zs_dim", "probe_episodes")
 
 
 def scale_config(task_cfg: dict, scale: str) -> dict:

@@ -5,7 +5,7 @@ step from a prioritized replay buffer of n-step transitions (termination ends th
 the time limit does not). Every ``eval_every`` steps the deterministic policy is evaluated on
 ``eval_episodes`` episodes. After training: returns under observation attacks of growing radius
 (random and critic-gradient), the learned noisy-net sigma, and for SALE an analysis of the
-state embedding.
+state embedding against an untrained encoder of the same architecture and the raw state.
 
 Usage: ``python -m saidl.rl.train --config-json '{...}' --out run.json [--threads N]``
 """
@@ -156,22 +156,31 @@ def robustness(agent, cfg: dict, obs_std: list[float]) -> dict:
                            attack=kind if eps > 0 else "none", seed=cfg["seed"] + 1000,
                            max_steps=cfg["max_episode_steps"], steps=cfg["attack_steps"], scale=scale)
             out[kind].append(float(res["mean"]))
+            if eps == 0 and kind == "random":
+                out["clean_length"] = float(np.mean(res["lengths"]))  # mean episode length without attack
     return out
 
 
 def embedding_analysis(agent, cfg: dict) -> dict | None:
-    """SALE only: probes of physical quantities from z_s, neighbour agreement, a 2-D projection."""
+    """SALE only: probes of quantities of the future from z_s of the trained encoder, of the same
+    encoder as initialised (the untrained control) and of the raw state, cross-validated over
+    whole trajectories; neighbour agreement of both encoders; a 2-D projection.
+
+    The states are those the deterministic trained policy visits in ``probe_episodes`` episodes
+    (reset seeds ``seed + 500 + i``). "Trained" is the online encoder after the last update (the
+    actor reads a copy at most ``encoder_refresh`` updates older)."""
     if not cfg["sale"]:
         return None
     from saidl.rl import embedding as E
 
     env = make_env(cfg["env_id"], cfg["max_episode_steps"])
-    states, returns, next_reward, next_velocity = [], [], [], []
-    for ep in range(max(2, cfg["eval_episodes"])):
+    states, episode, returns, next_reward, next_velocity = [], [], [], [], []
+    for ep in range(cfg["probe_episodes"]):
         obs, _ = env.reset(seed=cfg["seed"] + 500 + ep)
         rewards, done = [], False
         while not done:
             states.append(obs)
+            episode.append(ep)
             obs, r, term, trunc, _ = env.step(agent.act(obs, explore=False))
             rewards.append(float(r))
             next_velocity.append(float(obs[E.HOPPER_QUANTITIES["x_velocity"]]))
@@ -180,15 +189,18 @@ def embedding_analysis(agent, cfg: dict) -> dict | None:
         returns += list(np.cumsum(rewards[::-1])[::-1])  # return-to-go of each visited state
     S = np.asarray(states, dtype=np.float32)
     G = np.asarray(returns, dtype=np.float32)
-    with torch.no_grad():
-        Z = agent.embed(torch.as_tensor(S, device=next(agent.actor.parameters()).device)).cpu().numpy()
+    Z = {which: agent.embed(S, which=which).cpu().numpy() for which in ("online", "initial")}
     # Quantities of the *future*, which a raw state does not list: what the embedding adds.
     targets = {"return_to_go": G, "next_reward": np.asarray(next_reward, dtype=np.float32),
                "next_x_velocity": np.asarray(next_velocity, dtype=np.float32)}
-    probe = E.linear_probe(Z, targets, seed=cfg["seed"], S=S)
-    xy = E.pca_2d(Z)
+    probe = E.linear_probe({"trained": Z["online"], "untrained": Z["initial"], "state": S}, targets, episode)
+    xy = E.pca_2d(Z["online"])
     keep = np.random.default_rng(0).permutation(len(S))[:400]
-    return {"n_states": int(len(S)), "probe": probe, "neighbour_agreement": float(E.neighbour_agreement(Z, S)),
+    return {"n_states": int(len(S)), "n_episodes": int(cfg["probe_episodes"]), "probe": probe,
+            "neighbour_agreement": {"trained": float(E.neighbour_agreement(Z["online"], S)),
+                                    "untrained": float(E.neighbour_agreement(Z["initial"], S))},
+            "encoder_target": agent.stats.get("encoder_target"), "encoder_updates": int(agent.total_updates),
+            "encoder_refreshes": int(agent.encoder_refreshes), "encoder_refresh": int(agent.cfg.encoder_refresh),
             "pca": xy[keep].round(4).tolist(), "pca_return": G[keep].round(3).tolist()}
 
 
