@@ -339,37 +339,7 @@ def test_load_images_unknown_dataset():
         load_images({"dataset": "imagenet", "image_size": 32}, "train", 4, 0)
 
 
-class FakeStream:
-    """A streamed dataset stand-in: rows of {'image': PIL image, 'label': int} and ``.names``."""
-
-    def __init__(self, labels, names):
-        from PIL import Image
-
-        self.names = names
-        self.rows = [{"image": Image.new("RGB", (40 + i % 3, 30), (i % 256, label * 40, 7)), "label": label}
-                     for i, label in enumerate(labels)]
-
-    def __iter__(self):
-        return iter(self.rows)
-
-
-def test_sun397_subset_from_a_stream():
-    from saidl.diffusion.data import sun397_subset
-
-    names = [f"class_{i}" for i in range(6)]
-    wanted = sorted(int(c) for c in np.random.default_rng(3).permutation(6)[:2])
-    stream = FakeStream([i % 6 for i in range(60)], names)
-    imgs = sun397_subset(2, 3, 8, seed=3, stream=stream)
-    assert imgs.x.shape == (6, 3, 8, 8) and imgs.x.dtype == np.uint8
-    assert imgs.classes == tuple(names[c] for c in wanted)
-    assert sorted(imgs.y.tolist()) == [0, 0, 0, 1, 1, 1]
-    # the images are the first three of each wanted class, in stream order
-    reds = [r["image"].getpixel((0, 0))[0] for r in stream.rows if r["label"] in wanted]
-    got = [int(v) for v in imgs.x[:, 0, 4, 4]]
-    assert got == reds[:6]
-    assert [r["label"] for r in stream.rows if r["label"] in wanted][:6] == [wanted[i] for i in imgs.y]
-    with pytest.raises(DataError, match="stream ended with"):
-        sun397_subset(2, 20, 8, seed=3, stream=FakeStream([i % 6 for i in range(60)], names))
+# SUN397 and the landscapes folder: tests/test_diffusion_data.py (on the rehearsal's format-exact fakes).
 
 
 # ----------------------------------------------------------------------------- job grid

@@ -6,9 +6,11 @@
   photos from Debian's ``mate-backgrounds`` (the nature set), each photo first scaled so that its
   short side lies in a random range, then cropped and resized to ``image_size``.
 - ``landscapes`` (full): a folder of landscape photographs (the assignment's Kaggle set),
-  centre-cropped and resized to ``image_size`` (256).
-- ``sun397`` (full, bonus): 100 images from each of 40 SUN397 classes, streamed with
-  Hugging Face ``datasets`` as the assignment suggests.
+  centre-cropped and resized to ``image_size`` (256). A seeded fifth of the folder is held out
+  as the FID/CMMD reference; the rest is the training set.
+- ``sun397`` (full, bonus): 100 training images from each of 40 SUN397 classes, read with
+  Hugging Face ``datasets`` (streamed, as the assignment suggests), plus a held-out reference set
+  of further images of the same classes. See :func:`sun397_images` for the hub copy used and why.
 
 Every loader returns :class:`Images`; a missing dataset is a :class:`DataError` naming it, where
 it was looked for and how to install it.
@@ -17,6 +19,7 @@ it was looked for and how to install it.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +28,8 @@ import numpy as np
 from saidl.common.errors import ConfigError, DataError
 
 MATE_NATURE_DIR = Path("/usr/share/backgrounds/mate/nature")
+SUN397_REPO = "1aurent/SUN397"
+LANDSCAPE_HELD_OUT = 5   # one image in 5 of the landscape folder is held out as the reference set
 DEFAULT_WALLPAPERS = ("Dune.jpg", "Storm.jpg", "GreenMeadow.jpg")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
@@ -39,17 +44,19 @@ class Images:
     source: str
     checksum: str
     notes: list[str] = field(default_factory=list)
+    split: str = ""   # which part of the source these images are (e.g. the held-out reference part)
 
     def __len__(self) -> int:
         return len(self.x)
 
     def subset(self, idx: np.ndarray) -> "Images":
-        return Images(self.x[idx], self.y[idx], self.classes, self.source, self.checksum, list(self.notes))
+        return Images(self.x[idx], self.y[idx], self.classes, self.source, self.checksum, list(self.notes),
+                      self.split)
 
     @property
     def info(self) -> dict:
         return {"source": self.source, "checksum": self.checksum, "n": len(self), "shape": list(self.x.shape[1:]),
-                "classes": list(self.classes), "notes": list(self.notes)}
+                "classes": list(self.classes), "notes": list(self.notes), "split": self.split}
 
 
 def _digest(*arrays: np.ndarray) -> str:
@@ -73,7 +80,8 @@ def fashion_mnist(split: str, n: int | None, seed: int, image_size: int = 32) ->
         raise ConfigError(f"diffusion image_size {image_size} cannot hold 28x28 Fashion-MNIST by even padding")
     x = np.pad(x, ((0, 0), (0, 0), (pad // 2, pad // 2), (pad // 2, pad // 2)))
     return Images(x, y, tuple(arr.classes), f"Fashion-MNIST {split}", arr.checksum,
-                  [f"28x28 padded to {image_size}x{image_size}", f"read from {arr.source}"])
+                  [f"28x28 padded to {image_size}x{image_size}", f"read from {arr.source}"],
+                  f"its {split} split" + (", disjoint from the training split" if split != "train" else ""))
 
 
 def _open_rgb(path: Path):
@@ -143,51 +151,154 @@ def image_folder(root: str | Path, n: int | None, seed: int, image_size: int, wh
     if n is not None and n < len(paths):
         paths = [paths[i] for i in sorted(np.random.default_rng(seed).choice(len(paths), n, replace=False))]
     x = np.stack([center_square(_open_rgb(p), image_size) for p in paths])
-    return Images(x, np.full(len(x), -1, np.int64), (), f"{what} ({root})", _digest(x),
+    return Images(x, np.full(len(x), -1, np.int64), (), _with_fake_note(f"{what} ({root})", root), _digest(x),
                   [f"{len(x)} images centre-cropped and resized to {image_size}x{image_size}"])
 
 
-def sun397_subset(n_classes: int, per_class: int, image_size: int, seed: int,
-                  dataset: str = "tanganke/sun397", stream=None) -> Images:
-    """``per_class`` images from each of the first ``n_classes`` SUN397 classes (in a seeded
-    order), read from a streamed Hugging Face dataset; ``stream`` replaces it in tests."""
-    if stream is None:
-        try:
-            import datasets
-        except ImportError as e:
-            raise DataError("SUN397 needs Hugging Face `datasets`: pip install datasets") from e
-        try:
-            stream = datasets.load_dataset(dataset, split="train", streaming=True)
-            names = stream.features["label"].names
-        except Exception as e:  # noqa: BLE001 - any hub/network failure is the same user problem
-            raise DataError(f"SUN397 ('{dataset}') could not be streamed from the Hugging Face hub: {e}. "
-                            "Run the full scale on a machine with internet access, or set HF_HOME to a "
-                            "cache that holds it") from e
-    else:
-        names = getattr(stream, "names", None)
-    wanted: list[int] | None = None
-    counts: dict[int, int] = {}
-    xs, ys = [], []
-    for row in stream:
-        label = int(row["label"])
-        if wanted is None:
-            n_all = len(names) if names else 397
-            order = np.random.default_rng(seed).permutation(n_all)
-            wanted = sorted(int(c) for c in order[:n_classes])
-        if label not in wanted or counts.get(label, 0) >= per_class:
-            continue
-        counts[label] = counts.get(label, 0) + 1
-        xs.append(center_square(row["image"].convert("RGB"), image_size))
-        ys.append(wanted.index(label))
-        if len(xs) == n_classes * per_class:
+def _with_fake_note(source: str, folder: str | Path | None) -> str:
+    """``source`` plus ``[<description>]`` when ``folder`` is a rehearsal fake (it holds the
+    ``saidl_fake.json`` that :mod:`saidl.fakes` writes and no real dataset has)."""
+    from saidl.fakes.hub_models import fake_note
+
+    note = None if folder is None else fake_note(folder)
+    return source if note is None else f"{source} [{note}]"
+
+
+def hub_dataset_source(repo_id: str, hub_cache: str | Path | None) -> str | None:
+    """The snapshot folder of the hub dataset ``repo_id`` in the Hugging Face cache ``hub_cache``
+    (None: the user's default cache) when it holds the whole dataset, else None.
+
+    Whole: a README (the dataset card ``datasets`` reads) and, for every shard name
+    ``<split>-NNNNN-of-MMMMM.parquet`` under ``data/``, all MMMMM shards. (Streaming a hub dataset
+    leaves its README alone in the cache; that snapshot is not whole.)"""
+    import re
+
+    from huggingface_hub import snapshot_download
+
+    try:
+        snap = Path(snapshot_download(repo_id, repo_type="dataset", cache_dir=hub_cache, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not cached (LocalEntryNotFoundError and kin)
+        return None
+    shards: dict[tuple[str, int], int] = {}
+    for p in (snap / "data").glob("*.parquet"):
+        m = re.fullmatch(r"(.+)-\d{5}-of-(\d{5})\.parquet", p.name)
+        if m:
+            key = (m.group(1), int(m.group(2)))
+            shards[key] = shards.get(key, 0) + 1
+    whole = (snap / "README.md").is_file() and bool(shards) and all(n == total for (_, total), n in shards.items())
+    return str(snap) if whole else None
+
+
+def open_hub_dataset(repo_id: str, hub_cache: str | Path | None, split: str = "train", **options):
+    """``datasets.load_dataset(..., streaming=True)`` of a hub dataset: from its snapshot in the
+    Hugging Face cache when that holds it whole (works offline), else streamed from the hub.
+    ``options`` go to the builder (``columns``, ``filters``). Returns (dataset, where it was read)."""
+    import os
+
+    try:
+        import datasets
+    except ImportError as e:
+        raise DataError("the SUN397 reader needs Hugging Face `datasets`: pip install datasets "
+                        "(`make env` installs it with the diffusion extra)") from e
+    local = hub_dataset_source(repo_id, hub_cache)
+    where = local or f"the Hugging Face hub ({repo_id}, streamed)"
+    cache = "your default Hugging Face cache" if hub_cache is None else f"the Hugging Face cache {hub_cache}"
+    if local is None and os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+        raise DataError(f"dataset '{repo_id}' is not (whole) in {cache} and HF_HUB_OFFLINE is set: download it "
+                        f"with `hf download {repo_id} --repo-type dataset"
+                        f"{'' if hub_cache is None else f' --cache-dir {hub_cache}'}`, or run with network access")
+    try:
+        # ``hub_cache`` is the *hub* cache (huggingface_hub's, read above); load_dataset's own
+        # ``cache_dir`` is the datasets (Arrow) cache, which streaming does not fill: left default.
+        ds = datasets.load_dataset(local or repo_id, split=split, streaming=True, **options)
+    except Exception as e:  # noqa: BLE001 - any hub/network/format failure is the same user problem
+        raise DataError(f"dataset '{repo_id}' could not be read from {where}: {e}. Run the full scale with "
+                        f"network access, or download the dataset into {cache} first") from e
+    return ds, where
+
+
+def sun397_class_name(name: str) -> str:
+    """``/a/apartment_building/outdoor`` (SUN397's ClassName.txt form) -> ``apartment_building/outdoor``."""
+    parts = name.split("/")
+    return "/".join(parts[2:]) if len(parts) > 2 and parts[0] == "" and len(parts[1]) == 1 else name
+
+
+def sun397_images(split: str, n_classes: int, per_class: int, ref_per_class: int, image_size: int, seed: int,
+                  repo_id: str = SUN397_REPO, hub_cache: str | Path | None = None) -> Images:
+    """SUN397 for the class-conditional DiTs: ``split`` 'train' gives ``per_class`` images of each
+    of ``n_classes`` classes, any other split the held-out reference set, ``ref_per_class`` further
+    images of the same classes. The two never share an image.
+
+    The hub copy is ``1aurent/SUN397``: all 108,754 SUN397 images (397 classes, 100 to 2,361 each) in
+    one parquet split ``train``, columns ``image`` and ``label`` (ClassLabel, names ``/a/abbey`` ...).
+    The copies with the standard partition (``tanganke/sun397``: train and test of 19,850 each, i.e.
+    50 images a class in each) cannot give 100 training images of a class AND held-out images of the
+    same class; the complete copy can. Selection, the same in every job that reads it:
+
+    1. read the label column alone and count the images of each class;
+    2. draw ``n_classes`` classes (seeded permutation) among those with at least
+       ``per_class + ref_per_class`` images (158 of 397 classes at 100 + 125);
+    3. read the rows of those classes in dataset order (a parquet filter on ``label``): the first
+       ``per_class`` rows of a class are training images, the next ``ref_per_class`` the reference.
+
+    Images are centre-cropped and resized to ``image_size``. The reference is ordered round-robin
+    over the classes, so any prefix of it is class-balanced. Read through :func:`open_hub_dataset`
+    (``hub_cache``: the snapshot there when whole, offline; else streamed from the hub)."""
+    import datasets
+
+    ds, where = open_hub_dataset(repo_id, hub_cache, columns=["label"])
+    names = list(ds.features["label"].names)
+    labels = np.concatenate([t.column("label").to_numpy() for t in ds.with_format("arrow").iter(batch_size=65_536)])
+    counts = np.bincount(labels, minlength=len(names))
+    need = per_class + ref_per_class
+    eligible = np.flatnonzero(counts >= need)
+    if len(eligible) < n_classes:
+        raise DataError(f"SUN397 ('{repo_id}', {len(labels)} images): only {len(eligible)} of {len(names)} classes "
+                        f"hold {need} images ({per_class} training + {ref_per_class} held-out), {n_classes} "
+                        "needed; lower sun397_per_class, sun397_ref_per_class or sun397_classes in the config")
+    chosen = sorted(int(c) for c in np.random.default_rng(seed).permutation(eligible)[:n_classes])
+    slot = {c: i for i, c in enumerate(chosen)}
+    train = split == "train"
+    want, upto = (per_class, per_class) if train else (ref_per_class, need)
+    if want < 1:
+        raise DataError(f"SUN397: no {'training' if train else 'held-out reference'} images asked for "
+                        f"(sun397_{'per_class' if train else 'ref_per_class'} is {want} in the config)")
+    got: list[list] = [[None] * want for _ in chosen]
+    seen = np.zeros(len(chosen), np.int64)
+    rows, _ = open_hub_dataset(repo_id, hub_cache, filters=[("label", "in", chosen)])
+    rows = rows.cast_column("image", datasets.Image(decode=False))
+    from PIL import Image
+
+    for table in rows.with_format("arrow").iter(batch_size=1024):
+        blobs = table.column("image").combine_chunks().field("bytes").to_pylist()
+        for label, blob in zip(table.column("label").to_pylist(), blobs):
+            i = slot.get(int(label))
+            if i is None:
+                continue
+            k = int(seen[i]) - (0 if train else per_class)
+            seen[i] += 1
+            if 0 <= k < want:
+                got[i][k] = center_square(Image.open(io.BytesIO(blob)).convert("RGB"), image_size)
+        if seen.min() >= upto:
             break
-    if wanted is None or len(xs) < n_classes * per_class:
-        raise DataError(f"SUN397 stream ended with {len(xs)} of {n_classes * per_class} images "
-                        f"({len(counts)} classes); lower per_class or n_classes in the config")
-    classes = tuple(str(names[c]) if names else str(c) for c in wanted)
-    x, y = np.stack(xs), np.asarray(ys, np.int64)
-    return Images(x, y, classes, f"SUN397 ({dataset}, streamed)", _digest(x),
-                  [f"{per_class} images from each of {n_classes} classes, centre-cropped to {image_size}"])
+    if seen.min() < upto:  # the label counts promised more: the data changed between the two reads
+        raise DataError(f"SUN397 ('{repo_id}' from {where}) ended with {int(seen.min())} images of a class "
+                        f"where its label column counts at least {need}")
+    if train:
+        order = [(i, k) for i in range(len(chosen)) for k in range(want)]
+    else:  # round-robin: every prefix is class-balanced
+        order = [(i, k) for k in range(want) for i in range(len(chosen))]
+    x = np.stack([got[i][k] for i, k in order])
+    y = np.asarray([i for i, _ in order], np.int64)
+    classes = tuple(sun397_class_name(names[c]) for c in chosen)
+    part = (f"the first {per_class} images of each class" if train else
+            f"images {per_class + 1}-{need} of each class, none of them a training image")
+    notes = [f"{want} images from each of {n_classes} classes ({part}), centre-cropped and resized to {image_size}",
+             f"classes drawn with seed {seed} among the {len(eligible)} of {len(names)} classes holding at least "
+             f"{need} images ({per_class} training + {ref_per_class} held-out)",
+             f"{len(labels)} images in the dataset; read with Hugging Face datasets from {where}"]
+    source = _with_fake_note(f"SUN397 ({repo_id})", where if Path(where).is_dir() else None)
+    return Images(x, y, classes, source, _digest(x), notes, part)
 
 
 def load_images(cfg: dict, split: str, n: int | None, seed: int) -> Images:
@@ -197,16 +308,27 @@ def load_images(cfg: dict, split: str, n: int | None, seed: int) -> Images:
         return fashion_mnist(split, n, seed, size)
     if name == "wallpaper-crops":
         # Training and reference crops come from disjoint seeds (the same photos, other crops).
-        return wallpaper_crops(n, seed + (0 if split == "train" else 10_000), size,
-                               cfg.get("landscape_files", DEFAULT_WALLPAPERS), cfg.get("landscape_dir", MATE_NATURE_DIR))
+        out = wallpaper_crops(n, seed + (0 if split == "train" else 10_000), size,
+                              cfg.get("landscape_files", DEFAULT_WALLPAPERS), cfg.get("landscape_dir", MATE_NATURE_DIR))
+        out.split = "training crops" if split == "train" else "other random crops of the same photos"
+        return out
     if name == "landscapes":
+        # A seeded fifth of the folder is held out, whatever the reference size asked: the training
+        # and reference jobs split it the same way, so the two sets never share a picture.
         imgs = image_folder(cfg["landscape_dir"], None, seed, size, "landscape pictures")
+        held = len(imgs) // LANDSCAPE_HELD_OUT
+        if held == 0:
+            raise DataError(f"landscape pictures: {len(imgs)} images under {cfg['landscape_dir']}; at least "
+                            f"{LANDSCAPE_HELD_OUT} are needed to hold one in {LANDSCAPE_HELD_OUT} out")
         perm = np.random.default_rng(seed).permutation(len(imgs))
-        n_ref = min(len(imgs) // 5, cfg.get("n_reference", 5000))
-        idx = perm[n_ref:] if split == "train" else perm[:n_ref]
-        return imgs.subset(idx[:n] if n else idx)
+        idx = perm[held:] if split == "train" else perm[:held]
+        out = imgs.subset(idx[:n] if n else idx)
+        out.split = (f"the {len(imgs) - held} of the {len(imgs)} pictures not held out" if split == "train" else
+                     f"a seeded 1 in {LANDSCAPE_HELD_OUT} of the {len(imgs)} pictures, none of them a training picture")
+        return out
     if name == "sun397":
-        imgs = sun397_subset(cfg["sun397_classes"], cfg["sun397_per_class"], size, cfg.get("data_seed", 0))
+        imgs = sun397_images(split, cfg["sun397_classes"], cfg["sun397_per_class"], cfg.get("sun397_ref_per_class", 0),
+                             size, cfg.get("data_seed", 0), hub_cache=cfg.get("hub_cache"))
         return imgs if n is None else imgs.subset(np.arange(min(n, len(imgs))))
     raise ConfigError(f"diffusion dataset '{name}' unknown; use fashion-mnist, wallpaper-crops, landscapes or sun397")
 

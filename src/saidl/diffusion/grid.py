@@ -20,7 +20,8 @@ def scale_config(task_cfg: dict, scale: str) -> dict:
 
 def _common(sc: dict, scale: str) -> dict:
     return {"scale": scale, "device": sc["device"], "codec": sc["codec"], "data_seed": 0, "seed": 0,
-            **({"vae_id": sc["vae_id"]} if "vae_id" in sc else {})}
+            **({"vae_id": sc["vae_id"]} if "vae_id" in sc else {}),
+            **({"hub_cache": sc["hub_cache"]} if "hub_cache" in sc else {})}  # hub models and datasets
 
 
 def autoencoder_configs(task_cfg: dict, scale: str) -> dict[str, dict]:

@@ -25,6 +25,8 @@ ASSETS: dict[str, str] = {
     "hub-align": "saidl.fakes.hub_models:make_align",
     "hub-sd-vae": "saidl.fakes.hub_models:make_sd_vae",
     "hub-dit-xl-2": "saidl.fakes.hub_models:make_dit_xl_2",
+    "sun397": "saidl.fakes.sun397:make",
+    "landscapes": "saidl.fakes.landscapes:make",
 }
 
 
