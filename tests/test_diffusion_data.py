@@ -170,6 +170,44 @@ def test_landscapes_fake_is_a_kaggle_style_folder_with_a_held_out_fifth(tmp_path
     assert len(load_images(cfg, "test", 3, 0)) == 3 and not digests(load_images(cfg, "test", 3, 0).x) & digests(train.x)
 
 
+def test_reference_job_records_the_realised_set(tmp_path, monkeypatch):
+    """The reference JSON says how many real images were embedded (not the config's n_reference),
+    from which source and which part of it."""
+    import saidl.diffusion.embedders as embedders
+    import saidl.diffusion.evaluate as ev
+    from saidl.fakes import make
+
+    made = make("landscapes", tmp_path)
+
+    class Desc:
+        description = "stub"
+
+    monkeypatch.setattr(ev, "embed_all", lambda x, names, *a, **k: {n: np.ones((len(x), 4)) for n in names})
+    monkeypatch.setattr(embedders, "make_embedder", lambda name, *a, **k: Desc())
+    cfg = {"dataset": "landscapes", "image_size": 16, "landscape_dir": str(tmp_path / made["path"]),
+           "n_reference": 5000, "data_seed": 0, "embedders": ["inception"], "device": "cpu", "group": "unconditional",
+           "scale": "rehearsal", "seed": 0, "codec": "sd-vae"}
+    res = ev.reference(cfg, tmp_path / "ref.json", tmp_path / "ref.npz")
+    m = json.loads((tmp_path / "ref.json").read_text())["metrics"]
+    assert m["n"] == res["metrics"]["n"] == made["n"] // 5 != cfg["n_reference"]
+    assert m["n_requested"] == 5000 and "1 in 5" in m["split"] and "rehearsal fake" in m["source"]
+
+
+def test_report_prints_the_realised_reference_sizes():
+    """The report names each reference set by what the reference job realised (summary
+    ``references.<group>.n``), never by the config's ``evaluation.n_reference``."""
+    from saidl.diffusion.report import dataset_text, reference_text
+
+    template = (REPO / "templates/diffusion/report.tex").read_text()
+    assert "ev.n_reference" not in template and "ref_text" in template
+    refs = {"unconditional": {"n": 863, "split": "a seeded 1 in 5 of the 4319 pictures", "source": "x"},
+            "conditional": {"n": 5000, "split": "images 101-225 of each class", "source": "y"}}
+    text = reference_text(refs, {"conditional": "SUN397", "unconditional": "landscape pictures"})
+    assert text == ("5000 of SUN397 (images 101-225 of each class) and "
+                    "863 of landscape pictures (a seeded 1 in 5 of the 4319 pictures)")
+    assert dataset_text("sun397", {"num_classes": 40, "n_images": 80}) == "SUN397 (40 classes, 2 images each)"
+
+
 def test_full_configs_carry_the_hub_cache_and_both_sun397_parts():
     from saidl.diffusion.grid import reference_configs, run_configs
 

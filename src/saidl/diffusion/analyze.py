@@ -77,12 +77,16 @@ def collect(grid: dict, runs_dir: Path, evals_dir: Path, refs_dir: Path, study: 
                      "train_time_s": r["timing"]["train_time_s"], "steps_per_s": r["timing"]["steps_per_s"],
                      "final_loss": m["final_loss"], "loss": m["history"], "fid": em["fid"], "scores": em["scores"],
                      "curve": em["curve"], "n_eval": em["n"], "sample_time_s": ev["timing"]["sample_time_s"],
-                     "dataset_source": r["provenance"]["dataset"].get("source")}
+                     "dataset_source": r["provenance"]["dataset"].get("source"),
+                     "n_images": r["provenance"]["dataset"].get("n")}
         groups.setdefault(c["group"], []).append(rid)
     refs = {}
     for g in groups:
         ref = _read(refs_dir / f"{g}.json", "reference")
-        refs[g] = {"n": ref["metrics"]["n"], "embedders": ref["metrics"]["embedders"], "dims": ref["metrics"]["dims"],
+        # n: the reference set as realised (what the reference job embedded), not the config's size
+        refs[g] = {"n": ref["metrics"]["n"], "n_requested": ref["metrics"].get("n_requested"),
+                   "split": ref["metrics"].get("split", ""),
+                   "embedders": ref["metrics"]["embedders"], "dims": ref["metrics"]["dims"],
                    "source": ref["provenance"]["dataset"].get("source"),
                    "notes": ref["provenance"]["dataset"].get("notes", [])}
     ev_cfg = _read(evals_dir / f"{next(iter(dits))}.json", "evaluation")["config"]

@@ -69,6 +69,9 @@ def scores(feats: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> dict[str
 
 
 def reference(cfg: dict, out: Path, features: Path) -> dict:
+    """Embed the group's held-out real images. The record states the set as realised: ``n`` (what
+    was embedded, which can be fewer than the ``n_requested`` of the config), its ``source`` and
+    ``split`` (which part of the source, disjoint from the training images)."""
     t0 = time.perf_counter()
     device = choose_device(cfg.get("device", "auto"))
     imgs = load_images(cfg, "test", cfg["n_reference"], cfg["data_seed"])
@@ -80,7 +83,8 @@ def reference(cfg: dict, out: Path, features: Path) -> dict:
     from saidl.diffusion.embedders import make_embedder
 
     res = {"id": f"reference-{cfg['dataset']}", "task": "diffusion", "kind": "reference", "config": cfg,
-           "metrics": {"n": len(imgs), "dims": {k: int(v.shape[1]) for k, v in feats.items()},
+           "metrics": {"n": len(imgs), "n_requested": cfg["n_reference"], "source": imgs.source, "split": imgs.split,
+                       "dims": {k: int(v.shape[1]) for k, v in feats.items()},
                        "embedders": {k: make_embedder(k, device=str(device)).description for k in feats}},
            "timing": {"wall_time_s": time.perf_counter() - t0},
            "provenance": run_provenance(cfg, str(device), imgs.info)}

@@ -7,7 +7,7 @@ from saidl.common.config import full_protocol
 from saidl.report.latex import Tex
 
 DATASET_TEXT = {"fashion-mnist": "Fashion-MNIST", "wallpaper-crops": "crops of outdoor photos (MATE wallpapers)",
-                "landscapes": "landscape pictures", "sun397": "SUN397 (40 classes, 100 images each)"}
+                "landscapes": "landscape pictures", "sun397": "SUN397"}
 CONDITIONING_TEXT = {"adaln": "adaLN-Zero", "in_context": "in-context tokens", "cross_attn": "cross-attention"}
 EMBEDDER_TEXT = {"inception": "Inception-v3", "efficientnet-lite0": "EfficientNet-Lite0", "clip": "CLIP",
                  "siglip": "SigLIP", "align": "ALIGN"}
@@ -28,6 +28,26 @@ def best_runs(runs: dict, names: list[str], value) -> set[str]:
     vals = {n: float(f"{value(runs[n]):.3g}") for n in names}
     low = min(vals.values())
     return {n for n, v in vals.items() if v == low}
+
+
+def dataset_text(name: str | None, run: dict | None) -> str | None:
+    """How the report names a DiT run's training set; SUN397 with the counts that were realised."""
+    if name == "sun397" and run and run.get("num_classes") and run.get("n_images"):
+        k = run["num_classes"]
+        return f"SUN397 ({k} classes, {run['n_images'] // k} images each)"
+    return DATASET_TEXT.get(name, name)
+
+
+def reference_text(refs: dict, names: dict[str, str | None]) -> str:
+    """The FID/CMMD reference sets as the reference jobs realised them (summary ``references``:
+    ``n`` images embedded, and which part of the source): e.g. '5000 of SUN397 (held-out part:
+    ...) and 863 of landscape pictures (held-out part: ...)'."""
+    parts = []
+    for g in sorted(refs, key=lambda g: (g != "conditional", g)):
+        r = refs[g]
+        split = r.get("split")
+        parts.append(f"{r['n']} of {names.get(g) or r.get('source')}" + (f" ({split})" if split else ""))
+    return " and ".join(parts)
 
 
 def bold(text: Tex | str, on: bool) -> Tex:
@@ -72,7 +92,10 @@ def context(summary: dict) -> dict:
     return {
         "s": summary, "emb_desc": emb_desc, "cond_fid_text": cond_fid_text, "runs": runs, "order": summary["run_order"], "cond": cond, "land": land, "emb": emb,
         "cell": cell, "f1": f1, "f3": f3, "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
-        "cond_ds": DATASET_TEXT.get(cond_ds, cond_ds), "land_ds": DATASET_TEXT.get(land_ds, land_ds),
+        "cond_ds": dataset_text(cond_ds, runs[cond[0]] if cond else None),
+        "land_ds": dataset_text(land_ds, runs[land[0]] if land else None),
+        "ref_text": reference_text(summary["references"], {"conditional": dataset_text(cond_ds, None),
+                                                           "unconditional": dataset_text(land_ds, None)}),
         "land_stand_in": land_ds == "wallpaper-crops", "cond_stand_in": cond_ds == "fashion-mnist",
         "own_codec": summary["codec"] == "autoencoder", "aes": summary["autoencoders"],
         "cond_text": CONDITIONING_TEXT, "emb_text": EMBEDDER_TEXT, "refs": summary["references"],
