@@ -15,8 +15,6 @@ import yaml
 from conftest import REPO
 from saidl.common.errors import DataError
 
-pytest.importorskip("datasets")
-
 
 def sun_cfg(hub: Path, **kw) -> dict:
     return {"dataset": "sun397", "image_size": 8, "sun397_classes": 40, "sun397_per_class": 100,
