@@ -143,7 +143,11 @@ def test_sun397_offline_needs_the_whole_snapshot(small_sun, tmp_path, offline):
     part = tmp_path / "part"
     shutil.copytree(small_sun, part, symlinks=True)
     snap = Path(hub_dataset_source(SUN397_REPO, part))
-    (snap / "data" / "train-00001-of-00003.parquet").unlink()
+    for shard in (snap / "data").iterdir():   # older push_to_hub names end in a fingerprint
+        shard.rename(shard.with_name(shard.stem + "-0123abcd.parquet"))
+    assert hub_dataset_source(SUN397_REPO, part) == str(snap)
+    assert len(sun397_images("train", 2, 1, 1, 8, 0, hub_cache=part)) == 2
+    (snap / "data" / "train-00001-of-00003-0123abcd.parquet").unlink()
     assert hub_dataset_source(SUN397_REPO, part) is None
     with pytest.raises(DataError, match="not \\(whole\\)"):
         sun397_images("train", 2, 1, 1, 8, 0, hub_cache=part)

@@ -169,7 +169,7 @@ def hub_dataset_source(repo_id: str, hub_cache: str | Path | None) -> str | None
     (None: the user's default cache) when it holds the whole dataset, else None.
 
     Whole: a README (the dataset card ``datasets`` reads) and, for every shard name
-    ``<split>-NNNNN-of-MMMMM.parquet`` under ``data/``, all MMMMM shards. (Streaming a hub dataset
+    ``<split>-NNNNN-of-MMMMM[-<fingerprint>].parquet`` under ``data/``, all MMMMM shards. (Streaming a hub dataset
     leaves its README alone in the cache; that snapshot is not whole.)"""
     import re
 
@@ -181,7 +181,7 @@ def hub_dataset_source(repo_id: str, hub_cache: str | Path | None) -> str | None
         return None
     shards: dict[tuple[str, int], int] = {}
     for p in (snap / "data").glob("*.parquet"):
-        m = re.fullmatch(r"(.+)-\d{5}-of-(\d{5})\.parquet", p.name)
+        m = re.fullmatch(r"(.+)-\d{5}-of-(\d{5})(-[0-9a-f]+)?\.parquet", p.name)  # older uploads: -<fingerprint>
         if m:
             key = (m.group(1), int(m.group(2)))
             shards[key] = shards.get(key, 0) + 1
