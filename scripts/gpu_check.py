@@ -4,15 +4,26 @@ Each task adds one function to ``CHECKS``: it takes the parsed arguments and ret
 as ``(name, callable)``; a part's callable prints what it does and raises on failure. Every part
 ends in one ``OK``/``FAILED`` line, and the exit status is 1 if any part failed.
 
-Usage: ``python scripts/gpu_check.py [--device cuda] [--steps 50] [--tasks coreml ...]``
+With ``--calibration FILE`` the parts also measure the per-step seconds of the cost plan's job
+kinds (``saidl.plan``: keys, units) at the full scale's sizes -- on a CPU too, where that is slow
+(256 px images, a dmg777k-sized graph, the embedders' real architectures with random weights) --
+and merge them into FILE under this device's name (``torch.cuda.get_device_name``, or the CPU's
+model and thread count), with the torch version, the date and this command as the source. Only
+the kinds of parts that passed are written; a kind no part measures stays "not measured".
+
+Usage: ``python scripts/gpu_check.py [--device cuda] [--steps 50] [--tasks coreml ...] [--calibration FILE]``
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
+import json
 import math
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +36,47 @@ import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class Recorder:
+    """Per-step seconds of the cost plan's kinds (``saidl.plan``), measured by the parts. A part's
+    measurements are kept only if the part passes (``commit``); nothing is recorded unless
+    ``enabled`` (--calibration), since without it a CPU run shrinks some sizes."""
+
+    def __init__(self):
+        self.enabled, self.kinds, self.pending = False, {}, {}
+
+    def __call__(self, key: str, seconds: float, at: str) -> None:
+        if not self.enabled:
+            return
+        from saidl.plan import unit
+
+        self.pending[key] = {"seconds": float(f"{seconds:.6g}"), "unit": unit(key), "at": at,
+                             "date": datetime.date.today().isoformat()}
+        print(f"  calibration: {key} = {seconds:.4g} s ({at})")
+
+    def commit(self, ok: bool) -> None:
+        if ok:
+            self.kinds.update(self.pending)
+        self.pending = {}
+
+
+RECORD = Recorder()
+# The calibration's clock: wall time, or on a CPU the process's CPU seconds (all threads), which
+# a machine shared with other jobs does not inflate (main sets it).
+clock = time.perf_counter
+
+
+def timed(fn, reps: int, device: torch.device, warm: int = 1) -> float:
+    """Seconds per call of ``fn`` over ``reps`` calls after ``warm`` untimed ones."""
+    for _ in range(warm):
+        fn()
+    sync(device)
+    t0 = clock()
+    for _ in range(reps):
+        fn()
+    sync(device)
+    return (clock() - t0) / reps
 
 
 def peak_memory(device: torch.device) -> str:
@@ -64,14 +116,20 @@ def dataset_or_stand_in(name: str, data_dir: Path | None):
                     classes, "random stand-in", "none")
 
 
-def train_part(cfg: dict, args) -> None:
+def train_part(cfg: dict, args, task: str, device: str | None = None) -> None:
     """One Core ML-trainer run config: prepare the data, two timed epochs of ``args.steps``
-    batches, evaluate, checkpoint and resume (shared by the Core ML and paper checks)."""
+    batches, evaluate, checkpoint and resume (shared by the Core ML and paper checks). The
+    calibration records the step and per-image scoring seconds where the workflow runs the job
+    (a run whose config says ``device: cpu`` runs on the CPU)."""
     from saidl.coreml import data as D
     from saidl.coreml.train import Trainer, prepare
+    from saidl.plan import trainer_keys
 
-    device = torch.device(args.device)
-    cfg = {**cfg, "device": args.device, "n_train": args.steps * cfg["batch_size"], "n_test": args.eval_images}
+    device = torch.device(device or args.device)
+    where_job = "cpu" if cfg.get("device") == "cpu" else args.device
+    record = torch.device(where_job).type == device.type
+    step_key, predict_key = trainer_keys(task, cfg)
+    cfg = {**cfg, "device": str(device), "n_train": args.steps * cfg["batch_size"], "n_test": args.eval_images}
     if cfg.get("n_val"):
         cfg["n_val"] = args.eval_images
     data_dir = ROOT / cfg["data_dir"] if cfg.get("data_dir") else None
@@ -87,17 +145,27 @@ def train_part(cfg: dict, args) -> None:
     trainer = Trainer(cfg, prep, device)
     warm = trainer.train_epoch()  # first epoch: cuDNN/oneDNN set-up, allocator
     sync(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     loss = trainer.train_epoch()
     sync(device)
-    secs = time.perf_counter() - t0
+    secs = clock() - t0
     print(f"  train ({cfg['loss']}, {cfg.get('loss_params') or 'defaults'}, weight decay {cfg['weight_decay']:g}): "
           f"{args.steps} steps in {secs:.2f} s = {args.steps / secs:.1f} steps/s, "
           f"{args.steps * cfg['batch_size'] / secs:.0f} images/s; loss {warm:.4f} -> {loss:.4f}; "
           f"{peak_memory(device)}")
     if not (math.isfinite(warm) and math.isfinite(loss)):
         raise RuntimeError(f"non-finite training loss ({warm}, {loss})")
+    if record:
+        RECORD(step_key, secs / args.steps, f"{args.steps} steps of batch {cfg['batch_size']}, {cfg['model']}, "
+               f"{cfg['loss']}, augment {bool(cfg.get('augment'))}, after one warm-up epoch")
     scores = trainer.evaluate()
+    if record and RECORD.enabled:
+        n = sum(prep.dataset[k] for k in ("n_train", "n_val", "n_test"))
+        sync(device)
+        t0 = clock()
+        trainer.evaluate()
+        sync(device)
+        RECORD(predict_key, (clock() - t0) / n, f"one evaluation of {n} images (train, val, test)")
     print("  evaluate: " + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} -"
                                      for k, v in scores.items()))
     trainer.epoch = 2  # fit() counts the epochs; two were trained
@@ -117,8 +185,8 @@ def coreml_parts(args) -> list:
     task_cfg = yaml.safe_load((ROOT / "tasks/coreml/config.yaml").read_text())["coreml"]
     runs = run_configs(task_cfg, "full")
     chosen = ("sym-0.8-NCE+RCE-s0", "sym-0.8-CE-s0")
-    return [(f"coreml {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})", lambda rid=rid: train_part(runs[rid], args))
-            for rid in chosen]
+    return [(f"coreml {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})",
+             lambda rid=rid: train_part(runs[rid], args, "coreml")) for rid in chosen]
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,8 +203,13 @@ def paper_parts(args) -> list:
     coreml_cfg = yaml.safe_load((ROOT / "tasks/coreml/config.yaml").read_text())["coreml"]
     runs = run_configs(paper_cfg, coreml_cfg, "full")
     chosen = [rid for rid in ("main-asym-0.4-ANL-CE-ER-s0", "transfer-sym-0.8-ANL-FL-s0") if rid in runs]
-    return [(f"paper {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})", lambda rid=rid: train_part(runs[rid], args))
-            for rid in chosen]
+    parts = [(f"paper {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})",
+              lambda rid=rid: train_part(runs[rid], args, "paper")) for rid in chosen]
+    if args.calibration and not args.device.startswith("cpu"):  # the CPU jobs' cost, where they run
+        parts += [(f"paper {rid} on the CPU, where the workflow runs it (calibration)",
+                   lambda rid=rid: train_part(runs[rid], args, "paper", "cpu"))
+                  for rid in chosen if runs[rid]["device"] == "cpu"]
+    return parts
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,12 +219,13 @@ def paper_parts(args) -> list:
 def ssm_parts(args) -> list:
     """Each full-scale PyTorch SSM model: a few AdamW steps on stand-in 1024-step sequences, and
     the convolution mode against the recurrent mode on a short sequence."""
-    from saidl.ssm.grid import run_configs
+    from saidl.plan import ssm_analysis_key, ssm_keys
+    from saidl.ssm.grid import run_configs, scale_config
     from saidl.ssm.train import build_model
 
     task_cfg = yaml.safe_load((ROOT / "tasks/ssm/config.yaml").read_text())["ssm"]
-    runs = {rid: cfg for rid, cfg in run_configs(task_cfg, "full").items()
-            if cfg["backend"] == "torch" and cfg["seed"] == 0}
+    all_runs = {rid: cfg for rid, cfg in run_configs(task_cfg, "full").items() if cfg["seed"] == 0}
+    runs = {rid: cfg for rid, cfg in all_runs.items() if cfg["backend"] == "torch"}
     device = torch.device(args.device)
 
     def part(cfg: dict) -> None:
@@ -163,29 +237,83 @@ def ssm_parts(args) -> list:
         losses = []
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        t0 = time.perf_counter()
-        for _ in range(args.steps):
+
+        def step():
             loss = torch.nn.functional.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(float(loss))
-        sync(device)
-        secs = time.perf_counter() - t0
+
+        secs = timed(step, args.steps, device) * args.steps
         print(f"  train: {args.steps} steps of {cfg['batch_size']} x 1024 in {secs:.2f} s = "
               f"{args.steps / secs:.2f} steps/s; loss {losses[0]:.4f} -> {losses[-1]:.4f}; {peak_memory(device)}")
         if not all(math.isfinite(v) for v in losses):
             raise RuntimeError(f"non-finite training loss {losses}")
+        step_key, predict_key = ssm_keys(cfg)
+        RECORD(step_key, secs / args.steps, f"{args.steps} AdamW steps of {cfg['batch_size']} x 1024 after a warm-up")
         model.eval()
         with torch.no_grad():
+            if RECORD.enabled:  # the per-epoch scoring runs at batch 256 (saidl.ssm.train.accuracy)
+                xe = torch.randn(256, 1024, 1, device=device)
+                RECORD(predict_key, timed(lambda: model(xe), 1, device) / 256, "one forward of 256 sequences")
             short = x[:2, :64]
             gap = float((model(short) - model.forward_recurrent(short)).abs().max())
         print(f"  convolution vs recurrent mode (64 steps, float32): max |diff| {gap:.2e}")
         if gap > 1e-2:
             raise RuntimeError(f"convolution and recurrent modes disagree ({gap:.2e})")
 
-    return [(f"ssm {rid} ({cfg['kind']}, {cfg['disc']}, d_model {cfg['d_model']})", lambda cfg=cfg: part(cfg))
-            for rid, cfg in runs.items()]
+    def numpy_part(cfg: dict) -> None:
+        """The NumPy S4D (a CPU job) at its full-scale sizes: Adam steps and scoring."""
+        from saidl.ssm import numpy_s4d
+
+        rng = np.random.default_rng(0)
+        b = cfg["batch_size"]
+        x = rng.standard_normal((b, 1024, 1)).astype(np.float32)
+        y = rng.integers(0, 10, b)
+        params = numpy_s4d.init_params(1, cfg["d_model"], cfg["n_layers"], cfg["d_state"], 10, seed=0,
+                                       dtype=np.float32)
+        opt = numpy_s4d.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"], ssm_lr=cfg["ssm_lr"])
+        losses = []
+
+        def step():
+            loss, cache = numpy_s4d.forward(params, x, y)
+            opt.step(params, numpy_s4d.backward(params, cache))
+            losses.append(loss)
+
+        secs = timed(step, args.steps, torch.device("cpu"))
+        print(f"  train: {secs:.3f} s per Adam step of {b} x 1024 (d_model {cfg['d_model']}, {cfg['n_layers']} layers); "
+              f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+        if not all(math.isfinite(v) for v in losses):
+            raise RuntimeError(f"non-finite NumPy training loss {losses}")
+        step_key, predict_key = ssm_keys(cfg)
+        RECORD(step_key, secs, f"{args.steps} steps of batch {b} after a warm-up, CPU")
+        if RECORD.enabled:
+            xe = rng.standard_normal((256, 1024, 1)).astype(np.float32)
+            RECORD(predict_key, timed(lambda: numpy_s4d.predict_logits(params, xe), 1, torch.device("cpu")) / 256,
+                   "scoring 256 sequences, CPU")
+
+    def analyses() -> None:
+        """The discretisation study and the kernel timing, whole, at the full scale's sizes (CPU jobs)."""
+        from saidl.ssm import analysis
+
+        sc = scale_config(task_cfg, "full")
+        cfg = {k: sc[k] for k in ("timing_lengths", "timing_state", "timing_channels", "dataset", "batch_size",
+                                  "d_model", "n_layers", "d_state")}
+        for name in ("discretisation", "timing"):
+            t0 = clock()
+            getattr(analysis, name)(cfg)
+            secs = clock() - t0
+            print(f"  {name}: {secs:.1f} s")
+            RECORD(ssm_analysis_key(name, sc), secs, f"the whole job, {torch.get_num_threads()} threads")
+
+    parts = [(f"ssm {rid} ({cfg['kind']}, {cfg['disc']}, d_model {cfg['d_model']})", lambda cfg=cfg: part(cfg))
+             for rid, cfg in runs.items()]
+    parts += [(f"ssm {rid} (NumPy S4D, d_model {cfg['d_model']}, CPU job)", lambda cfg=cfg: numpy_part(cfg))
+              for rid, cfg in all_runs.items() if cfg["backend"] == "numpy"]
+    if args.calibration:
+        parts.append(("ssm analyses: discretisation and kernel timing (calibration, CPU jobs)", analyses))
+    return parts
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,34 +332,53 @@ def rl_parts(args) -> list:
     device = torch.device(args.device)
 
     def part(cfg: dict) -> None:
+        from saidl.plan import rl_keys
+
+        keys = rl_keys(cfg)
         env = make_env(cfg["env_id"])
         agent = make_agent(cfg, 11, 3, device)
         buf = ReplayBuffer(11, 3, 10_000, prioritized=cfg["prioritized"], seed=0)
         acc = NStepAccumulator(cfg["n_step"], cfg["gamma"])
         obs, _ = env.reset(seed=0)
-        for t in range(max(300, cfg["batch_size"] + 10)):
+        n_env = max(300, cfg["batch_size"] + 10)
+        t0 = clock()
+        for t in range(n_env):
             act = agent.act(obs, explore=True)
             nxt, r, term, trunc, _ = env.step(act)
             for tr in acc.push(obs, act, r, nxt, term, trunc):
                 buf.add(*tr)
             obs = env.reset()[0] if term or trunc else nxt
-        t0 = time.perf_counter()
-        for _ in range(args.steps):
+        RECORD(keys["env"], (clock() - t0) / n_env, f"{n_env} steps with the exploring actor on the device")
+
+        def update():
             b = buf.sample(cfg["batch_size"], beta=0.5, device=device)
-            info = agent.update(b)
-            buf.update_priorities(b["indices"], info["td_errors"])
+            out = agent.update(b)
+            buf.update_priorities(b["indices"], out["td_errors"])
+            return out
+
+        info = update()  # warm-up
         sync(device)
-        secs = time.perf_counter() - t0
+        t0 = clock()
+        for _ in range(args.steps):
+            info = update()
+        sync(device)
+        secs = clock() - t0
         print(f"  {args.steps} updates (batch {cfg['batch_size']}) in {secs:.2f} s = {args.steps / secs:.1f} "
               f"updates/s; critic loss {info['critic_loss']:.4f}; {peak_memory(device)}")
         if not math.isfinite(info["critic_loss"]):
             raise RuntimeError("non-finite critic loss")
+        RECORD(keys["update"], secs / args.steps, f"{args.steps} updates after a warm-up (a {len(buf)}-transition buffer)")
         from saidl.rl.attacks import critic_attack
 
+        k = cfg["attack_steps"] if RECORD.enabled else 2
+        secs = timed(lambda: critic_attack(obs, agent, 0.1, steps=k), 3 if RECORD.enabled else 1, device)
         adv = critic_attack(obs, agent, 0.1, steps=2)
         print(f"  critic attack on one observation: max |delta| {float(np.abs(adv - obs).max()):.3f}")
+        RECORD(keys["attack"], secs, f"{k} gradient steps on one observation, 3 repeats")
 
     chosen = [rid for rid in ("td3-s0", "noisy-gaussian-s0", "sale-s0") if rid in runs]
+    if args.calibration:  # every variant: the noise laws and SALE differ in cost
+        chosen = [rid for rid in runs if rid.endswith("-s0")]
     return [(f"rl {rid} ({runs[rid]['env_id']})", lambda rid=rid: part(runs[rid])) for rid in chosen]
 
 
@@ -294,6 +441,7 @@ def diffusion_parts(args) -> list:
     embedders. On a CPU the batches and images shrink (the model configs do not)."""
     from saidl.diffusion.grid import eval_config, run_configs
     from saidl.diffusion.train import build_dit
+    from saidl.plan import diffusion_keys, embed_key
 
     task_cfg = yaml.safe_load((ROOT / "tasks/diffusion/config.yaml").read_text())["diffusion"]
     runs = run_configs(task_cfg, "full")
@@ -317,12 +465,14 @@ def diffusion_parts(args) -> list:
         from saidl.diffusion.process import diffusion_loss, make_scheduler
         from saidl.diffusion.train import schedule_kwargs
 
-        bs = cfg["batch_size"] if cuda else 1
+        # a CPU trains batches of 1 (8 for the calibration: per latent, a CPU's cost is nearly linear in the batch)
+        bs = cfg["batch_size"] if cuda else (8 if RECORD.enabled else 1)
         torch.manual_seed(0)
         model = build_dit(cfg, latent).to(device)
         ema = copy.deepcopy(model).requires_grad_(False)
-        # as train.py on a GPU; on a CPU the fused AdamW, 3-7x faster there than the per-tensor loop
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0, fused=not cuda)
+        # as train.py on a GPU (and for the calibration); else on a CPU the fused AdamW, 3-7x faster there
+        fused = True if not cuda and not RECORD.enabled else None
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0, fused=fused)
         scheduler = make_scheduler("ddpm", **schedule_kwargs(cfg))
         gen = torch.Generator().manual_seed(0)
         z0 = torch.randn(bs, *latent, device=device)
@@ -333,11 +483,11 @@ def diffusion_parts(args) -> list:
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
 
-        def steps(autocast: bool) -> tuple[float, list[float]]:
+        def steps(autocast: bool, n: int = args.steps) -> tuple[float, list[float]]:
             losses = []
             sync(device)
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
+            t0 = clock()
+            for _ in range(n):
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                     loss = diffusion_loss(model, z0, y, scheduler, gen)
                 opt.zero_grad(set_to_none=True)
@@ -348,13 +498,17 @@ def diffusion_parts(args) -> list:
                         pe.lerp_(pm, 1 - cfg["ema_decay"])
                 losses.append(float(loss.detach()))
             sync(device)
-            return (time.perf_counter() - t0) / args.steps, losses
+            return (clock() - t0) / n, losses
 
+        if RECORD.enabled:
+            steps(False, 1)  # warm-up
         secs, losses = steps(False)
         print(f"  train (float32): {args.steps} AdamW+EMA steps, {secs:.3f} s/step = {bs / secs:.1f} latents/s; "
               f"loss {losses[0]:.4f} -> {losses[-1]:.4f}; {peak_memory(device)}")
         if not all(math.isfinite(v) for v in losses):
             raise RuntimeError(f"non-finite training loss {losses}")
+        RECORD(diffusion_keys(cfg)["train"], secs / bs,
+               f"{args.steps} float32 AdamW+EMA steps of batch {bs} (the run's batch is {cfg['batch_size']}) after a warm-up")
         if cuda:
             secs, losses = steps(True)
             print(f"  train (bf16 autocast): {secs:.3f} s/step; loss {losses[-1]:.4f}")
@@ -414,7 +568,8 @@ def diffusion_parts(args) -> list:
         from saidl.diffusion.codec import SDVAECodec
         from saidl.diffusion.process import decode_to_uint8, sample_latents
 
-        side, n = (256, 2) if cuda else (64, 1)  # a CPU decodes 256 px in ~10 s per image
+        # a CPU decodes 256 px in ~10 s per image: 64 px there, but 256 px for the calibration
+        side, n = (256, 2) if cuda else ((256, 1) if RECORD.enabled else (64, 1))
         torch.manual_seed(0)
         vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
                             up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(128, 256, 512, 512),
@@ -432,6 +587,13 @@ def diffusion_parts(args) -> list:
               f"{time.perf_counter() - t0:.2f} s")
         if tuple(z.shape[1:]) != (4, side // 8, side // 8) or rec.shape != x.shape or not torch.isfinite(rec).all():
             raise RuntimeError(f"codec shapes {tuple(z.shape)} -> {tuple(rec.shape)} for images {tuple(x.shape)}")
+        if RECORD.enabled:
+            keys = diffusion_keys(runs["cond-adaln"])
+            with torch.no_grad():
+                RECORD(keys["encode"], timed(lambda: codec.encode(x), 1, device, warm=0) / n,
+                       f"{n} images of {side} px at once, random weights of the architecture")
+                RECORD(keys["decode"], timed(lambda: codec.decode(z), 1, device, warm=0) / n,
+                       f"{n} latents at once, random weights of the architecture")
         cfg = runs["cond-adaln"]
         torch.manual_seed(0)
         model = perturbed(build_dit(cfg, latent)).to(device)
@@ -486,8 +648,103 @@ def diffusion_parts(args) -> list:
     def skipped(reason: str):
         return lambda: print(f"  SKIPPED: {reason}")
 
+    def forwards() -> None:
+        """Calibration: one DiT forward per latent for every sampling configuration the full scale
+        runs (each run's own attention; the backend run with every backend the device has)."""
+        from saidl.diffusion.attention import BACKENDS, available_backends
+
+        bs = evaluation["sample_batch_size"] if cuda else 8
+        backends = eval_config(task_cfg, "full", "backends")
+        todo = {}  # cost key -> (run config, backend)
+        for cfg in runs.values():
+            todo.setdefault(diffusion_keys(cfg)["forward"], (cfg, cfg["attention"]))
+        avail = available_backends(device)
+        base = {**runs[backends["backend_run"]], "window": backends["window"]}
+        for backend in BACKENDS:
+            if avail.get(backend):
+                print(f"  {backend}: SKIPPED: {avail[backend]}")
+            else:
+                todo.setdefault(diffusion_keys(base, backend)["forward"], (base, backend))
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(bs, *latent, generator=g).to(device)
+        t = torch.randint(0, 1000, (bs,), generator=g).to(device)
+        for key, (cfg, backend) in todo.items():
+            torch.manual_seed(0)
+            model = perturbed(build_dit(cfg, latent)).to(device).eval()
+            model.set_attention(backend, cfg.get("window") if backend == "sliding" else None)
+            y = torch.arange(bs, device=device) % cfg["num_classes"] if cfg["num_classes"] else None
+            with torch.no_grad():
+                secs = timed(lambda: model(x, t, y), max(1, min(args.steps, 5)), device)
+            RECORD(key, secs / bs, f"forward of a batch of {bs} latents, {backend} attention")
+            del model
+
+    def embedders_real() -> None:
+        """Calibration: each embedder of the full scale at its real architecture (random weights:
+        the cost does not depend on them) on 256 px images."""
+        import transformers as tf
+
+        n = 32 if cuda else 2
+        imgs = smooth_images(n, 256, seed=4)
+        small_text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                          vocab_size=64, max_position_embeddings=64)
+        # openai/clip-vit-large-patch14-336, google/siglip-so400m-patch14-384, kakaobrain/align-base
+        # (EfficientNet-B7, 289 px): the vision towers as published; a tiny text tower (unused here)
+        builders = {
+            "clip": lambda: tf.CLIPModel(tf.CLIPConfig(
+                text_config=small_text, projection_dim=768,
+                vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                   num_attention_heads=16, image_size=336, patch_size=14))),
+            "siglip": lambda: tf.SiglipModel(tf.SiglipConfig(
+                text_config={**small_text, "hidden_size": 1152, "num_attention_heads": 16},
+                vision_config=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27,
+                                   num_attention_heads=16, image_size=384, patch_size=14))),
+            "align": lambda: tf.AlignModel(tf.AlignConfig(
+                text_config={k: v for k, v in small_text.items()}, projection_dim=640,
+                vision_config=dict(image_size=289))),
+        }
+        from saidl.diffusion.embedders import make_embedder
+
+        for name in evaluation["embedders"]:
+            torch.manual_seed(0)
+            if name in builders:
+                if no_transformers:
+                    print(f"  {name}: SKIPPED: {no_transformers}")
+                    continue
+                emb = make_embedder(name, model=builders[name](), device=device)
+            elif name == "inception" and not no_fid:
+                emb = make_embedder(name, device=device)
+            else:
+                print(f"  {name}: SKIPPED: {no_fid if name == 'inception' else 'no architecture to build'}")
+                continue
+            secs = timed(lambda: emb(imgs, batch_size=n), 1, device)
+            RECORD(embed_key(name), secs / n, f"{n} images of 256 px in one batch, the real architecture"
+                   + (" and weights" if name == "inception" else ", random weights"))
+            del emb
+
+    def dit_xl() -> None:
+        """Calibration: DiT-XL/2 (facebook/DiT-XL-2-256, diffusers' DiTTransformer2DModel) forward
+        passes on (4, 32, 32) latents, random weights of its architecture."""
+        from diffusers import DiTTransformer2DModel
+
+        study = eval_config(task_cfg, "full", "study")
+        torch.manual_seed(0)
+        model = DiTTransformer2DModel(num_attention_heads=16, attention_head_dim=72, in_channels=4, out_channels=8,
+                                      num_layers=28, sample_size=32, patch_size=2, num_embeds_ada_norm=1000,
+                                      norm_type="ada_norm_zero").to(device).eval()
+        bs = 2 * study["n_study"] if cuda else 2  # a guided step runs the batch twice
+        x = torch.randn(bs, *latent, device=device)
+        t = torch.full((bs,), 500, device=device)
+        y = torch.arange(bs, device=device) % 1000
+        with torch.no_grad():
+            secs = timed(lambda: model(x, timestep=t, class_labels=y).sample, max(1, min(args.steps, 3)), device)
+        print(f"  DiT-XL/2: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters, "
+              f"{secs:.3f} s per forward of {bs} latents")
+        RECORD(f"diffusion.forward:{study['pretrained_id']}", secs / bs,
+               f"forward of a batch of {bs} latents, random weights of the architecture")
+
     parts = []
-    for rid in ("land-full", "cond-adaln"):
+    trained = ("land-full", "cond-adaln") if not args.calibration else tuple(runs)
+    for rid in trained:
         name = f"diffusion {rid} training (DiT-B/4, {latent} latents)"
         parts.append((name + (" SKIPPED" if no_diffusers else ""),
                       skipped(f"the noise scheduler needs diffusers: {no_diffusers}") if no_diffusers
@@ -500,6 +757,11 @@ def diffusion_parts(args) -> list:
                   skipped(no_transformers) if no_transformers else cmmd_embedders))
     parts.append(("diffusion FID Inception-v3" + (" SKIPPED" if no_fid else ""),
                   skipped(no_fid) if no_fid else inception))
+    if args.calibration:
+        parts.append(("diffusion DiT forward passes of every sampling configuration (calibration)", forwards))
+        parts.append(("diffusion embedders at their real architectures (calibration)", embedders_real))
+        parts.append(("diffusion DiT-XL/2 forward passes (calibration)" + (" SKIPPED" if no_diffusers else ""),
+                      skipped(no_diffusers) if no_diffusers else dit_xl))
     return parts
 
 
@@ -534,9 +796,14 @@ def multimodal_parts(args) -> list:
     224 px, MiniLM), train, precomputed-vs-on-the-fly and joint fine-tuning on a small synthetic
     graph with the full-scale model and encoder settings, all on ``args.device``."""
     from saidl.multimodal.grid import job_config, run_configs
+    from saidl.plan import mm_epoch_key, mm_feature_key
 
     task_cfg = yaml.safe_load((ROOT / "tasks/multimodal/config.yaml").read_text())["multimodal"]
-    full = next(c for c in run_configs(task_cfg, "full").values() if c["feature_set"] == "all pretrained")
+    all_runs = run_configs(task_cfg, "full")
+    full = next(c for c in all_runs.values() if c["feature_set"] == "all pretrained")
+    others = list({c["model"]["decomposition"]: c for c in all_runs.values()
+                   if c["model"]["decomposition"] != full["model"]["decomposition"]}.values())
+    mm_prepare = f"multimodal.prepare:{task_cfg['scales']['full']['data']['source']}"
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-check-mm-"))
@@ -555,10 +822,14 @@ def multimodal_parts(args) -> list:
         from saidl.multimodal.synth import bench_graph
         from saidl.multimodal.train import build_model, fit, prepare
 
-        scale = 1.0 if cuda else 0.02
+        scale = 1.0 if cuda or RECORD.enabled else 0.02
         t0 = time.perf_counter()
         bench_graph(tmp / "big", scale=scale)
+        t1 = clock()
         problem = prepare(tmp / "big", full["train"]["hops"])
+        if scale == 1.0:
+            RECORD(mm_prepare, clock() - t1, "load + 2-hop subgraph of the generated dmg777k-sized graph "
+                   "(its images are 16 px: dmg777k's own are larger)")
         print(f"  generated + loaded a graph at dmg777k scale {scale:g} in {time.perf_counter() - t0:.1f} s: "
               f"{problem.kg.num_entities:,} nodes, {len(problem.kg.triples):,} triples; 2-hop subgraph "
               f"{problem.sub.num_nodes:,} nodes, {problem.sub.edge_index.shape[1]:,} edges")
@@ -570,11 +841,26 @@ def multimodal_parts(args) -> list:
         problem.to(device)
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
+        epochs = max(3 if RECORD.enabled else 2, min(args.steps, 10))
         model = build_model(full, problem, idx, dims).to(device)
-        r = fit(model, problem, feats, full["train"], epochs=max(2, min(args.steps, 10)), desc="big")
+        r = fit(model, problem, feats, full["train"], epochs=epochs, desc="big")
         print(f"  R-GCN {sum(p.numel() for p in model.parameters()):,} parameters: {r['epoch_seconds']:.3f} s per "
               f"epoch (median of {len(r['curves']['epoch'])}), val acc {r['final']['validation']['acc']:.3f}; "
               f"{peak_memory(device)}")
+        if scale == 1.0 and RECORD.enabled:
+            for cfg in [full, *others]:  # the main decomposition (bases), then the others (blocks)
+                torch.manual_seed(0)
+                m = build_model(cfg, problem, idx, dims).to(device)
+                fit(m, problem, feats, cfg["train"], epochs=1, desc="warm-up")
+                sync(device)
+                t0 = clock()
+                fit(m, problem, feats, cfg["train"], epochs=epochs, desc=cfg["model"]["decomposition"])
+                sync(device)
+                secs = (clock() - t0) / epochs
+                print(f"  R-GCN with {cfg['model']['decomposition']}: {secs:.3f} s per epoch")
+                RECORD(mm_epoch_key(cfg, "dmg777k"), secs, f"{epochs} epochs after a warm-up on the generated "
+                       "dmg777k-sized graph, random features of the 'all pretrained' dimensions")
+                del m
         conv = model.conv1
         ref = RGCNConvRef(conv)
         x = torch.randn(problem.sub.num_nodes, conv.in_channels, device=device)
@@ -628,6 +914,44 @@ def multimodal_parts(args) -> list:
         if not (e["same_predictions"] and all(np.isfinite(a["curves"]["loss"]).all() for a in f["arms"].values())):
             raise RuntimeError("on-the-fly and precomputed predictions differ, or fine-tuning diverged")
 
+    def features_per_node() -> None:
+        """Calibration: seconds per literal node of each features file of the full scale, on a
+        synthetic graph in dmg777k's layout (its images are small PNGs, its texts short)."""
+        from saidl.multimodal import kgbench as kb
+        from saidl.multimodal.data import prepare as prepare_data
+        from saidl.multimodal.encoders import make_image_encoder, make_text_encoder
+        from saidl.multimodal.featurize import compute, literal_nodes, modality
+        from saidl.multimodal.grid import PRETRAINED, needed_features
+
+        meta = prepare_data({"source": "synthetic", "n_monuments": 300, "seed": 0}, tmp / "calib-graph")
+        kg = kb.load(tmp / "calib-graph", progress=False)
+        enc = task_cfg["scales"]["full"]["encoders"]
+        for name in needed_features(task_cfg, "full"):
+            nodes = literal_nodes(kg, 2, modality(name))
+            if name.startswith("clip"):
+                print(f"  {name}: SKIPPED: needs CLIP's hub snapshot (weights and tokenizer), not built here")
+                continue
+            if name in PRETRAINED:
+                image = modality(name) == "image"
+                e = (make_image_encoder(name, str(device), enc["image_size"]) if image
+                     else make_text_encoder(name, str(device)))
+
+                def run(sel):
+                    src = kg.iter_images(sel) if image else [kg.i2e[int(g)][0] for g in sel]
+                    return e.encode(src, batch_size=enc["batch_size"])
+
+                run(nodes[:2])  # load the weights
+                secs = timed(lambda: run(nodes), 1, device, warm=0)
+                stand_in = "" if image or not patches else ", MiniLM as a random-weight stand-in of its shape"
+                at = f"{len(nodes)} nodes in batches of {enc['batch_size']}{stand_in}"
+            else:
+                t0 = clock()
+                compute(name, kg, nodes, enc, str(device), meta["checksum"], tmp / "calib-cache")
+                secs = clock() - t0
+                at = f"{len(nodes)} nodes, CPU"
+            print(f"  {name}: {len(nodes)} nodes in {secs:.2f} s")
+            RECORD(mm_feature_key(name, enc), secs / len(nodes), at)
+
     def with_patches(fn):
         def run():
             for p in patches:
@@ -639,9 +963,12 @@ def multimodal_parts(args) -> list:
                     p.stop()
         return run
 
-    return [("multimodal R-GCN on a dmg777k-sized graph (full-scale model)", big_graph),
-            ("multimodal featurize, train, embedding timing, joint fine-tuning (full-scale settings)",
-             with_patches(pipeline))]
+    parts = [("multimodal R-GCN on a dmg777k-sized graph (full-scale model)", big_graph),
+             ("multimodal featurize, train, embedding timing, joint fine-tuning (full-scale settings)",
+              with_patches(pipeline))]
+    if args.calibration:
+        parts.append(("multimodal features per literal node (calibration)", with_patches(features_per_node)))
+    return parts
 
 
 def RGCNConvRef(conv):
@@ -665,7 +992,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=50, help="training batches per timed epoch")
     ap.add_argument("--eval-images", type=int, default=2000, help="test images to evaluate on")
     ap.add_argument("--tasks", nargs="+", default=list(CHECKS), choices=list(CHECKS))
+    ap.add_argument("--calibration", type=Path, nargs="?", const=None, default=None,
+                    help="measure the cost plan's per-step seconds at full-scale sizes and merge them into this "
+                         "JSON file (scripts/gpu_check.sh: benchmarks/calibration.json; an empty value: none)")
     args = ap.parse_args(argv)
+    if args.calibration is not None and str(args.calibration) in ("", "."):
+        args.calibration = None
+    RECORD.enabled = args.calibration is not None
+    if RECORD.enabled and not args.device.startswith("cuda"):
+        global clock
+        clock = time.process_time
+        torch.set_num_threads(1)  # one core's seconds per step: the entry is this CPU's single-core cost
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(f"FAILED: device {args.device} requested but CUDA is not available "
               f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})")
@@ -684,11 +1021,59 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc(limit=-3, file=sys.stdout)
                 print(f"FAILED {name} ({time.perf_counter() - t0:.1f} s): {type(exc).__name__}: {exc}")
                 failed.append(name)
+                RECORD.commit(False)
             else:
                 print(f"OK {name} ({time.perf_counter() - t0:.1f} s)")
+                RECORD.commit(True)
             sys.stdout.flush()
+    if args.calibration is not None:
+        write_calibration(args, argv if argv is not None else sys.argv[1:])
     print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'all parts OK'}")
     return 1 if failed else 0
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def write_calibration(args, argv: list[str]) -> None:
+    """Merge this run's measured kinds into the calibration file under this device's name."""
+    from saidl.plan import load_calibration, merge_entry, slug
+
+    cpu, threads = cpu_model(), torch.get_num_threads()
+    if args.device.startswith("cuda"):
+        device = torch.cuda.get_device_name(args.device)
+        name = slug(device)
+    else:
+        device = f"{cpu} (CPU; process CPU seconds with {threads} torch thread{'s' if threads > 1 else ''})"
+        name = f"cpu-{slug(cpu)}"
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "scripts", "src"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = f" at git {rev}{' with local changes' if dirty else ''}" if rev else ""
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    entry = {"device": device, "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+             "source": f"scripts/gpu_check.py {' '.join(argv)}{rev}",
+             "host": {"cpu": cpu, "threads": threads, "load_average": [round(v, 2) for v in os.getloadavg()]},
+             "kinds": RECORD.kinds}
+    path = Path(args.calibration)
+    cal = merge_entry(load_calibration(path), name, entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(cal, indent=1, sort_keys=False) + "\n")
+    tmp.replace(path)
+    print(f"calibration: {len(RECORD.kinds)} kinds of device '{name}' written to {path}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Run every task's full-scale code path for a few steps on the GPU (scripts/gpu_check.py).
+# Run every task's full-scale code path for a few steps on the GPU (scripts/gpu_check.py), measure
+# the cost plan's per-step seconds (`make plan`) and merge them into benchmarks/calibration.json
+# under this device's name.
 # Uses .venv, else a preinstalled python3 with PyTorch (+ wheels in .whl/), else creates the venv
 # (`make venv`); runs the check under a timeout; its exit status is the check's (124: timed out).
-#   scripts/gpu_check.sh                         # CUDA, 50 steps per run
-#   scripts/gpu_check.sh --device cpu --steps 3  # a quick test without a GPU
+#   scripts/gpu_check.sh                                          # CUDA, 50 steps per run
+#   scripts/gpu_check.sh --device cpu --steps 2                   # this CPU's entry (slow: full sizes)
+#   scripts/gpu_check.sh --device cpu --steps 3 --calibration ''  # a quick test without a GPU
 # Environment: GPU_CHECK_TIMEOUT (seconds, default 900).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +29,5 @@ elif [ ! -x "$PY" ]; then
         .venv/bin/pip install -e '.[coreml,rl,diffusion]'
     fi
 fi
-exec timeout --kill-after=30 "${GPU_CHECK_TIMEOUT:-900}" "$PY" scripts/gpu_check.py "$@"
+exec timeout --kill-after=30 "${GPU_CHECK_TIMEOUT:-900}" "$PY" scripts/gpu_check.py \
+    --calibration benchmarks/calibration.json "$@"

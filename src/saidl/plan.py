@@ -314,9 +314,19 @@ def diffusion_jobs(config: dict, scale: str) -> list[Job]:
         jobs.append(Job("diffusion", "samples", rid, gpu, threads, work,
                         (f"diffusion/{rid}", f"diffusion/ref-{cfg['group']}")))
     st = eval_config(tc, scale, "study")
-    settings = {(float(s), int(st["guidance_steps"]), st["guidance_sampler"]) for s in st["guidance_scales"]}
-    settings |= {(float(st["steps_cfg_scale"]), int(n), smp) for smp in st["steps_samplers"] for n in st["sampling_steps"]}
-    steps = sum(n for _, n, _ in settings)
+    # the distinct samplings of saidl.diffusion.evaluate.study: (scale, steps, sampler, DDPM variance);
+    # the model's own variance is learned_range for DiT-XL/2 and fixed_small for ours
+    native = "learned_range" if st["study_run"] == "pretrained" else "fixed_small"
+    variances = list(dict.fromkeys([native, *(st.get("steps_variances") or [])]))
+
+    def var(sampler: str, v: str) -> str | None:
+        return v if sampler == "ddpm" else None
+
+    settings = {(float(s), int(st["guidance_steps"]), st["guidance_sampler"], var(st["guidance_sampler"], native))
+                for s in st["guidance_scales"]}
+    settings |= {(float(st["steps_cfg_scale"]), int(n), smp, v) for smp in st["steps_samplers"]
+                 for v in dict.fromkeys(var(smp, x) for x in variances) for n in st["sampling_steps"]}
+    steps = sum(n for _, n, _, _ in settings)
     work = {}
     if st["study_run"] == "pretrained":
         add(work, f"diffusion.forward:{st['pretrained_id']}", 2 * st["n_study"] * steps)
@@ -452,14 +462,17 @@ def load_calibration(path: Path = CALIBRATION) -> dict:
 
 def merge_entry(cal: dict, name: str, entry: dict) -> dict:
     """``cal`` with ``entry`` as device ``name``: the new kinds replace the old ones; kinds it did not
-    measure stay only if the old entry is the same device with the same torch version."""
+    measure stay only if the old entry is the same device with the same torch version (the sources
+    of both runs are then kept; each kind has its own date)."""
     devices = cal.setdefault("devices", {})
     old = devices.get(name)
-    kinds = {}
+    kinds, source = {}, entry["source"]
     if old and old.get("device") == entry["device"] and old.get("torch") == entry["torch"]:
         kinds.update(old.get("kinds", {}))
+        if old.get("source") and old["source"] != source and old.get("kinds"):
+            source = f"{old['source']}; then {source}"
     kinds.update(entry["kinds"])
-    devices[name] = {**entry, "kinds": dict(sorted(kinds.items()))}
+    devices[name] = {**entry, "source": source, "kinds": dict(sorted(kinds.items()))}
     cal["devices"] = dict(sorted(devices.items()))
     return cal
 
