@@ -129,6 +129,17 @@ def test_wall_time_list_schedule():
     chain = [job("train", 40), job("sample", 5, after=("train",)), job("other", 30)]
     assert P.wall_time(chain, cores=8, gpus=2) == 45          # the sample waits for its training
     assert P.wall_time([job("g", 7), job("h", 7)], cores=4, gpus=0) == 7  # no GPU: on the cores
+    with pytest.raises(ConfigError, match="cycle"):
+        P.wall_time([job("p", 1, after=("q",)), job("q", 1, after=("p",))], cores=1, gpus=1)
+
+
+def test_full_wall_time_on_one_gpu_is_at_least_the_gpu_hours(config, full_jobs):
+    """Every GPU job runs once on the one GPU: no job is lost to a name clash or a dependency."""
+    kinds = {k: {"seconds": 1e-3} for j in full_jobs for k in j.work}
+    P.cost(full_jobs, kinds)
+    gpu_s = sum(j.seconds for j in full_jobs if j.gpu)
+    assert len({j.id for j in full_jobs}) == len(full_jobs)
+    assert P.wall_time(full_jobs, cores=16, gpus=1) >= gpu_s > 0
 
 
 def test_committed_calibration_follows_the_schema():

@@ -311,7 +311,7 @@ def diffusion_jobs(config: dict, scale: str) -> list[Job]:
         for name in ev["embedders"]:
             add(work, embed_key(name), ev["n_eval"])
         add(work, embed_key("inception"), snaps * n_curve)
-        jobs.append(Job("diffusion", "samples", rid, gpu, threads, work,
+        jobs.append(Job("diffusion", "samples", f"samples-{rid}", gpu, threads, work,
                         (f"diffusion/{rid}", f"diffusion/ref-{cfg['group']}")))
     st = eval_config(tc, scale, "study")
     # the distinct samplings of saidl.diffusion.evaluate.study: (scale, steps, sampler, DDPM variance);
@@ -411,6 +411,9 @@ def plan_jobs(config: dict, scale: str, tasks=None) -> list[Job]:
     out = []
     for task in tasks or config.get("tasks", TASKS):
         out += JOBS[task](config, scale)
+    ids = [j.id for j in out]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"two costed jobs share a name: {sorted({i for i in ids if ids.count(i) > 1})}")
     return out
 
 
@@ -533,7 +536,7 @@ def wall_time(jobs: list[Job], cores: int, gpus: int) -> float:
                     started = True
                     break
         if not running:
-            raise ConfigError("the job dependencies have a cycle")  # pragma: no cover
+            break
         now, _, jid = heapq.heappop(running)
         j = by_id[jid]
         free_cores += min(j.threads, cores)
@@ -545,6 +548,8 @@ def wall_time(jobs: list[Job], cores: int, gpus: int) -> float:
                 if not deps:
                     ready.append(by_id[other])
         ready.sort(key=lambda x: -x.seconds)
+    if len(done) != len(jobs):
+        raise ConfigError(f"jobs wait for each other in a cycle: {sorted(set(by_id) - done)[:5]}")
     return now
 
 
