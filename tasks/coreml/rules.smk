@@ -26,6 +26,8 @@ wildcard_constraints:
 
 rule coreml_train:
     """Train one run; writes its JSON atomically (checkpoints in ckpt/ while it runs)."""
+    input:
+        fakes=rehearsal_assets("cifar10"),
     output:
         f"{COREML}/runs/{{run}}.json",
     params:

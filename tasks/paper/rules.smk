@@ -1,6 +1,7 @@
 # Paper implementation: Active Negative Loss (Ye et al., NeurIPS 2023) examined against APL.
 # One training job per run of tasks/paper/config.yaml; the runs are Core ML runs (same data,
 # noise, models and trainer: saidl.coreml.train), the losses live in saidl.coreml.losses.
+from saidl.coreml.grid import scale_config as coreml_scale_config
 from saidl.paper.figures import FIGURES as PAPER_FIGURES
 from saidl.paper.grid import design as paper_design
 from saidl.paper.grid import run_configs as paper_run_configs
@@ -9,7 +10,7 @@ from saidl.paper.tables import TABLES as PAPER_TABLES
 PAPER = f"{RESULTS}/paper"
 PAPER_RUNS = paper_run_configs(config["paper"], config["coreml"], SCALE)
 PAPER_DESIGN = paper_design(config["paper"], config["coreml"], SCALE)
-PAPER_SCALE = config["coreml"]["scales"][SCALE]  # threads and device of the Core ML block
+PAPER_SCALE = coreml_scale_config(config["coreml"], SCALE)  # threads and device of the Core ML block
 PAPER_GPU = 1 if PAPER_SCALE["device"].startswith("cuda") or (
     PAPER_SCALE["device"] == "auto" and SCALE == "full") else 0
 PAPER_TEMPLATES = sorted(str(p) for p in Path("templates/paper").glob("*.tex")) + sorted(
@@ -25,6 +26,8 @@ wildcard_constraints:
 
 rule paper_train:
     """Train one run with the Core ML trainer; writes its JSON atomically (checkpoints in ckpt/)."""
+    input:
+        fakes=rehearsal_assets("cifar10"),
     output:
         f"{PAPER}/runs/{{paper_run}}.json",
     params:

@@ -11,7 +11,8 @@ SSM_SCALE = ssm_scale_config(config["ssm"], SCALE)
 SSM_RUNS = ssm_run_configs(config["ssm"], SCALE)
 SSM_GPU = 1 if SSM_SCALE["device"].startswith("cuda") or (SSM_SCALE["device"] == "auto" and SCALE == "full") else 0
 SSM_ANALYSIS_CFG = json.dumps({k: SSM_SCALE[k] for k in (
-    "timing_lengths", "timing_state", "timing_channels", "dataset", "batch_size", "d_model", "n_layers", "d_state")})
+    "timing_lengths", "timing_state", "timing_channels", "timing_repeat", "dataset", "batch_size", "d_model",
+    "n_layers", "d_state") if k in SSM_SCALE})
 SSM_TEMPLATES = sorted(str(p) for p in Path("templates/ssm").glob("*.tex")) + sorted(
     str(p) for p in Path("templates/common").glob("*.tex") if p.name != "combined.tex")
 SSM_LISTED = ["src/saidl/ssm/kernels.py", "src/saidl/ssm/models.py", "src/saidl/ssm/numpy_s4d.py",
@@ -26,6 +27,8 @@ wildcard_constraints:
 
 rule ssm_train:
     """Train one SSM run; writes its JSON atomically (checkpoint in ckpt/ while it runs)."""
+    input:
+        fakes=rehearsal_assets("cifar10"),
     output:
         f"{SSM}/runs/{{ssm_run}}.json",
     params:
@@ -59,6 +62,7 @@ rule ssm_analysis:
     conda:
         "../../envs/coreml.yaml"
     shell:
+        "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "
         "python -m saidl.ssm.analysis {wildcards.ssm_analysis} --config-json {params.cfg:q} "
         "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 

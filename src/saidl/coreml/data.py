@@ -1,6 +1,7 @@
 """Datasets and label noise for the Core ML task.
 
-Full scale: CIFAR-10 through torchvision. Demo and smoke: Fashion-MNIST from the Debian package
+Full scale: CIFAR-10 through torchvision, md5-checked (``verify_checksums``; only the rehearsal's
+format-exact fake switches the check off). Demo and smoke: Fashion-MNIST from the Debian package
 ``dataset-fashion-mnist`` (idx files), standing in for CIFAR-10. Noisy labels are a pure function
 of (dataset, noise type, eta, seed) and are applied to the *original* labels through a transition
 matrix with exact per-(true, noisy) counts, as ANL's ``create_noisy_labels`` does.
@@ -90,15 +91,44 @@ def load_fashion_mnist(root: str | Path = FASHION_MNIST_DIR) -> Arrays:
                   FASHION_MNIST_CLASSES, str(root), digest.hexdigest())
 
 
-def load_cifar10(root: str | Path, download: bool = True) -> Arrays:
-    """CIFAR-10 through torchvision, integrity-checked (torchvision's md5 of every batch)."""
+def _cifar10_class(verify_checksums: bool):
+    """torchvision's CIFAR10, or with ``verify_checksums`` false a subclass that checks only that
+    every file is there (md5 None) and reads them exactly as CIFAR10 does. The unchecked reader is
+    for the rehearsal's format-exact fake, whose bytes cannot match the real md5 sums."""
     from torchvision.datasets import CIFAR10
 
+    if verify_checksums:
+        return CIFAR10
+
+    class UncheckedCIFAR10(CIFAR10):
+        train_list = [[name, None] for name, _ in CIFAR10.train_list]
+        test_list = [[name, None] for name, _ in CIFAR10.test_list]
+        meta = {**CIFAR10.meta, "md5": None}
+
+    return UncheckedCIFAR10
+
+
+def load_cifar10(root: str | Path, download: bool = True, verify_checksums: bool = True) -> Arrays:
+    """CIFAR-10 through torchvision, integrity-checked (torchvision's md5 of every batch) unless
+    ``verify_checksums`` is false; then the files must be there (nothing is downloaded) and only
+    their md5 check is skipped."""
+    cls = _cifar10_class(verify_checksums)
     root = Path(root)
     try:
-        train = CIFAR10(str(root), train=True, download=download)
-        test = CIFAR10(str(root), train=False, download=download)
+        train = cls(str(root), train=True, download=download and verify_checksums)
+        test = cls(str(root), train=False, download=download and verify_checksums)
     except Exception as exc:  # torchvision raises URLError, RuntimeError or OSError here
+        if not verify_checksums:
+            raise DataError(
+                f"CIFAR-10 batches not found or unreadable in {root / cls.base_folder} ({type(exc).__name__}: "
+                f"{exc}); with verify_checksums false nothing is downloaded. For the rehearsal make the fake "
+                "with `python -m saidl.fakes cifar10 --root data/rehearsal`") from exc
+        if (root / cls.base_folder).is_dir():
+            raise DataError(
+                f"CIFAR-10 in {root / cls.base_folder} fails torchvision's md5 check (a file is missing, "
+                f"corrupt or not the real CIFAR-10) and could not be downloaded again ({type(exc).__name__}: "
+                f"{exc}). Delete that folder and put the real 'cifar-10-python.tar.gz' (from "
+                "https://www.cs.toronto.edu/~kriz/cifar.html) into it, or let it download") from exc
         raise DataError(
             f"CIFAR-10 is not available in {root} and could not be downloaded ({type(exc).__name__}: "
             f"{exc}). Put 'cifar-10-python.tar.gz' (from https://www.cs.toronto.edu/~kriz/cifar.html) "
@@ -110,14 +140,17 @@ def load_cifar10(root: str | Path, download: bool = True) -> Arrays:
         digest.update(np.asarray(split.targets, dtype=np.int64).tobytes())
     return Arrays(train.data.transpose(0, 3, 1, 2).copy(), np.asarray(train.targets, np.int64),
                   test.data.transpose(0, 3, 1, 2).copy(), np.asarray(test.targets, np.int64),
-                  CIFAR10_CLASSES, str(root), digest.hexdigest())
+                  CIFAR10_CLASSES, str(root) if verify_checksums else f"{root} (md5 not checked)",
+                  digest.hexdigest())
 
 
-def load_dataset(name: str, data_dir: str | None) -> Arrays:
+def load_dataset(name: str, data_dir: str | None, verify_checksums: bool = True) -> Arrays:
+    """The arrays of ``name``; ``verify_checksums`` false skips only CIFAR-10's md5 check (the
+    rehearsal's fake; Fashion-MNIST's idx files carry no published checksum here)."""
     if name == "fashion_mnist":
         return load_fashion_mnist(data_dir or FASHION_MNIST_DIR)
     if name == "cifar10":
-        return load_cifar10(data_dir or "data/cifar10")
+        return load_cifar10(data_dir or "data/cifar10", verify_checksums=verify_checksums)
     raise ConfigError(f"unknown dataset '{name}' in coreml config; use cifar10 or fashion_mnist")
 
 

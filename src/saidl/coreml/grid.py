@@ -23,6 +23,8 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     base = {k: sc.get(k) for k in ("dataset", "data_dir", "model", "n_train", "n_val", "n_test",
                                     "epochs", "batch_size", "lr", "momentum", "weight_decay",
                                     "grad_clip", "augment", "device")}
+    if "verify_checksums" in sc:  # CIFAR-10's md5 check (true at full; only the rehearsal's fake skips it)
+        base["verify_checksums"] = bool(sc["verify_checksums"])
     if sc.get("precision", "fp32") != "fp32":  # fp32 is the trainer's default; keep ids' configs stable
         base["precision"] = sc["precision"]
     base["data_seed"] = 0

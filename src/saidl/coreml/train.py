@@ -50,7 +50,7 @@ class Prepared:
 
 def prepare(cfg: dict, device: torch.device) -> Prepared:
     """Load the dataset, carve train/val/test subsets, corrupt the train and val labels."""
-    arrays = D.load_dataset(cfg["dataset"], cfg.get("data_dir"))
+    arrays = D.load_dataset(cfg["dataset"], cfg.get("data_dir"), cfg.get("verify_checksums", True))
     k = len(arrays.classes)
     # Subsets are fixed by data_seed (not the run seed), so every run sees the same images; the
     # labels of the training and validation subsets are then corrupted with exact counts.

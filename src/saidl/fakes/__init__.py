@@ -27,6 +27,7 @@ ASSETS: dict[str, str] = {
     "hub-dit-xl-2": "saidl.fakes.hub_models:make_dit_xl_2",
     "sun397": "saidl.fakes.sun397:make",
     "landscapes": "saidl.fakes.landscapes:make",
+    "cifar10": "saidl.fakes.cifar10:make",
 }
 
 

@@ -87,9 +87,14 @@ def timing(cfg: dict) -> dict:
                 abar, bbar = K.discretize(K.dplr_dense(lam, p), K.conj_pair(b), log_dt.exp(), "bilinear")
                 paths["naive powers (dense)"] = lambda: K.krylov_kernel(abar, bbar, K.conj_pair(c), length)
             for name, fn in paths.items():
-                rows.append({"path": name, "length": int(length), "seconds": best_time(fn)})
-    return {"channels": h, "state": n, "threads": torch.get_num_threads(), "rows": rows,
+                rows.append({"path": name, "length": int(length), "seconds": best_time(fn, repeat(cfg))})
+    return {"channels": h, "state": n, "threads": torch.get_num_threads(), "repeat": repeat(cfg), "rows": rows,
             "steps": step_timing(cfg)}
+
+
+def repeat(cfg: dict) -> int:
+    """Timed calls per measurement (after one warm-up call); the fastest is reported."""
+    return int(cfg.get("timing_repeat", 3))
 
 
 def step_timing(cfg: dict) -> dict:
@@ -123,7 +128,8 @@ def step_timing(cfg: dict) -> dict:
         topt.step()
 
     return {"length": length, "batch": b, "d_model": h, "n_layers": layers, "state": n,
-            "numpy_s": best_time(numpy_step), "torch_s": best_time(torch_step)}
+            "repeat": repeat(cfg), "numpy_s": best_time(numpy_step, repeat(cfg)),
+            "torch_s": best_time(torch_step, repeat(cfg))}
 
 
 def main(argv: list[str] | None = None) -> int:

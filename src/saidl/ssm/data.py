@@ -53,7 +53,8 @@ def load_sequences(cfg: dict) -> Sequences:
         x_pool, y_pool = arrays.x_train[:, 0], arrays.y_train
         tr, va = stratified_split(y_pool, [cfg["n_train"], cfg["n_val"]], cfg["data_seed"])
     elif name == "cifar10_gray":
-        arrays = load_cifar10(cfg.get("data_dir") or "data/cifar10")
+        arrays = load_cifar10(cfg.get("data_dir") or "data/cifar10",
+                              verify_checksums=cfg.get("verify_checksums", True))
         x_pool, y_pool = grayscale(arrays.x_train), arrays.y_train
         cut = int(0.9 * len(y_pool))  # LRA: train[:90 %], validation train[90 %:]
         tr, va = np.arange(cut), np.arange(cut, len(y_pool))

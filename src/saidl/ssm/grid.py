@@ -6,6 +6,7 @@ from saidl.common.config import defined_entry, scale_block
 
 RUN_KEYS = ("dataset", "data_dir", "n_train", "n_val", "n_test", "epochs", "batch_size", "d_model",
             "n_layers", "d_state", "dropout", "lr", "ssm_lr", "weight_decay", "device")
+OPTIONAL_KEYS = ("verify_checksums",)  # in a run config only where the scale block sets them
 
 
 def scale_config(task_cfg: dict, scale: str) -> dict:
@@ -19,6 +20,7 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     for name in sc["models"]:
         model = defined_entry(task_cfg, "ssm", "models", name, f"{scale}.models")
         base = {k: sc.get(k) for k in RUN_KEYS}
+        base.update({k: sc[k] for k in OPTIONAL_KEYS if k in sc})
         if model["backend"] == "numpy":
             base.update(sc.get("numpy", {}), device="cpu")
         for seed in sc["seeds"]:

@@ -45,6 +45,16 @@ def disc_numbers(summary: dict) -> dict:
     return {"dts": dts, "at": at, "err": err, "unstable": unstable}
 
 
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def timing_note(repeat: int) -> str:
+    """How each timing was taken: the fastest of ``repeat`` calls after one warm-up call."""
+    if repeat == 1:
+        return "one timed call after a warm-up"
+    return f"best of {NUMBER_WORDS.get(repeat, str(repeat))} calls after a warm-up"
+
+
 def context(summary: dict) -> dict:
     per = summary["per_model"]
     torch_models = [m for m in summary["models"] if per[m]["backend"] == "torch"]
@@ -66,6 +76,7 @@ def context(summary: dict) -> dict:
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": SEQ_DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10_gray",
         "length": summary["dataset"].get("length"), "pct": pct, "disc": disc_numbers(summary),
+        "timing_note": timing_note(summary["timing"].get("repeat", 3)),
         "model_text": MODEL_TEXT, "init_text": INIT_TEXT, "disc_text": DISC_TEXT,
         "reference": REFERENCE if full_protocol(summary["scale"]) else [],
         "provenance": {**summary["provenance"], "scale": summary["scale"]},
