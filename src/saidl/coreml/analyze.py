@@ -1,6 +1,11 @@
 """Collect the Core ML run JSONs into one small summary and check the paper's claims on it.
 
 Usage: ``python -m saidl.coreml.analyze --config-json grid.json --runs-dir DIR --out summary.json``
+
+Every verdict follows the margin rule (``MARGIN_RULE``; the paper task uses the same ``compare``
+and ``verdict``): a comparison of two settings is a *win* when the difference of the means exceeds
+the larger of their standard deviations over seeds, *within noise* when it is positive but smaller,
+and a *loss* otherwise.
 """
 
 from __future__ import annotations
@@ -108,71 +113,126 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
 # Claims of the APL paper, each checked on the summary
 
 
-def _final(summary: dict, noise: str, eta: float, loss: str) -> float | None:
-    cell = summary["cells"].get(noise, {}).get(f"{eta:g}", {}).get(loss)
-    return None if cell is None else cell["final"]["mean"]
+# The margin rule, shared with the paper task (saidl.paper.analyze uses these two functions).
+MARGIN_RULE = ("A comparison counts as a win when the difference of the two means exceeds the larger of their "
+               "standard deviations over seeds, as within noise when it is positive but smaller, and as a loss "
+               "otherwise; a claim resting on several comparisons is supported when all are wins, partly "
+               "supported when at least one is a win or within noise, and not supported otherwise.")
+CLEAN_TOLERANCE = 0.01   # "keeps clean accuracy": at most one point below CE
+COLLAPSE_RATIO = 0.75    # "collapses": below 75 % of the clean accuracy ...
+COLLAPSE_NOISY_FIT = 0.5  # ... while reproducing more than half of the noisy training labels
 
 
-def _verdict(n_ok: int, n_all: int) -> str:
-    if n_all == 0:
+def compare(a: dict | None, b: dict | None) -> str:
+    """'win', 'within noise' or 'loss' for mean(a) > mean(b), from two ``stats`` dicts."""
+    if a is None or b is None:
+        return "missing"
+    diff = a["mean"] - b["mean"]
+    if diff <= 0:
+        return "loss"
+    return "win" if diff > max(a["std"], b["std"]) else "within noise"
+
+
+def verdict(outcomes: list[str]) -> str:
+    outcomes = [o for o in outcomes if o != "missing"]
+    if not outcomes:
         return "not tested"
-    return "supported" if n_ok == n_all else ("partly supported" if n_ok else "not supported")
+    if all(o == "win" for o in outcomes):
+        return "supported"
+    return "partly supported" if any(o in ("win", "within noise") for o in outcomes) else "not supported"
+
+
+def worst(*outcomes: str) -> str:
+    """The weakest of several outcomes that must all hold (missing ones aside)."""
+    order = ("loss", "within noise", "win")
+    got = [o for o in outcomes if o != "missing"]
+    return min(got, key=order.index) if got else "missing"
+
+
+def _stat(summary: dict, noise: str, eta: float, loss: str, what: str = "final") -> dict | None:
+    cell = summary["cells"].get(noise, {}).get(f"{eta:g}", {}).get(loss)
+    return None if cell is None else cell.get(what)
+
+
+def _mean(stat: dict | None) -> float | None:
+    return None if stat is None else stat["mean"]
+
+
+def _std(stat: dict | None) -> float | None:
+    return None if stat is None else stat["std"]
 
 
 def check_claims(summary: dict) -> list[dict]:
-    """Each claim: id, statement, verdict, and the numbers (fractions) it rests on."""
+    """Each claim: id, statement, verdict, and the numbers (fractions) it rests on. Every
+    comparison of two settings follows the margin rule (``compare``, ``MARGIN_RULE``)."""
     sym = summary["etas"]["sym"]
     losses = summary["losses"]
     claims = []
     if len(sym) >= 2 and 0.0 in sym:
         hi = max(sym)
-        # 1. Vanilla losses memorise the noise and collapse.
-        pairs = [(l, _final(summary, "sym", 0.0, l), _final(summary, "sym", hi, l),
-                  summary["cells"]["sym"][f"{hi:g}"][l]["noisy_fit"]) for l in VANILLA if l in losses]
-        ok = [p for p in pairs if p[2] < 0.75 * p[1] and p[3] and p[3]["mean"] > 0.5]
-        claims.append({"id": "vanilla_collapse", "verdict": _verdict(len(ok), len(pairs)), "eta": hi,
+        # 1. Vanilla losses memorise the noise and collapse: clean accuracy beats the high-noise one
+        # by the margin, the latter is below COLLAPSE_RATIO of the former, and the noisy labels are fitted.
+        rows = []
+        for l in (v for v in VANILLA if v in losses):
+            clean, noisy, fit = _stat(summary, "sym", 0.0, l), _stat(summary, "sym", hi, l), _stat(summary, "sym", hi, l, "noisy_fit")
+            o = compare(clean, noisy)
+            if o != "missing" and not (noisy["mean"] < COLLAPSE_RATIO * clean["mean"]
+                                       and fit is not None and fit["mean"] > COLLAPSE_NOISY_FIT):
+                o = "loss"
+            rows.append({"loss": l, "clean": _mean(clean), "noisy": _mean(noisy), "std_clean": _std(clean),
+                         "std_noisy": _std(noisy), "noisy_fit": _mean(fit), "outcome": o})
+        claims.append({"id": "vanilla_collapse", "verdict": verdict([r["outcome"] for r in rows]), "eta": hi,
                        "statement": "Vanilla CE and FL are not robust: at high symmetric noise they fit the noisy labels and their test accuracy collapses.",
-                       "evidence": [{"loss": l, "clean": c, "noisy": h, "noisy_fit": f["mean"] if f else None} for l, c, h, f in pairs]})
+                       "evidence": rows})
         # 2. Normalized losses are more robust than their vanilla counterparts.
-        pairs = [(n, v, _final(summary, "sym", hi, n), _final(summary, "sym", hi, v))
-                 for n, v in zip(NORMALIZED, VANILLA) if n in losses and v in losses]
-        ok = [p for p in pairs if p[2] > p[3]]
-        claims.append({"id": "normalized_robust", "verdict": _verdict(len(ok), len(pairs)), "eta": hi,
+        rows = []
+        for n, v in ((n, v) for n, v in zip(NORMALIZED, VANILLA) if n in losses and v in losses):
+            a, b = _stat(summary, "sym", hi, n), _stat(summary, "sym", hi, v)
+            rows.append({"normalized": n, "vanilla": v, "acc_normalized": _mean(a), "acc_vanilla": _mean(b),
+                         "std_normalized": _std(a), "std_vanilla": _std(b), "outcome": compare(a, b)})
+        claims.append({"id": "normalized_robust", "verdict": verdict([r["outcome"] for r in rows]), "eta": hi,
                        "statement": "Normalized losses (NCE, NFL) are more robust than their vanilla counterparts (CE, FL) at high noise.",
-                       "evidence": [{"normalized": n, "vanilla": v, "acc_normalized": a, "acc_vanilla": b} for n, v, a, b in pairs]})
-        # 3. Normalized losses alone underfit on clean data.
-        pairs = [(n, v, _final(summary, "sym", 0.0, n), _final(summary, "sym", 0.0, v))
-                 for n, v in zip(NORMALIZED, VANILLA) if n in losses and v in losses]
-        ok = [p for p in pairs if p[2] < p[3]]
-        claims.append({"id": "normalized_underfit", "verdict": _verdict(len(ok), len(pairs)), "eta": 0.0,
+                       "evidence": rows})
+        # 3. Normalized losses alone underfit on clean data: the vanilla loss is higher there.
+        rows = []
+        for n, v in ((n, v) for n, v in zip(NORMALIZED, VANILLA) if n in losses and v in losses):
+            a, b = _stat(summary, "sym", 0.0, n), _stat(summary, "sym", 0.0, v)
+            rows.append({"normalized": n, "vanilla": v, "acc_normalized": _mean(a), "acc_vanilla": _mean(b),
+                         "std_normalized": _std(a), "std_vanilla": _std(b), "outcome": compare(b, a)})
+        claims.append({"id": "normalized_underfit", "verdict": verdict([r["outcome"] for r in rows]), "eta": 0.0,
                        "statement": "Normalized losses alone underfit: on clean labels they reach lower accuracy than the vanilla losses.",
-                       "evidence": [{"normalized": n, "vanilla": v, "acc_normalized": a, "acc_vanilla": b} for n, v, a, b in pairs]})
-        # 4. APL beats its active loss alone and the vanilla losses at high noise.
+                       "evidence": rows})
+        # 4. APL beats its active loss alone and CE at high noise.
         apl = [a for a in APL if a in losses]
         rows = []
         for a in apl:
             active = a.split("+")[0]
-            acc = _final(summary, "sym", hi, a)
-            rows.append({"loss": a, "acc": acc, "active": active, "acc_active": _final(summary, "sym", hi, active),
-                         "acc_ce": _final(summary, "sym", hi, "CE")})
-        ok = [r for r in rows if r["acc_ce"] is not None and r["acc"] > r["acc_ce"]
-              and (r["acc_active"] is None or r["acc"] > r["acc_active"])]
-        claims.append({"id": "apl_robust", "verdict": _verdict(len(ok), len(rows)), "eta": hi,
+            acc, act, ce = (_stat(summary, "sym", hi, x) for x in (a, active, "CE"))
+            rows.append({"loss": a, "acc": _mean(acc), "std": _std(acc), "active": active, "acc_active": _mean(act),
+                         "std_active": _std(act), "acc_ce": _mean(ce), "std_ce": _std(ce),
+                         "outcome": "missing" if ce is None else worst(compare(acc, ce), compare(acc, act))})
+        claims.append({"id": "apl_robust", "verdict": verdict([r["outcome"] for r in rows]), "eta": hi,
                        "statement": "APL pairs are more robust than CE and than their active (normalized) loss alone at high noise.",
                        "evidence": rows})
-        # 5. APL keeps clean accuracy (no robustness-for-accuracy trade-off).
-        rows = [{"loss": a, "acc": _final(summary, "sym", 0.0, a), "acc_ce": _final(summary, "sym", 0.0, "CE")} for a in apl]
-        ok = [r for r in rows if r["acc_ce"] is not None and r["acc"] >= r["acc_ce"] - 0.01]
-        claims.append({"id": "apl_clean", "verdict": _verdict(len(ok), len(rows)), "eta": 0.0,
+        # 5. APL keeps clean accuracy (no robustness-for-accuracy trade-off): a tolerance, not a win.
+        rows = []
+        for a in apl:
+            acc, ce = _stat(summary, "sym", 0.0, a), _stat(summary, "sym", 0.0, "CE")
+            o = "missing" if ce is None else ("win" if acc["mean"] >= ce["mean"] - CLEAN_TOLERANCE else "loss")
+            rows.append({"loss": a, "acc": _mean(acc), "acc_ce": _mean(ce), "std": _std(acc), "std_ce": _std(ce),
+                         "outcome": o})
+        claims.append({"id": "apl_clean", "verdict": verdict([r["outcome"] for r in rows]), "eta": 0.0,
                        "statement": "APL maintains clean accuracy: on clean labels each APL pair is within one point of CE or better.",
                        "evidence": rows})
     asym = summary["etas"]["asym"]
     if asym:
         hi = max(asym)
-        apl = [a for a in APL if a in losses]
-        rows = [{"loss": a, "acc": _final(summary, "asym", hi, a), "acc_ce": _final(summary, "asym", hi, "CE")} for a in apl]
-        ok = [r for r in rows if r["acc_ce"] is not None and r["acc"] > r["acc_ce"]]
-        claims.append({"id": "apl_asym", "verdict": _verdict(len(ok), len(rows)), "eta": hi,
+        rows = []
+        for a in (a for a in APL if a in losses):
+            acc, ce = _stat(summary, "asym", hi, a), _stat(summary, "asym", hi, "CE")
+            rows.append({"loss": a, "acc": _mean(acc), "acc_ce": _mean(ce), "std": _std(acc), "std_ce": _std(ce),
+                         "outcome": compare(acc, ce)})
+        claims.append({"id": "apl_asym", "verdict": verdict([r["outcome"] for r in rows]), "eta": hi,
                        "statement": "Under asymmetric (class-dependent) noise, APL pairs beat CE.",
                        "evidence": rows})
     return [c for c in claims if c["verdict"] != "not tested"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from saidl.common.config import full_protocol
 
+from saidl.coreml.analyze import (CLEAN_TOLERANCE, COLLAPSE_NOISY_FIT, COLLAPSE_RATIO, MARGIN_RULE, compare)
 from saidl.coreml.data import ASYM_MAPS
 from saidl.coreml.names import APL, DATASET_NAMES, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
 from saidl.coreml.reference import REFERENCE
@@ -75,25 +76,51 @@ def tex_join(*parts) -> Tex:
 ETA = Tex(r"$\eta$")
 
 
-def claim_evidence(claim: dict) -> Tex:
-    """One sentence of numbers per claim."""
+# How a comparison came out under the margin rule (saidl.coreml.analyze.compare), in words.
+OUTCOME = {"win": "higher beyond the seed spread", "within noise": "higher but within the seed spread",
+           "loss": "not higher", "missing": "not run"}
+
+
+def pm(mean: float | None, std: float | None, n_seeds: int) -> Tex:
+    """mean ± std in % (no ± with one seed), or -- when missing."""
+    if mean is None:
+        return Tex("--")
+    return format_pm(mean, std if n_seeds > 1 and std is not None else None)
+
+
+def claim_evidence(claim: dict, n_seeds: int = 1) -> Tex:
+    """One sentence of numbers per claim, each comparison with its outcome under the margin rule."""
     cid, pieces = claim["id"], []
     for e in claim["evidence"]:
         if pieces:
             pieces.append("; ")
         if cid == "vanilla_collapse":
-            pieces += [f"{e['loss']} ", pct(e["clean"]), " on clean labels vs ", pct(e["noisy"]),
-                       ", fitting ", pct(e["noisy_fit"]),
-                       " of the noisy training labels"]
-        elif cid in ("normalized_robust", "normalized_underfit"):
-            pieces += [f"{e['normalized']} ", pct(e["acc_normalized"]), f" vs {e['vanilla']} ", pct(e["acc_vanilla"])]
+            drop = {"win": "a drop beyond the seed spread", "within noise": "a drop within the seed spread",
+                    "missing": "not run"}.get(e["outcome"], "no collapse by the rule below")
+            pieces += [f"{e['loss']} ", pm(e["clean"], e["std_clean"], n_seeds), " on clean labels vs ",
+                       pm(e["noisy"], e["std_noisy"], n_seeds), ", fitting ", pct(e["noisy_fit"]),
+                       f" of the noisy training labels ({drop})"]
+        elif cid == "normalized_robust":
+            pieces += [f"{e['normalized']} ", pm(e["acc_normalized"], e["std_normalized"], n_seeds),
+                       f" vs {e['vanilla']} ", pm(e["acc_vanilla"], e["std_vanilla"], n_seeds),
+                       f" ({e['normalized']} {OUTCOME[e['outcome']]})"]
+        elif cid == "normalized_underfit":
+            pieces += [f"{e['normalized']} ", pm(e["acc_normalized"], e["std_normalized"], n_seeds),
+                       f" vs {e['vanilla']} ", pm(e["acc_vanilla"], e["std_vanilla"], n_seeds),
+                       f" ({e['vanilla']} {OUTCOME[e['outcome']]})"]
         elif cid == "apl_robust":
-            pieces += [f"{e['loss']} ", pct(e["acc"]), " vs CE ", pct(e["acc_ce"]),
-                       f" and {e['active']} alone ", pct(e["acc_active"])]
+            pieces += [f"{e['loss']} ", pm(e["acc"], e["std"], n_seeds), " vs CE ", pm(e["acc_ce"], e["std_ce"], n_seeds),
+                       f" and {e['active']} alone ", pm(e["acc_active"], e["std_active"], n_seeds),
+                       f" ({e['loss']} against the closer of the two: {OUTCOME[e['outcome']]})"]
+        elif cid == "apl_clean":
+            pieces += [f"{e['loss']} ", pm(e["acc"], e["std"], n_seeds), " vs CE ", pm(e["acc_ce"], e["std_ce"], n_seeds),
+                       " (within one point or better)" if e["outcome"] == "win" else " (more than one point below)"]
         else:
-            pieces += [f"{e['loss']} ", pct(e["acc"]), " vs CE ", pct(e["acc_ce"])]
+            pieces += [f"{e['loss']} ", pm(e["acc"], e["std"], n_seeds), " vs CE ", pm(e["acc_ce"], e["std_ce"], n_seeds),
+                       f" ({OUTCOME[e['outcome']]})"]
     where = ["clean labels"] if claim["eta"] == 0 else ["noise rate ", ETA, f" = {claim['eta']:g}"]
-    return tex_join("At ", *where, " (last-epoch test accuracy, mean over seeds): ", *pieces, ".")
+    spread = ", mean $\\pm$ standard deviation over seeds" if n_seeds > 1 else ", one seed"
+    return tex_join("At ", *where, " (last-epoch test accuracy", Tex(spread), "): ", *pieces, ".")
 
 
 def reference_rows(summary: dict, n: Numbers) -> list[dict]:
@@ -106,17 +133,66 @@ def reference_rows(summary: dict, n: Numbers) -> list[dict]:
     return rows
 
 
+def noise_split(summary: dict, noise: str, eta: float | None) -> dict | None:
+    """What the realised config's transition matrix does at ``eta``: for symmetric noise the share a
+    class keeps and the share each other class gets; for asymmetric noise the share a source class
+    keeps and the share moved to its target (the first pair of the map)."""
+    cell = summary["noise"].get(noise, {}).get(f"{eta:g}") if eta else None
+    if cell is None:
+        return None
+    t = cell["transition"]
+    if noise == "sym":
+        return {"keep": t[0][0], "other": t[0][1]}
+    src, dst = next(iter(ASYM_MAPS[summary["dataset"]["name"]].items()))
+    return {"keep": t[src][src], "moved": t[src][dst]}
+
+
+def focal_gammas(summary: dict) -> list[dict]:
+    """The focal exponent of every loss of the grid that has one, grouped by value:
+    ``[{"gamma": "0.5", "losses": ["FL", "NFL"]}]`` (from the runs' loss parameters)."""
+    groups: dict[str, list[str]] = {}
+    for loss in summary["losses"]:
+        for noise in ("sym", "asym"):
+            gamma = summary["loss_params"].get(noise, {}).get(loss, {}).get("gamma")
+            if gamma is not None:
+                names = groups.setdefault(f"{gamma:g}", [])
+                if loss not in names:
+                    names.append(loss)
+    return [{"gamma": g, "losses": names} for g, names in groups.items()]
+
+
 def context(summary: dict) -> dict:
     n = Numbers(summary)
     sym, asym = summary["etas"]["sym"], summary["etas"]["asym"]
     hi = max(sym) if sym else None
     losses = summary["losses"]
-    claims = [{**c, "evidence_tex": claim_evidence(c)} for c in summary["claims"]]
+    claims = [{**c, "evidence_tex": claim_evidence(c, len(summary["seeds"]))} for c in summary["claims"]]
     apl = [l for l in APL if l in losses]
     ds = summary["dataset"]["name"]
     prov = {**summary["provenance"], "scale": summary["scale"]}
+    ce_hi = n.cell("sym", hi, "CE") if hi is not None else None
+    ce_fit = ce_hi["noisy_fit"]["mean"] if ce_hi and ce_hi.get("noisy_fit") else None
+    hi_asym = max(asym) if asym else None
+    apl_fits = [n.mean("asym", hi_asym, a, "noisy_fit") for a in apl] if asym else []
+    apl_fits = [f for f in apl_fits if f is not None]
+    ce_asym_fit = n.mean("asym", hi_asym, "CE", "noisy_fit") if asym else None
+    n_seeds = len(summary["seeds"])
     return {
         "s": summary, "n": n, "claims": claims, "provenance": prov,
+        "verdicts": {c["id"]: c["verdict"] for c in summary["claims"]},
+        "margin_rule": MARGIN_RULE,
+        "margin_seeds": ("With one seed there is no spread, so every positive difference counts as a win."
+                         if n_seeds < 2 else ""),
+        "collapse_ratio": COLLAPSE_RATIO, "collapse_fit": COLLAPSE_NOISY_FIT, "clean_tolerance": CLEAN_TOLERANCE,
+        "sym_split": noise_split(summary, "sym", hi), "asym_split": noise_split(summary, "asym", hi_asym),
+        "focal": focal_gammas(summary),
+        "grad_clip": (f"{summary['config']['grad_clip']:g}" if summary["config"].get("grad_clip") else None),
+        # CE's epoch-wise best against its last epoch, under the margin rule ('win': it fell)
+        "ce_peak": compare(ce_hi["best"], ce_hi["final"]) if ce_hi else None,
+        "ce_memorises": ce_fit is not None and ce_fit > COLLAPSE_NOISY_FIT,
+        "apl_asym_fit": (sum(apl_fits) / len(apl_fits) - ce_asym_fit
+                         if apl_fits and ce_asym_fit is not None else None),
+        "mean_run_s": summary["provenance"]["total_run_time_s"] / max(1, len(summary["provenance"]["runs"])),
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
         "model": MODEL_NAMES.get(summary["config"]["model"], summary["config"]["model"]),

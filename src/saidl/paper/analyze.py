@@ -23,7 +23,7 @@ from saidl.common.provenance import summary_provenance
 from saidl.common.runs import load_run as load_checked_run
 from saidl.common.runs import stats
 from saidl.coreml.analyze import RUN_SCHEMA as COREML_RUN_SCHEMA
-from saidl.coreml.analyze import mean_curve
+from saidl.coreml.analyze import compare, mean_curve, verdict  # the margin rule, shared with Core ML
 
 RUN_SCHEMA = {**COREML_RUN_SCHEMA, "properties": {
     **COREML_RUN_SCHEMA["properties"], "task": {"const": "paper"},
@@ -148,25 +148,6 @@ def collect(grid: dict[str, dict], runs_dir: Path, design: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------
 # Claims of the ANL paper, each checked on the summary
-
-
-def compare(a: dict | None, b: dict | None) -> str:
-    """'win', 'within noise' or 'loss' for mean(a) > mean(b), from two ``stats`` dicts."""
-    if a is None or b is None:
-        return "missing"
-    diff = a["mean"] - b["mean"]
-    if diff <= 0:
-        return "loss"
-    return "win" if diff > max(a["std"], b["std"]) else "within noise"
-
-
-def verdict(outcomes: list[str]) -> str:
-    outcomes = [o for o in outcomes if o != "missing"]
-    if not outcomes:
-        return "not tested"
-    if all(o == "win" for o in outcomes):
-        return "supported"
-    return "partly supported" if any(o in ("win", "within noise") for o in outcomes) else "not supported"
 
 
 def settings(summary: dict, group: str = "main", with_clean: bool = False) -> list[tuple[str, str]]:
