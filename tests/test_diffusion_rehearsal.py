@@ -103,3 +103,161 @@ def test_full_study_compares_learned_and_fixed_variance():
     study = cfg["scales"]["full"]["study"]
     assert study["study_run"] == "pretrained" and "ddpm" in study["steps_samplers"]
     assert "fixed_small" in study["steps_variances"]
+
+
+# ----------------------------------------------------------------------------- problem 4
+
+def test_window_reach_and_code_path():
+    from saidl.diffusion.attention import DENSE_MASK_MAX_TOKENS, sliding_path, window_reach
+
+    r = window_reach(8, 2, 12)  # DiT-B/4 at 256 px with the old window of 2
+    assert (r["keys_per_layer"], r["tokens"], r["layers_to_cover"], r["covers_grid"]) == (25, 64, 4, True)
+    assert r["path"] == "dense mask" and sliding_path(16, 16) == "dense mask" and sliding_path(17, 16) == "gather"
+    assert DENSE_MASK_MAX_TOKENS == 256
+    r = window_reach(8, 1, 12)
+    assert (r["keys_per_layer"], r["layers_to_cover"]) == (9, 7)
+    r = window_reach(32, 1, 12)  # 32x32 tokens: the window never spans the grid in 12 layers
+    assert r["covers_grid"] is False and r["path"] == "gather"
+
+
+def test_full_sliding_setting_is_local_and_the_report_says_what_it_measures():
+    """At the full scale the window is a real restriction (a third of the depth or more is needed
+    to span the grid), and the report states the reach and the code path from the run's numbers."""
+    from saidl.diffusion.analyze import swa_reach
+    from saidl.diffusion.grid import run_configs
+    from saidl.diffusion.report import swa_prose
+
+    cfg = yaml.safe_load((REPO / "tasks/diffusion/config.yaml").read_text())["diffusion"]
+    run = run_configs(cfg, "full")["land-sliding"]
+    side = run["image_size"] // 8 // run["patch_size"]
+    reach = swa_reach({"tokens": side * side, "window": run["window"], "depth": run["depth"]})
+    assert reach["layers_to_cover"] >= run["depth"] // 2
+    text = swa_prose(reach)
+    assert "dense mask" in text and f"{reach['keys_per_layer']}$ of the {side * side} tokens" in text
+    assert f"after {reach['layers_to_cover']} of the {run['depth']}" in text and "per-layer locality" in text
+    big = swa_prose(swa_reach({"tokens": 32 * 32, "window": 1, "depth": 12}))
+    assert "never" in big and "gather" in big
+
+
+# ----------------------------------------------------------------------------- problem 6
+
+def _row(steps, fd, sampler="ddpm", variance="fixed_small", t=None, acc=0.5):
+    return {"part": "steps", "steps": steps, "sampler": sampler, "variance": variance if sampler == "ddpm" else None,
+            "cfg_scale": 4.0, "fd_probe": fd, "confidence": 0.5, "class_acc": acc, "diversity": 1.0,
+            "time_s": t if t is not None else steps / 10}
+
+
+def _prose(rows, native="fixed_small"):
+    from saidl.diffusion.analyze import study_findings
+    from saidl.diffusion.report import steps_prose
+
+    findings = study_findings({"rows": rows, "variance_type": native})
+    return findings, " ".join(steps_prose(findings))
+
+
+def test_step_count_prose_follows_the_numbers():
+    # more steps helped DDPM, with a shrinking gain; DDIM changed less
+    f, text = _prose([_row(50, 30.0), _row(250, 20.0), _row(500, 18.0),
+                      _row(50, 21.0, "ddim"), _row(250, 20.0, "ddim"), _row(500, 19.5, "ddim")])
+    assert f["steps"]["ddpm"]["better_with_more"] and f["steps"]["ddpm"]["diminishing"] and f["ddim_more_robust"]
+    assert "what the theory predicts" in text and "diminishing returns" in text and "it degrades less" in text
+    assert "not}" not in text
+    # more steps made DDPM worse, DDIM changed more: no sentence may claim the textbook story
+    f, text = _prose([_row(50, 20.0), _row(250, 25.0), _row(500, 30.0),
+                      _row(50, 20.0, "ddim"), _row(250, 40.0, "ddim"), _row(500, 60.0, "ddim")])
+    assert not f["steps"]["ddpm"]["better_with_more"] and not f["ddim_more_robust"]
+    assert "what the theory predicts" not in text and "diminishing" not in text and "it degrades less" not in text
+    assert "did \\textbf{not} help" in text and "as much as or more" in text
+
+
+def test_step_count_prose_reports_the_variance_comparison():
+    rows = [_row(50, 30.0, variance="learned_range"), _row(500, 20.0, variance="learned_range"),
+            _row(50, 40.0, variance="fixed_small"), _row(500, 21.0, variance="fixed_small")]
+    f, text = _prose(rows, native="learned_range")
+    assert set(f["steps"]) == {"ddpm", "ddpm-fixed_small"}
+    assert f["variance"]["own_better_at"] == [50, 500] and f["variance"]["matters_most_at_few"]
+    assert "learned variance against the fixed posterior variance" in text and "mattered most at the fewest" in text
+
+
+def test_template_has_no_unconditional_step_count_explanation():
+    tex = (REPO / "templates/diffusion/report.tex").read_text()
+    for claim in ("detail is lost", "degrades much less at few steps", "diminishing returns beyond",
+                  "Sampling time is linear"):
+        assert claim not in tex
+    assert "steps_text" in tex and "swa_text" in tex
+
+
+# ----------------------------------------------------------------------------- hub fakes
+
+@pytest.fixture(scope="module")
+def fake_hub(tmp_path_factory):
+    pytest.importorskip("diffusers")
+    from saidl.fakes import make
+
+    root = tmp_path_factory.mktemp("fakes")
+    made = {a: make(a, root) for a in ("hub-clip-l14-336", "hub-siglip", "hub-align", "hub-sd-vae", "hub-dit-xl-2")}
+    return root, made
+
+
+def test_hub_fakes_load_offline_with_the_real_classes(fake_hub, monkeypatch):
+    import numpy as np
+
+    from saidl.diffusion.codec import SDVAECodec
+    from saidl.diffusion.embedders import make_embedder
+    from saidl.diffusion.pretrained import load_pretrained
+
+    root, made = fake_hub
+    cache = root / "hub"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    imgs = np.random.RandomState(0).randint(0, 256, (2, 3, 64, 48), dtype=np.uint8)
+    sizes = {"clip": 336, "siglip": 384, "align": 289}
+    for name, size in sizes.items():
+        emb = make_embedder(name, cache_dir=cache)
+        assert emb.input_size == size  # the real preprocessing geometry
+        assert emb(imgs).shape[0] == 2
+        assert "rehearsal fake" in emb.description and "shrunk" in emb.description
+    assert make_embedder("clip", cache_dir=cache).dim == 768  # CLIP L/14's projection kept
+    vae = SDVAECodec("stabilityai/sd-vae-ft-ema", cache_dir=cache)
+    assert type(vae.vae).__name__ == "AutoencoderKL" and "rehearsal fake" in vae.description
+    z = vae.encode(torch.zeros(1, 3, 256, 256))
+    assert z.shape == (1, 4, 32, 32)  # latent = image / 8 with 4 channels, as the real VAE
+    model, codec, shape, desc = load_pretrained("facebook/DiT-XL-2-256", "cpu", cache_dir=cache)
+    assert shape == (4, 32, 32) and model.learned_variance and model.num_classes == 1000
+    assert "rehearsal fake" in desc and "transformer num_layers 28->2" in desc
+    out = model(torch.zeros(1, 4, 32, 32), torch.tensor([500]), torch.tensor([207]))
+    assert out.shape == (1, 8, 32, 32) and out[:, 4:].abs().sum() > 0
+
+
+def test_hub_fakes_are_deterministic_and_never_found_in_another_cache(fake_hub, tmp_path):
+    from saidl.diffusion.embedders import fake_note
+    from saidl.fakes import make
+
+    root, made = fake_hub
+    again = make("hub-siglip", tmp_path)
+    assert again["path"] == made["hub-siglip"]["path"]
+    a = (root / made["hub-siglip"]["path"] / "model.safetensors").read_bytes()
+    assert (tmp_path / again["path"] / "model.safetensors").read_bytes() == a
+    assert fake_note("google/siglip-so400m-patch14-384", root / "hub").startswith("rehearsal fake")
+    assert fake_note("google/siglip-so400m-patch14-384", tmp_path / "empty") is None
+
+
+def test_fake_tokenizers_are_valid(tmp_path):
+    from transformers import AutoTokenizer, BertTokenizer
+
+    from saidl.fakes.hub_models import spiece_model_bytes, write_bert_vocab, write_clip_tokenizer
+
+    (tmp_path / "clip").mkdir()
+    write_clip_tokenizer(tmp_path / "clip")
+    tok = AutoTokenizer.from_pretrained(tmp_path / "clip")
+    ids = tok("a photo of the cat")["input_ids"]
+    assert ids[0] == 49406 and ids[-1] == 49407 and tok.model_max_length == 77
+    (tmp_path / "bert").mkdir()
+    write_bert_vocab(tmp_path / "bert")
+    bert = BertTokenizer.from_pretrained(tmp_path / "bert")
+    assert bert("a photo")["input_ids"][0] == 101 and bert("a photo")["input_ids"][-1] == 102
+    blob = spiece_model_bytes([("<pad>", 0.0, 3), ("</s>", 0.0, 3), ("<unk>", 0.0, 2), ("▁a", -1.0, 1)],
+                              unk_id=2, bos_id=-1, eos_id=1, pad_id=0)
+    assert blob.startswith(b"\x0a") and "▁a".encode() in blob
+    sp = pytest.importorskip("sentencepiece")
+    proc = sp.SentencePieceProcessor(model_proto=blob)
+    assert proc.get_piece_size() == 4 and proc.unk_id() == 2

@@ -36,6 +36,26 @@ def diff_ae_arg(paths):
     return f"--ae {paths[0]}" if paths else ""
 
 
+# The rehearsal's fakes (python -m saidl.fakes) that each job reads: a group's dataset, the SD VAE,
+# the hub embedders and DiT-XL/2 ([] at every other scale: rehearsal_assets).
+DIFF_DATA_ASSETS = {"sun397": "sun397", "landscapes": "landscapes"}
+DIFF_HUB_ASSETS = {"clip": "hub-clip-l14-336", "siglip": "hub-siglip", "align": "hub-align",
+                   "sd-vae": "hub-sd-vae", "pretrained": "hub-dit-xl-2"}
+
+
+def diff_fakes(group=None, codec=False, embedders=False, study=False):
+    names = []
+    if group is not None and DIFF_SCALE["groups"][group]["dataset"] in DIFF_DATA_ASSETS:
+        names.append(DIFF_DATA_ASSETS[DIFF_SCALE["groups"][group]["dataset"]])
+    if codec and DIFF_SCALE["codec"] in DIFF_HUB_ASSETS:
+        names.append(DIFF_HUB_ASSETS[DIFF_SCALE["codec"]])
+    if embedders:
+        names += [DIFF_HUB_ASSETS[e] for e in DIFF_EVAL["embedders"] if e in DIFF_HUB_ASSETS]
+    if study and DIFF_STUDY["study_run"] in DIFF_HUB_ASSETS:
+        names.append(DIFF_HUB_ASSETS[DIFF_STUDY["study_run"]])
+    return rehearsal_assets(*names)
+
+
 wildcard_constraints:
     diff_ae="|".join(re.escape(r) for r in DIFF_AES) or "NONE",
     diff_run="|".join(re.escape(r) for r in DIFF_RUNS),
@@ -68,6 +88,7 @@ rule diffusion_train:
     """Train one DiT (checkpoint in ckpt/ while it runs); weights hold the EMA and its snapshots."""
     input:
         ae=lambda w: diff_ae_weights(w.diff_run),
+        fakes=lambda w: diff_fakes(DIFF_RUNS[w.diff_run]["group"], codec=True),
     output:
         json=f"{DIFF}/runs/{{diff_run}}.json",
         weights=f"{DIFF}/weights/{{diff_run}}.pt",
@@ -91,6 +112,8 @@ rule diffusion_train:
 
 rule diffusion_reference:
     """Embeddings of the real reference images of one group, with every embedder of the scale."""
+    input:
+        fakes=lambda w: diff_fakes(w.diff_group, embedders=True),
     output:
         json=f"{DIFF}/reference/{{diff_group}}.json",
         features=f"{DIFF}/reference/{{diff_group}}.npz",
@@ -114,6 +137,7 @@ rule diffusion_samples:
         weights=f"{DIFF}/weights/{{diff_run}}.pt",
         ae=lambda w: diff_ae_weights(w.diff_run),
         reference=lambda w: f"{DIFF}/reference/{DIFF_RUNS[w.diff_run]['group']}.npz",
+        fakes=diff_fakes(codec=True, embedders=True),
     output:
         json=f"{DIFF}/eval/{{diff_run}}.json",
         grid=f"{DIFF}/images/{{diff_run}}.png",
@@ -138,6 +162,7 @@ rule diffusion_study:
     input:  # study_run 'pretrained' (full scale) loads DiT-XL/2 from the hub instead
         weights=[f"{DIFF}/weights/{DIFF_STUDY['study_run']}.pt"] if DIFF_STUDY["study_run"] in DIFF_RUNS else [],
         ae=diff_ae_weights(DIFF_STUDY["study_run"]) if DIFF_STUDY["study_run"] in DIFF_RUNS else [],
+        fakes=diff_fakes(study=True),
     output:
         json=f"{DIFF}/study.json",
         guidance=f"{DIFF}/images/study_guidance.png",

@@ -77,7 +77,7 @@ def collect(grid: dict, runs_dir: Path, evals_dir: Path, refs_dir: Path, study: 
                      "train_time_s": r["timing"]["train_time_s"], "steps_per_s": r["timing"]["steps_per_s"],
                      "final_loss": m["final_loss"], "loss": m["history"], "fid": em["fid"], "scores": em["scores"],
                      "curve": em["curve"], "n_eval": em["n"], "sample_time_s": ev["timing"]["sample_time_s"],
-                     "dataset_source": r["provenance"]["dataset"].get("source"),
+                     "dataset_source": r["provenance"]["dataset"].get("source"), "codec": m.get("codec"),
                      "n_images": r["provenance"]["dataset"].get("n")}
         groups.setdefault(c["group"], []).append(rid)
     refs = {}
@@ -105,7 +105,8 @@ def collect(grid: dict, runs_dir: Path, evals_dir: Path, refs_dir: Path, study: 
                            "better_by_fid": swa if dits[swa]["fid"] < dits[full]["fid"] else full,
                            "better_by_cmmd": {e: (swa if dits[swa]["scores"][e]["cmmd"] < dits[full]["scores"][e]["cmmd"]
                                                   else full) for e in embedders},
-                           "train_speed_ratio": dits[swa]["steps_per_s"] / dits[full]["steps_per_s"]}
+                           "train_speed_ratio": dits[swa]["steps_per_s"] / dits[full]["steps_per_s"],
+                           "reach": swa_reach(dits[swa])}
         analysis["swa"]["metrics_agree"] = all(b == analysis["swa"]["better_by_fid"]
                                                for b in analysis["swa"]["better_by_cmmd"].values())
     cond = [r for r in groups.get("conditional", [])]
@@ -130,6 +131,46 @@ def collect(grid: dict, runs_dir: Path, evals_dir: Path, refs_dir: Path, study: 
     }
 
 
+def swa_reach(run: dict) -> dict:
+    """The sliding-window run's window against its grid and depth, and the code path that ran
+    (``attention.window_reach`` on the run's token grid, window and depth)."""
+    from saidl.diffusion.attention import window_reach
+
+    side = int(round(run["tokens"] ** 0.5))
+    return window_reach(side, int(run["window"]), int(run["depth"]))
+
+
+def _step_score(row: dict) -> tuple[str, float]:
+    """(name, value; higher is better) the step-count comparison uses: the Fréchet distance to
+    real images of the class when there is one (negated), else the classifier's confidence."""
+    if row.get("fd_probe") is not None:
+        return "fd", -row["fd_probe"]
+    return "confidence", row["confidence"]
+
+
+def step_findings(rows: list[dict]) -> dict:
+    """Fewest against most sampling steps for one (sampler, variance): did more steps help (by the
+    score of :func:`_step_score`), did the gain shrink (three or more step counts), and did time
+    grow in proportion to the steps."""
+    rows = sorted(rows, key=lambda r: r["steps"])
+    few, many = rows[0], rows[-1]
+    metric = _step_score(few)[0]
+    score = [_step_score(r)[1] for r in rows]
+    gains = [b - a for a, b in zip(score, score[1:])]
+    time_ratio = many["time_s"] / max(few["time_s"], 1e-9)
+    steps_ratio = many["steps"] / few["steps"]
+    out = {"few": few, "many": many, "sampler": few["sampler"], "variance": few.get("variance"), "metric": metric,
+           "counts": [r["steps"] for r in rows], "gain": score[-1] - score[0],
+           "better_with_more": score[-1] > score[0],
+           "fd_better_with_more": None if metric != "fd" else score[-1] > score[0],
+           "diminishing": (len(rows) >= 3 and gains[0] > 0 and gains[-1] < gains[0]) if len(rows) >= 3 else None,
+           "time_ratio": time_ratio, "steps_ratio": steps_ratio,
+           "time_proportional": 0.6 * steps_ratio <= time_ratio <= 1.4 * steps_ratio}
+    if len(rows) >= 3:
+        out["mid"] = rows[len(rows) // 2]
+    return out
+
+
 def study_findings(m: dict) -> dict:
     """Guidance: lowest vs highest scale; steps: fewest vs most, for each sampler."""
     g = sorted((r for r in m["rows"] if r["part"] == "guidance"), key=lambda r: r["cfg_scale"])
@@ -139,15 +180,30 @@ def study_findings(m: dict) -> dict:
         out["guidance"] = {"lo": lo, "hi": hi, "acc_up": hi["class_acc"] > lo["class_acc"],
                            "diversity_down": hi["diversity"] < lo["diversity"],
                            "best_fd": min(g, key=lambda r: (r["fd_probe"] is None, r["fd_probe"] or 0.0))}
-    steps = {}
-    for sampler in sorted({r["sampler"] for r in m["rows"] if r["part"] == "steps"}):
-        rows = sorted((r for r in m["rows"] if r["part"] == "steps" and r["sampler"] == sampler),
-                      key=lambda r: r["steps"])
-        fd = [rows[0]["fd_probe"], rows[-1]["fd_probe"]]
-        steps[sampler] = {"few": rows[0], "many": rows[-1],
-                          "fd_better_with_more": None if None in fd else fd[1] < fd[0],
-                          "time_ratio": rows[-1]["time_s"] / max(rows[0]["time_s"], 1e-9)}
+    # one entry per (sampler, DDPM variance): "ddpm" / "ddim" for the model's own, "ddpm-fixed_small"
+    # for a comparison variance (steps_variances)
+    native = m.get("variance_type", "fixed_small")
+    arms: dict[str, list[dict]] = {}
+    for r in (r for r in m["rows"] if r["part"] == "steps"):
+        v = r.get("variance")
+        arms.setdefault(r["sampler"] if v in (None, native) else f"{r['sampler']}-{v}", []).append(r)
+    steps = {k: step_findings(rows) for k, rows in sorted(arms.items())}
     out["steps"] = steps
+    if "ddpm" in steps and "ddim" in steps:  # which sampler changed less from the fewest to the most steps
+        out["ddim_more_robust"] = abs(steps["ddim"]["gain"]) < abs(steps["ddpm"]["gain"])
+    other = next((k for k in steps if k.startswith("ddpm-")), None)
+    if "ddpm" in steps and other:  # the model's own variance against the comparison, step count by step count
+        own = {r["steps"]: _step_score(r)[1] for r in arms["ddpm"]}
+        alt = {r["steps"]: _step_score(r)[1] for r in arms[other]}
+        counts = sorted(set(own) & set(alt))
+        diff = {c: own[c] - alt[c] for c in counts}  # > 0: the model's own variance scored better
+        out["variance"] = {"native": native, "other": steps[other]["variance"], "key": other,
+                           "metric": steps["ddpm"]["metric"], "diff": {str(c): d for c, d in diff.items()},
+                           "own_better_at": [c for c in counts if diff[c] > 0],
+                           "gap_few": abs(diff[counts[0]]) if counts else None,
+                           "gap_many": abs(diff[counts[-1]]) if counts else None}
+        if counts:
+            out["variance"]["matters_most_at_few"] = abs(diff[counts[0]]) > abs(diff[counts[-1]])
     return out
 
 

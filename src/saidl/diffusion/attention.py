@@ -150,7 +150,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, backend: str, grid: tuple[int, in
                           f"(n_prefix={n_prefix}); use a dense backend for in-context conditioning")
     if grid is None:
         raise ConfigError("sliding attention needs the token grid (H, W); set Attention.grid")
-    if grid[0] * grid[1] <= DENSE_MASK_MAX_TOKENS:
+    if sliding_path(*grid) == DENSE_PATH:
         return masked_sliding_attention(q, k, v, grid, window)
     return sliding_attention(q, k, v, grid, window)
 
@@ -159,6 +159,31 @@ def attention(q: Tensor, k: Tensor, v: Tensor, backend: str, grid: tuple[int, in
 # (2w+1)^2 small passes cost more than one N x N product there (2x slower training at 8x8 tokens on
 # a CPU). Beyond it the O(N w^2) neighbourhood form wins. Both compute the same attention (a test).
 DENSE_MASK_MAX_TOKENS = 256
+DENSE_PATH, GATHER_PATH = "dense mask", "gather"
+
+
+def sliding_path(H: int, W: int) -> str:
+    """Which implementation the ``sliding`` backend runs on an H x W grid: ``"dense mask"``
+    (:func:`masked_sliding_attention`, an N x N boolean mask in SDPA) up to
+    ``DENSE_MASK_MAX_TOKENS`` tokens, ``"gather"`` (:func:`sliding_attention`, O(N w^2)) beyond."""
+    return DENSE_PATH if H * W <= DENSE_MASK_MAX_TOKENS else GATHER_PATH
+
+
+def window_reach(side: int, window: int, depth: int) -> dict:
+    """What a window of ``window`` on a ``side`` x ``side`` token grid means for a ``depth``-layer
+    model: keys per query in one layer (an interior token; border tokens see fewer), and the
+    layers after which a token can have received information from every other token (the
+    receptive field grows by ``window`` rows and columns per layer, and the farthest token is
+    ``side - 1`` away), and the code path that computes it."""
+    if side < 1 or window < 0 or depth < 1:
+        raise ConfigError(f"window_reach: need side >= 1, window >= 0, depth >= 1 (got {side}, {window}, {depth})")
+    per_layer = min(2 * window + 1, side) ** 2
+    to_cover = 0 if side == 1 else (None if window == 0 else -(-(side - 1) // window))
+    return {"side": side, "tokens": side * side, "window": window, "depth": depth,
+            "keys_per_layer": per_layer, "fraction_per_layer": per_layer / (side * side),
+            "layers_to_cover": to_cover, "covers_grid": to_cover is not None and to_cover <= depth,
+            "local_layers": depth if to_cover is None else min(depth, to_cover),
+            "path": sliding_path(side, side), "dense_mask_max_tokens": DENSE_MASK_MAX_TOKENS}
 
 
 @functools.lru_cache(maxsize=32)
@@ -228,4 +253,4 @@ class CrossAttention(nn.Module):
 
 __all__ = ["BACKENDS", "BackendUnavailable", "Attention", "CrossAttention", "attention",
            "available_backends", "check_backend", "masked_sliding_attention", "sliding_attention",
-           "sliding_window_mask"]
+           "sliding_window_mask", "sliding_path", "window_reach"]

@@ -49,7 +49,7 @@ def embed_all(images: np.ndarray, names: list[str], device, cache_dir=None) -> d
     config's ``hub_cache``; None = the user's Hugging Face cache)."""
     from saidl.diffusion.embedders import make_embedder
 
-    return {name: make_embedder(name, device=str(device))(to01(images)) for name in names}
+    return {name: make_embedder(name, device=str(device), cache_dir=cache_dir)(to01(images)) for name in names}
 
 
 def scores(feats: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> dict[str, dict]:
@@ -85,7 +85,8 @@ def reference(cfg: dict, out: Path, features: Path) -> dict:
     res = {"id": f"reference-{cfg['dataset']}", "task": "diffusion", "kind": "reference", "config": cfg,
            "metrics": {"n": len(imgs), "n_requested": cfg["n_reference"], "source": imgs.source, "split": imgs.split,
                        "dims": {k: int(v.shape[1]) for k, v in feats.items()},
-                       "embedders": {k: make_embedder(k, device=str(device)).description for k in feats}},
+                       "embedders": {k: make_embedder(k, device=str(device), cache_dir=cfg.get("hub_cache")).description
+                                      for k in feats}},
            "timing": {"wall_time_s": time.perf_counter() - t0},
            "provenance": run_provenance(cfg, str(device), imgs.info)}
     write_json(out, res)
@@ -133,7 +134,7 @@ def samples(cfg: dict, out: Path, weights: Path, ae: Path | None, ref_path: Path
     n_curve = min(cfg["n_curve"], cfg["n_eval"])
     curve = {"step": [], "fid": [], "n": n_curve}
     for step in sorted(state["snapshots"]):
-        snap, _ = load_dit(weights, device, which=str(step))
+        snap, _ = load_dit(weights, device, which=str(step), state=state)
         f = embed_all(generate(snap, state, codec, n_curve, cfg, device, cfg["seed"]), ["inception"], device)
         curve["step"].append(int(step))
         curve["fid"].append(scores(f, {"inception": ref["inception"]})["inception"]["fd"])
@@ -269,8 +270,9 @@ def study(cfg: dict, out: Path, weights: Path | None, ae: Path | None, grids_dir
             rows.append({"part": part, "cfg_scale": float(scale), "steps": int(steps), "sampler": sampler,
                          "variance": variance, "time_s": secs, **judge(probe, imgs, cls, real_feats, device)})
             grids[part].append(imgs[:cfg["grid_columns"]])
+    cols = min(cfg["grid_columns"], n)  # one row per setting (n_study samples, at most grid_columns)
     for part, g in grids.items():
-        save_png(grids_dir / f"study_{part}.png", image_grid(np.concatenate(g), cfg["grid_columns"]))
+        save_png(grids_dir / f"study_{part}.png", image_grid(np.concatenate(g), cols))
     real_row = None if real is None else judge(probe, real[:n], cls, real_feats, device)
     res = {"id": "study", "task": "diffusion", "kind": "study", "config": cfg, "run_config": run_cfg,
            "metrics": {"rows": rows, "real": real_row, "class": cls, "class_name": class_name,

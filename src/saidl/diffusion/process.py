@@ -44,7 +44,7 @@ def make_scheduler(kind: str = "ddpm", num_train_timesteps: int = 1000, beta_sta
 def diffusion_loss(model, z0: torch.Tensor, y: torch.Tensor | None, scheduler, gen: torch.Generator,
                    label_dropout: float = 0.0) -> torch.Tensor:
     """MSE between the true noise ε and the model's prediction at a uniform random timestep:
-    z_t = sqrt(ᾱ_t) z0 + sqrt(1 − ᾱ_t) ε (``scheduler.add_noise``). With labels, each is replaced
+    z_t = sqrt(ᾱ_t) z0 + sqrt(1 - ᾱ_t) ε (``scheduler.add_noise``). With labels, each is replaced
     by the null class with probability ``label_dropout`` (classifier-free guidance training),
     drawn from ``gen`` so that a resumed run drops the same labels."""
     n = z0.shape[0]

@@ -54,6 +54,107 @@ def bold(text: Tex | str, on: bool) -> Tex:
     return Tex(f"\\textbf{{{text}}}") if on else Tex(str(text))
 
 
+VARIANCE_TEXT = {"learned_range": "learned variance", "fixed_small": "fixed posterior variance"}
+
+
+def _arm_name(f: dict) -> str:
+    v = f.get("variance")
+    return f.get("sampler", "").upper() + (f" ({VARIANCE_TEXT.get(v, v)})" if v else "")
+
+
+def _score_text(f: dict, row: dict) -> str:
+    return f"{row['fd_probe']:.1f}" if f["metric"] == "fd" else f"{row['confidence']:.3g}"
+
+
+def steps_prose(findings: dict) -> list[Tex]:
+    """Item 1(b) in sentences, each one stated only when the study's numbers show it
+    (``analysis.study``): per sampler the change from the fewest to the most steps and its cost,
+    then why, conditioned on whether more steps helped, whether the gain shrank, whether DDIM
+    changed less than DDPM, and what the DDPM variance changed."""
+    from saidl.report.latex import escape_tex
+
+    steps = findings.get("steps", {})
+    out: list[Tex] = []
+    for _, f in sorted(steps.items()):
+        few, many = f["few"], f["many"]
+        what = "Fr\\'echet distance to real images of the class" if f["metric"] == "fd" else "classifier confidence"
+        verdict = "better" if f["better_with_more"] else "\\textbf{not better}"
+        cost = ("time grows with the number of steps" if f["time_proportional"]
+                else "not in proportion: fixed costs such as decoding weigh at this size")
+        out.append(Tex(
+            f"With {escape_tex(_arm_name(f))}, going from {few['steps']} to {many['steps']} steps changed the "
+            f"{what} from {_score_text(f, few)} to {_score_text(f, many)} ({verdict}) and the class accuracy "
+            f"from {100 * few['class_acc']:.0f}\\,\\% to {100 * many['class_acc']:.0f}\\,\\%, and took "
+            f"{f['time_ratio']:.1f} times as long for {f['steps_ratio']:.0f} times the steps ({cost})."))
+    ddpm = steps.get("ddpm")
+    if ddpm is not None:
+        if ddpm["better_with_more"]:
+            out.append(Tex(
+                "That more DDPM steps helped is what the theory predicts: each step samples the Gaussian "
+                "posterior $q(z_{t-\\Delta}\\mid z_t, \\hat z_0)$, and the true reverse step is close to "
+                "Gaussian only for small jumps, so with few steps each jump is large and detail is lost."))
+        else:
+            out.append(Tex(
+                "More DDPM steps did \\textbf{not} help here, so this run does not show the usual gain from "
+                "finer steps (the Gaussian reverse step is accurate only for small jumps); with so few "
+                "samples, or an undertrained model, such differences are within noise."))
+        if ddpm.get("diminishing") is True:
+            out.append(Tex(f"The gain shrank beyond {ddpm['mid']['steps']} steps: diminishing returns."))
+        elif ddpm.get("diminishing") is False and ddpm["better_with_more"]:
+            out.append(Tex(f"The gain did not shrink beyond {ddpm['mid']['steps']} steps."))
+    if "ddim_more_robust" in findings:
+        d, p = steps["ddim"], steps["ddpm"]
+        change = f"score change {abs(d['gain']):.2g} against {abs(p['gain']):.2g}"
+        if findings["ddim_more_robust"]:
+            out.append(Tex(
+                f"DDIM, which follows the deterministic probability-flow ODE, changed less between "
+                f"{d['few']['steps']} and {d['many']['steps']} steps than DDPM ({change}): it degrades less "
+                "at few steps."))
+        else:
+            out.append(Tex(
+                f"DDIM changed \\textbf{{as much as or more}} than DDPM between {d['few']['steps']} and "
+                f"{d['many']['steps']} steps ({change}), so the usual finding that DDIM degrades less at "
+                "few steps does not show here."))
+    v = findings.get("variance")
+    if v:
+        own = escape_tex(VARIANCE_TEXT.get(v["native"], v["native"]))
+        other = escape_tex(VARIANCE_TEXT.get(v["other"], v["other"]))
+        at = ", ".join(str(c) for c in v["own_better_at"])
+        text = (f"DDPM with the {own} against the {other}, on the same noise: the {own} scored "
+                + (f"better at {at} steps" if at else "better at no step count")
+                + f" (by {'FD' if v['metric'] == 'fd' else 'confidence'})")
+        if v.get("matters_most_at_few") is not None:
+            text += ("; the variance mattered most at the fewest steps, where each reverse step is largest."
+                     if v["matters_most_at_few"] else "; the gap between them did not shrink with more steps.")
+        out.append(Tex(text))
+    return out
+
+
+def swa_prose(reach: dict) -> Tex:
+    """What the sliding-window comparison measures at this setting and which code path ran, from
+    ``analysis.swa.reach`` (window, grid and depth of the SWA run)."""
+    g, w, L = reach["side"], reach["window"], reach["depth"]
+    text = (f"With a ${g}\\times{g}$ token grid and $w={w}$, each token attends to at most "
+            f"${reach['keys_per_layer']}$ of the {reach['tokens']} tokens in one layer "
+            f"({100 * reach['fraction_per_layer']:.0f}\\,\\%). ")
+    if reach["covers_grid"]:
+        text += (f"The receptive field grows by $w$ per layer, so after {reach['layers_to_cover']} of the {L} "
+                 f"layers every token can have received information from every other: the comparison measures "
+                 f"\\textbf{{per-layer locality}} (attention restricted in every layer, global mixing relayed "
+                 f"through {reach['layers_to_cover']} layers), not a model that never sees the whole image. ")
+    else:
+        text += (f"After all {L} layers the receptive field spans {w * L} of the {g - 1} rows and columns "
+                 f"needed to cover the grid: the SWA model \\textbf{{never}} relates the farthest tokens. ")
+    path = reach["path"]
+    text += (f"Code path that ran: the \\textbf{{{path}}} form "
+             + (f"(a {reach['tokens']}$\\times${reach['tokens']} boolean mask in PyTorch's fused attention, "
+                f"used up to {reach['dense_mask_max_tokens']} tokens): it computes all $N^2$ logits and masks them, so it saves no compute over full attention."
+                if path == "dense mask" else
+                f"(each token's $(2w+1)^2$ neighbours gathered, beyond {reach['dense_mask_max_tokens']} tokens), "
+                "so its cost grows as $O(N w^2)$."))
+    return Tex(text)
+
+
 def context(summary: dict) -> dict:
     runs, groups, emb = summary["runs"], summary["groups"], summary["embedders"]
     cond, land = groups.get("conditional", []), groups.get("unconditional", [])
@@ -102,6 +203,10 @@ def context(summary: dict) -> dict:
         "st": st, "guidance": guidance, "steps": steps, "gf": a["study"].get("guidance"), "sf": a["study"]["steps"],
         "b": b, "ran": ran, "skipped": skipped, "fastest": fastest,
         "swa": a.get("swa"), "cr": a.get("conditioning"), "lr_rank": a.get("landscape_ranking"),
+        "steps_text": steps_prose(a["study"]), "sv": a["study"].get("variance"),
+        "variance_text": VARIANCE_TEXT, "variance_short": {"learned_range": "learned var.", "fixed_small": "fixed var."},
+        "codec_desc": "; ".join(sorted({r.get("codec") or "--" for r in runs.values()})),
+        "swa_text": swa_prose(a["swa"]["reach"]) if a.get("swa") and a["swa"].get("reach") else None,
         "falls": falls, "n_falls": n_falls, "curves": curves,
         "ev": summary["evaluation"],
         "provenance": {**summary["provenance"], "scale": summary["scale"]},

@@ -63,9 +63,12 @@ def schedule_kwargs(cfg: dict) -> dict:
             "beta_end": cfg["beta_end"]}
 
 
-def load_dit(weights: Path, device: torch.device, which: str = "ema"):
-    """A trained DiT from its weights file: ``which`` is 'ema', 'model' or a snapshot step."""
-    state = torch.load(weights, map_location="cpu", weights_only=False)
+def load_dit(weights: Path, device: torch.device, which: str = "ema", state: dict | None = None):
+    """A trained DiT from its weights file: ``which`` is 'ema', 'model' or a snapshot step.
+    The file is memory-mapped (only the tensors used are read: a DiT-B file holds the model,
+    the EMA and every snapshot); ``state`` reuses a file already loaded."""
+    if state is None:
+        state = torch.load(weights, map_location="cpu", weights_only=False, mmap=True)
     model = build_dit(state["config"], tuple(state["latent_shape"]))
     sd = state["snapshots"][int(which)] if which not in ("ema", "model") else state[which]
     model.load_state_dict(sd)
@@ -171,7 +174,8 @@ def run_dit(cfg: dict, out: Path, weights: Path, ae_path: Path | None, ckpt: Pat
     result = {"id": cfg["run_id"], "task": "diffusion", "kind": "dit", "config": cfg,
               "metrics": {"history": hist, "final_loss": float(np.mean(hist["loss"][-5:])), "n_params": int(n_params),
                           "tokens": int(tokens), "latent_shape": list(z.shape[1:]),
-                          "snapshot_steps": sorted(snapshots) + [steps]},
+                          "snapshot_steps": sorted(snapshots) + [steps],
+                          "codec": getattr(codec, "description", f"own autoencoder ({type(codec).__name__})")},
               "timing": {"wall_time_s": time.perf_counter() - t_start, "train_time_s": train_s,
                          "encode_time_s": encode_s, "steps_per_s": (steps - start) / max(train_s, 1e-9)},
               "provenance": run_provenance(cfg, str(device), data.info)}

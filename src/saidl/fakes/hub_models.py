@@ -366,6 +366,9 @@ def make_dit_xl_2(root: Path) -> dict:
                           clip_sample=False, set_alpha_to_one=True, prediction_type="epsilon")
     pipe = DiTPipeline(transformer=tr, vae=_vae(3), scheduler=sched, id2label=imagenet_id2label())
     pipe.save_pretrained(snap, safe_serialization=True)
+    index = json.loads((snap / "model_index.json").read_text())  # the real one lists the class names
+    index["id2label"] = imagenet_id2label()                        # (DiTPipeline.labels reads them)
+    (snap / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
     differs = {f"transformer {k}": (DIT_XL_REAL[k], v) for k, v in DIT_XL_FAKE.items()} | _vae_differs()
     return _result(root, snap, _write_stamp(snap, repo_id, "DiT-XL/2 256 px, 675M", differs,
                                             "patch 2 on 32x32x4 latents, learned variance, 1000 classes"))

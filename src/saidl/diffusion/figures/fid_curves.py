@@ -5,8 +5,7 @@ import matplotlib.pyplot as plt
 from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
 from saidl.report.figure_cli import run
 
-GROUP_TITLE = {"conditional": "class-conditional (Fashion-MNIST at demo)",
-               "unconditional": "unconditional (outdoor crops at demo)"}
+GROUP_TITLE = {"conditional": "class-conditional", "unconditional": "unconditional"}
 
 
 def plot(summary: dict):
@@ -21,7 +20,8 @@ def plot(summary: dict):
             c = summary["runs"][rid]["curve"]
             ax.plot(c["step"], c["fid"], marker="o", color=PALETTE[i % len(PALETTE)], label=rid)
         n = summary["runs"][summary["groups"][g][0]]["curve"]["n"]
-        ax.set(xlabel="training step", ylabel=f"FID ({n} samples)", title=GROUP_TITLE[g])
+        dataset = summary["runs"][summary["groups"][g][0]]["dataset"]  # the image set this scale trained on
+        ax.set(xlabel="training step", ylabel=f"FID ({n} samples)", title=f"{GROUP_TITLE[g]} ({dataset})")
         ax.legend(fontsize=7)
     return fig
 

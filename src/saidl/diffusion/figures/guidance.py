@@ -8,6 +8,7 @@ from saidl.report.figure_cli import run
 
 METRICS = (("class_acc", "class accuracy"), ("diversity", "diversity (mean pairwise\nfeature distance)"),
            ("fd_probe", "Fréchet distance\n(probe features)"))
+VARIANCE_LABEL = {"learned_range": "learned variance", "fixed_small": "fixed variance"}
 
 
 def plot(summary: dict):
@@ -23,13 +24,16 @@ def plot(summary: dict):
             ax.axhline(st["real"][key], color="grey", linestyle=":", label="real images")
         ax.set(xlabel="guidance scale", ylabel=label)
     axes[0][0].legend(fontsize=7)
-    samplers = sorted({r["sampler"] for r in st["rows"] if r["part"] == "steps"})
+    # one line per sampler and DDPM variance (the study may sample DDPM with more than one)
+    arms = sorted({(r["sampler"], r.get("variance") or "") for r in st["rows"] if r["part"] == "steps"})
+    several = len({v for _, v in arms if v}) > 1
     for ax, (key, label) in zip(axes[1], METRICS):
-        for i, smp in enumerate(samplers):
-            rows = sorted((r for r in st["rows"] if r["part"] == "steps" and r["sampler"] == smp),
-                          key=lambda r: r["steps"])
+        for i, (smp, var) in enumerate(arms):
+            rows = sorted((r for r in st["rows"] if r["part"] == "steps" and r["sampler"] == smp
+                           and (r.get("variance") or "") == var), key=lambda r: r["steps"])
+            name = smp.upper() + (f" ({VARIANCE_LABEL.get(var, var)})" if several and var else "")
             ax.plot([r["steps"] for r in rows], [r[key] for r in rows], marker="o", color=PALETTE[i + 1],
-                    label=smp.upper())
+                    label=name)
         if st["real"]:
             ax.axhline(st["real"][key], color="grey", linestyle=":")
         ax.set(xlabel="sampling steps", ylabel=label, xscale="log")
