@@ -70,3 +70,24 @@ def test_malformed_run_json_names_its_file_and_the_problem(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(RunSchemaError, match="bad.json is malformed"):
         load_run(bad, {})
+
+
+BUDGET_KEYS = {"n_train", "n_val", "n_test", "epochs", "seeds", "sym", "asym", "losses", "threads",
+               "data_dir", "verify_checksums", "numpy", "timing_lengths", "timing_repeat"}
+
+
+@pytest.mark.parametrize("task", ["coreml", "ssm"])
+def test_rehearsal_changes_only_budgets_and_the_fakes_location(task):
+    """The rehearsal block is full with budgets (sizes, epochs, seeds, grid, timings) shrunk and
+    the data pointed at the fake; the schema accepts the resolved block; at full the md5 check is on."""
+    import yaml
+
+    from saidl.common.config import scale_block, with_rehearsal
+
+    cfg = yaml.safe_load((REPO / f"tasks/{task}/config.yaml").read_text())[task]
+    assert set(cfg["rehearsal"]) <= BUDGET_KEYS
+    assert cfg["rehearsal"]["data_dir"].startswith("data/rehearsal/")
+    assert cfg["scales"]["full"]["verify_checksums"] is True and cfg["rehearsal"]["verify_checksums"] is False
+    validate({task: with_rehearsal(cfg, task)}, REPO / f"tasks/{task}/schema.yaml", f"tasks/{task}/config.yaml")
+    block = scale_block(cfg, task, "rehearsal")
+    assert len(block["seeds"]) >= 1 and block["epochs"] < cfg["scales"]["full"]["epochs"]

@@ -205,3 +205,30 @@ def test_one_anl_run_end_to_end_trains_with_the_l1_penalty(tmp_path, cfgs, one_t
     assert all(math.isfinite(v) for v in m["train_loss"])
     # the recorded loss includes delta * ||theta||_1 (~ 0.2 for the MLP), on top of 5 NCE + 5 NNCE
     assert m["train_loss"][0] > 5 * (1 / K) + 5 * 0.8
+
+
+def test_rehearsal_grid_is_full_on_the_fake_with_every_group(cfgs):
+    """The rehearsal trains with the Core ML rehearsal block (the fake CIFAR-10, no md5 check) and
+    keeps every group of the full report: main (with clean labels and both noise types), the
+    ablation, the sensitivity on a validation split and the transfer, all with shrunk budgets."""
+    from saidl.paper.grid import design, run_configs
+
+    runs = run_configs(*cfgs, "rehearsal")
+    full = run_configs(*cfgs, "full")
+    groups = {r["group"] for r in runs.values()}
+    assert groups == {"main", "ablation", "sensitivity", "transfer"}
+    main = [r for r in runs.values() if r["group"] != "transfer"]
+    assert all(r["dataset"] == "cifar10" and r["model"] == "cnn8" and r["augment"] for r in main)
+    assert all(r["data_dir"] == "data/rehearsal/cifar10" and r["verify_checksums"] is False for r in main)
+    assert all(r["verify_checksums"] is True for r in full.values() if r["dataset"] == "cifar10")
+    settings = {(r["noise"], r["eta"]) for r in runs.values() if r["group"] == "main"}
+    assert {("sym", 0.0), ("sym", 0.8), ("asym", 0.4)} <= settings
+    sens = [r for r in runs.values() if r["group"] == "sensitivity"]
+    assert sens and all(r["n_val"] > 0 for r in sens)
+    assert len(design(*cfgs, "rehearsal")["sensitivity"]["points"]) >= 2
+    transfer = [r for r in runs.values() if r["group"] == "transfer"]
+    assert all(r["dataset"] == "fashion_mnist" and r["epochs"] < 50 for r in transfer)
+    # the same training recipe as full, budgets aside
+    a, b = runs["main-sym-0.8-ANL-CE-s0"], full["main-sym-0.8-ANL-CE-s0"]
+    budget = {"n_train", "n_test", "n_val", "epochs", "data_dir", "verify_checksums", "scale", "run_id"}
+    assert {k: v for k, v in a.items() if k not in budget} == {k: v for k, v in b.items() if k not in budget}

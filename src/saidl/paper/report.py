@@ -147,9 +147,9 @@ def context(summary: dict) -> dict:
     ab = summary["design"]["ablation"]
     sens = summary["sensitivity"]
     main_settings = [(s[0], float(s[1])) for s in settings(summary, "main")]
-    main_rows = [{"noise": noise, "eta": eta, "variants": [
+    main_rows = [{"noise": noise, "eta": float(eta), "variants": [  # every setting run, clean labels too
         v for v in summary["variant_order"] if n.cell("main", noise, eta, v) is not None]}
-        for noise, eta in main_settings]
+        for noise, eta in settings(summary, "main", with_clean=True)]
     anl = [v for v in ("ANL-CE", "ANL-FL", "ANL-CE-ER") if v in summary["variants"]]
     apl = [v for v in APL if v in summary["variants"]]
     prov = {**summary["provenance"], "scale": summary["scale"]}
