@@ -57,9 +57,9 @@ def bold(text: Tex | str, on: bool) -> Tex:
 VARIANCE_TEXT = {"learned_range": "learned variance", "fixed_small": "fixed posterior variance"}
 
 
-def _arm_name(f: dict) -> str:
+def _arm_name(f: dict, variance: bool = True) -> str:
     v = f.get("variance")
-    return f.get("sampler", "").upper() + (f" ({VARIANCE_TEXT.get(v, v)})" if v else "")
+    return f.get("sampler", "").upper() + (f" ({VARIANCE_TEXT.get(v, v)})" if v and variance else "")
 
 
 def _score_text(f: dict, row: dict) -> str:
@@ -80,9 +80,11 @@ def steps_prose(findings: dict) -> list[Tex]:
         what = "Fr\\'echet distance to real images of the class" if f["metric"] == "fd" else "classifier confidence"
         verdict = "better" if f["better_with_more"] else "\\textbf{not better}"
         cost = ("time grows with the number of steps" if f["time_proportional"]
-                else "not in proportion: fixed costs such as decoding weigh at this size")
+                else "less than in proportion: fixed costs such as decoding weigh at this size"
+                if f["time_ratio"] < f["steps_ratio"] else
+                "more than in proportion: at this size the timing is dominated by noise and warm-up")
         out.append(Tex(
-            f"With {escape_tex(_arm_name(f))}, going from {few['steps']} to {many['steps']} steps changed the "
+            f"With {escape_tex(_arm_name(f, 'variance' in findings))}, going from {few['steps']} to {many['steps']} steps changed the "
             f"{what} from {_score_text(f, few)} to {_score_text(f, many)} ({verdict}) and the class accuracy "
             f"from {100 * few['class_acc']:.0f}\\,\\% to {100 * many['class_acc']:.0f}\\,\\%, and took "
             f"{f['time_ratio']:.1f} times as long for {f['steps_ratio']:.0f} times the steps ({cost})."))
@@ -143,7 +145,8 @@ def swa_prose(reach: dict) -> Tex:
                  f"\\textbf{{per-layer locality}} (attention restricted in every layer, global mixing relayed "
                  f"through {reach['layers_to_cover']} layers), not a model that never sees the whole image. ")
     else:
-        text += (f"After all {L} layers the receptive field spans {w * L} of the {g - 1} rows and columns "
+        layers = "the only layer" if L == 1 else f"all {L} layers"
+        text += (f"After {layers} the receptive field spans {w * L} of the {g - 1} rows and columns "
                  f"needed to cover the grid: the SWA model \\textbf{{never}} relates the farthest tokens. ")
     path = reach["path"]
     text += (f"Code path that ran: the \\textbf{{{path}}} form "
