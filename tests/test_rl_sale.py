@@ -282,6 +282,9 @@ def test_margin_rule_decides_only_beyond_the_larger_std():
     assert res["outcome"] == "within noise" and res["diff"] == pytest.approx(0.1)
     assert res["margin"] == pytest.approx(0.4)
     assert E.compare([0.9], [0.1])["outcome"] == "not tested"  # one value: no noise estimate
+    # Near the ceiling a tiny but "significant" gap is no verdict: the margin is at least MIN_R2_GAP.
+    assert E.compare([0.999, 0.9995], [0.990, 0.991])["outcome"] == "within noise"
+    assert E.MIN_R2_GAP == 0.02
     assert E.compare([0.9, float("nan"), 0.8], [0.1, 0.2])["outcome"] == "better"  # NaN folds dropped
 
 

@@ -63,7 +63,7 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
                                                                          "exploration", "noisy", "sale")},
         "random_return": stats([r["metrics"]["random_return"] for r in runs.values()]),
         "dataset": first["provenance"]["dataset"],
-        "provenance": summary_provenance(grid, runs, [{"name": first["config"]["env_id"], "checksum": "simulator (gymnasium[mujoco])"}]),
+        "provenance": summary_provenance(grid, runs, [{"name": first["config"]["env_id"], "checksum": "simulator, no data file"}]),
     }
 
 

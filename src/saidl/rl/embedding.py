@@ -107,12 +107,16 @@ def linear_probe(features: dict[str, np.ndarray], targets: dict[str, np.ndarray]
                    for name, X in features.items()}}
 
 
-# The margin rule of every verdict on the probes (the paper task's rule): A is *better* than B when
-# the mean of A's held-out R^2 values exceeds B's by more than the larger of their two standard
-# deviations (over trajectory folds and seeds), *worse* in the mirror case, and *within noise*
-# otherwise; with fewer than two values on a side nothing is decided ("not tested").
-MARGIN_RULE = ("better when the difference of the mean held-out R^2 exceeds the larger of the two standard "
-               "deviations over trajectory folds and seeds, worse in the mirror case, within noise otherwise")
+# The margin rule of every verdict on the probes (the paper task's rule, with a floor): A is
+# *better* than B when the mean of A's held-out R^2 values exceeds B's by more than the larger of
+# their two standard deviations (over trajectory folds and seeds) and by more than MIN_R2_GAP,
+# *worse* in the mirror case, and *within noise* otherwise; with fewer than two values on a side
+# nothing is decided ("not tested"). The floor keeps differences that no table digit shows (two
+# probes both at R^2 = 0.999 with tiny spreads) from becoming verdicts.
+MIN_R2_GAP = 0.02
+MARGIN_RULE = ("better when the difference of the mean held-out R^2 exceeds both the larger of the two standard "
+               f"deviations over trajectory folds and seeds and {MIN_R2_GAP}, worse in the mirror case, "
+               "within noise otherwise")
 
 
 def compare(a, b) -> dict:
@@ -123,7 +127,7 @@ def compare(a, b) -> dict:
     if a.size < 2 or b.size < 2:
         return {"diff": None, "margin": None, "outcome": "not tested"}
     diff = float(a.mean() - b.mean())
-    margin = float(max(a.std(ddof=1), b.std(ddof=1)))
+    margin = float(max(a.std(ddof=1), b.std(ddof=1), MIN_R2_GAP))
     outcome = "better" if diff > margin else ("worse" if -diff > margin else "within noise")
     return {"diff": diff, "margin": margin, "outcome": outcome}
 
@@ -218,7 +222,7 @@ def summarise(analyses: list[dict]) -> dict:
         "n_episodes": first["n_episodes"], "n_folds": first["probe"]["n_folds"],
         "targets": names, "feature_sets": sets,
         "probe": {f: {k: _stats(v) for k, v in pooled[f].items()} for f in sets},
-        "verdicts": verdicts, "margin_rule": MARGIN_RULE,
+        "verdicts": verdicts, "margin_rule": MARGIN_RULE, "min_r2_gap": MIN_R2_GAP,
         "neighbour_agreement": {w: _stats([a["neighbour_agreement"][w] for a in analyses])
                                 for w in first["neighbour_agreement"]},
         "encoder_target": sorted({str(a["encoder_target"]) for a in analyses}),

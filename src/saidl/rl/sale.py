@@ -122,10 +122,11 @@ class SALEEncoder(nn.Module):
     def zsa(self, zs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         return self.g(zs, act)
 
-    def loss(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        """MSE(g(f(s), a), stopgrad f(s')): the target is the current encoder under no-grad."""
+    def loss(self, obs: torch.Tensor, act: torch.Tensor, next_obs1: torch.Tensor) -> torch.Tensor:
+        """MSE(g(f(s_t), a_t), stopgrad f(s_{t+1})); ``next_obs1`` is the one-step next
+        state, not an n-step s_{t+k}. The target is the current encoder under no-grad."""
         with torch.no_grad():
-            target = self.f(next_obs)
+            target = self.f(next_obs1)
         return F.mse_loss(self.g(self.f(obs), act), target)
 
 
