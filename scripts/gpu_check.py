@@ -245,7 +245,7 @@ def ssm_parts(args) -> list:
             opt.step()
             losses.append(float(loss))
 
-        secs = timed(step, args.steps, device) * args.steps
+        secs = timed(step, args.steps, device, warm=int(RECORD.enabled)) * args.steps
         print(f"  train: {args.steps} steps of {cfg['batch_size']} x 1024 in {secs:.2f} s = "
               f"{args.steps / secs:.2f} steps/s; loss {losses[0]:.4f} -> {losses[-1]:.4f}; {peak_memory(device)}")
         if not all(math.isfinite(v) for v in losses):
@@ -281,7 +281,7 @@ def ssm_parts(args) -> list:
             opt.step(params, numpy_s4d.backward(params, cache))
             losses.append(loss)
 
-        secs = timed(step, args.steps, torch.device("cpu"))
+        secs = timed(step, args.steps, torch.device("cpu"), warm=int(RECORD.enabled))
         print(f"  train: {secs:.3f} s per Adam step of {b} x 1024 (d_model {cfg['d_model']}, {cfg['n_layers']} layers); "
               f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
         if not all(math.isfinite(v) for v in losses):
@@ -305,7 +305,8 @@ def ssm_parts(args) -> list:
             getattr(analysis, name)(cfg)
             secs = clock() - t0
             print(f"  {name}: {secs:.1f} s")
-            RECORD(ssm_analysis_key(name, sc), secs, f"the whole job, {torch.get_num_threads()} threads")
+            n = torch.get_num_threads()
+            RECORD(ssm_analysis_key(name, sc), secs, f"the whole job, {n} torch thread{'s' if n > 1 else ''}")
 
     parts = [(f"ssm {rid} ({cfg['kind']}, {cfg['disc']}, d_model {cfg['d_model']})", lambda cfg=cfg: part(cfg))
              for rid, cfg in runs.items()]
