@@ -39,6 +39,7 @@ from saidl.common.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION = ROOT / "benchmarks" / "calibration.json"
 TASKS = ("coreml", "ssm", "rl", "diffusion", "paper", "multimodal")
+ALL_CORES = 1 << 30  # the threads of a timing job that reserves every core (threads: workflow.cores)
 
 # The unit of one step of each cost kind (the key's part before the colon).
 UNITS = {
@@ -226,7 +227,7 @@ def rl_jobs(config: dict, scale: str) -> list[Job]:
                      + cfg["eval_episodes"] * ep                                         # random-policy floor
                      + cfg["total_steps"] // cfg["eval_every"] * cfg["eval_episodes"] * ep  # evaluations
                      + len(cfg["attack_eps"]) * 2 * cfg["attack_episodes"] * ep           # robustness
-                     + (max(2, cfg["eval_episodes"]) * ep if cfg.get("sale") else 0))     # SALE probes
+                     + (cfg.get("probe_episodes", 0) * ep if cfg.get("sale") else 0))     # SALE probes
         work: dict = {}
         add(work, keys["env"], env_steps)
         add(work, keys["update"], max(0, cfg["total_steps"] - cfg["start_steps"]))
@@ -345,7 +346,7 @@ def diffusion_jobs(config: dict, scale: str) -> list[Job]:
     for backend in BACKENDS:
         keys = diffusion_keys({**base, "window": bk["window"]}, backend)
         add(work, keys["forward"], bk["n_backend_images"] * (2 + bk["backend_steps"] * bk["backend_repeats"]))
-    jobs.append(Job("diffusion", "backends", "backends", gpu, threads, work, (f"diffusion/{bk['backend_run']}",),
+    jobs.append(Job("diffusion", "backends", "backends", gpu, ALL_CORES, work, (f"diffusion/{bk['backend_run']}",),
                     note="every backend counted, also one the device cannot run"))
     return jobs
 
@@ -393,7 +394,7 @@ def multimodal_jobs(config: dict, scale: str) -> list[Job]:
         if name in PRETRAINED:
             add(work, mm_feature_key(name, job["encoders"]), None if mm_literals(source, m) is None
                 else job["epochs"] * mm_literals(source, m))
-    jobs.append(Job("multimodal", "embed timing", "embed_timing", gpu, threads, work,
+    jobs.append(Job("multimodal", "embed timing", "embed_timing", gpu, ALL_CORES, work,
                     tuple(f"multimodal/features-{f}" for f in job["features"].values())))
     job = job_config(tc, scale, "finetune")
     key = (f"multimodal.finetune:{source}/{job['train_nodes']}+{job['eval_nodes']}/"
