@@ -73,7 +73,7 @@ def test_malformed_run_json_names_its_file_and_the_problem(tmp_path):
 
 
 BUDGET_KEYS = {"n_train", "n_val", "n_test", "epochs", "seeds", "sym", "asym", "losses", "threads",
-               "data_dir", "verify_checksums", "numpy", "timing_lengths", "timing_repeat"}
+               "data_dir", "verify_checksums", "numpy", "timing_lengths", "timing_repeat", "timing_batch"}
 
 
 @pytest.mark.parametrize("task", ["coreml", "ssm"])

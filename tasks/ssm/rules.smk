@@ -11,7 +11,7 @@ SSM_SCALE = ssm_scale_config(config["ssm"], SCALE)
 SSM_RUNS = ssm_run_configs(config["ssm"], SCALE)
 SSM_GPU = 1 if SSM_SCALE["device"].startswith("cuda") or (SSM_SCALE["device"] == "auto" and SCALE == "full") else 0
 SSM_ANALYSIS_CFG = json.dumps({k: SSM_SCALE[k] for k in (
-    "timing_lengths", "timing_state", "timing_channels", "timing_repeat", "dataset", "batch_size", "d_model",
+    "timing_lengths", "timing_state", "timing_channels", "timing_repeat", "timing_batch", "dataset", "batch_size", "d_model",
     "n_layers", "d_state") if k in SSM_SCALE})
 SSM_TEMPLATES = sorted(str(p) for p in Path("templates/ssm").glob("*.tex")) + sorted(
     str(p) for p in Path("templates/common").glob("*.tex") if p.name != "combined.tex")

@@ -96,7 +96,7 @@ def claim_evidence(claim: dict, n_seeds: int = 1) -> Tex:
             pieces.append("; ")
         if cid == "vanilla_collapse":
             drop = {"win": "a drop beyond the seed spread", "within noise": "a drop within the seed spread",
-                    "missing": "not run"}.get(e["outcome"], "no collapse by the rule below")
+                    "missing": "not run"}.get(e["outcome"], "no collapse by the rule above")
             pieces += [f"{e['loss']} ", pm(e["clean"], e["std_clean"], n_seeds), " on clean labels vs ",
                        pm(e["noisy"], e["std_noisy"], n_seeds), ", fitting ", pct(e["noisy_fit"]),
                        f" of the noisy training labels ({drop})"]
@@ -118,9 +118,9 @@ def claim_evidence(claim: dict, n_seeds: int = 1) -> Tex:
         else:
             pieces += [f"{e['loss']} ", pm(e["acc"], e["std"], n_seeds), " vs CE ", pm(e["acc_ce"], e["std_ce"], n_seeds),
                        f" ({OUTCOME[e['outcome']]})"]
-    where = ["clean labels"] if claim["eta"] == 0 else ["noise rate ", ETA, f" = {claim['eta']:g}"]
+    where = ["On clean labels"] if claim["eta"] == 0 else ["At noise rate ", ETA, f" = {claim['eta']:g}"]
     spread = ", mean $\\pm$ standard deviation over seeds" if n_seeds > 1 else ", one seed"
-    return tex_join("At ", *where, " (last-epoch test accuracy", Tex(spread), "): ", *pieces, ".")
+    return tex_join(*where, " (last-epoch test accuracy", Tex(spread), "): ", *pieces, ".")
 
 
 def reference_rows(summary: dict, n: Numbers) -> list[dict]:

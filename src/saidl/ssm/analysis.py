@@ -104,7 +104,8 @@ def step_timing(cfg: dict) -> dict:
     from saidl.ssm.models import SSMClassifier
 
     length = 784 if cfg["dataset"] == "fashion_mnist" else 1024
-    b, h, layers, n = cfg["batch_size"], cfg["d_model"], cfg["n_layers"], cfg["d_state"]
+    b = cfg.get("timing_batch") or cfg["batch_size"]  # default: the training batch
+    h, layers, n = cfg["d_model"], cfg["n_layers"], cfg["d_state"]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((b, length, 1)).astype(np.float32)
     y = rng.integers(0, 10, b)
