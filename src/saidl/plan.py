@@ -558,7 +558,7 @@ def wall_time(jobs: list[Job], cores: int, gpus: int) -> float:
 
 
 def hours(s: float) -> str:
-    return f"{s / 3600:,.1f} h"
+    return f"{s / 60:.1f} min" if 0 < s < 360 else f"{s / 3600:,.1f} h"
 
 
 def duration(s: float) -> str:
