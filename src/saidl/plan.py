@@ -558,6 +558,8 @@ def wall_time(jobs: list[Job], cores: int, gpus: int) -> float:
 
 
 def hours(s: float) -> str:
+    if 0 < s < 60:
+        return f"{s:.1f} s"
     return f"{s / 60:.1f} min" if 0 < s < 360 else f"{s / 3600:,.1f} h"
 
 
