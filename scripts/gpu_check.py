@@ -298,8 +298,8 @@ def ssm_parts(args) -> list:
         from saidl.ssm import analysis
 
         sc = scale_config(task_cfg, "full")
-        cfg = {k: sc[k] for k in ("timing_lengths", "timing_state", "timing_channels", "dataset", "batch_size",
-                                  "d_model", "n_layers", "d_state")}
+        cfg = {k: sc[k] for k in ("timing_lengths", "timing_state", "timing_channels", "timing_repeat", "timing_batch",
+                                  "dataset", "batch_size", "d_model", "n_layers", "d_state") if k in sc}  # as the rule
         for name in ("discretisation", "timing"):
             t0 = clock()
             getattr(analysis, name)(cfg)
