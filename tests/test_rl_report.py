@@ -140,6 +140,5 @@ def test_rehearsal_is_full_with_only_budgets_shrunk(rl_cfg):
     assert changed and changed <= budgets
     assert reh["variants"] == full["variants"] and reh["attack_eps"] == full["attack_eps"]
     assert reh["start_steps"] < reh["total_steps"] and reh["total_steps"] // reh["eval_every"] >= 3
-    # SALE's frozen encoders refresh at least once (every 250 updates).
-    assert reh["total_steps"] - reh["start_steps"] >= 250
+    assert reh["total_steps"] - reh["start_steps"] >= 100 and len(reh["seeds"]) >= 2  # updates; seed statistics
     assert len(run_configs(rl_cfg, "rehearsal")) == len(full["variants"]) * len(reh["seeds"])
