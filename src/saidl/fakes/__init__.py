@@ -28,6 +28,7 @@ ASSETS: dict[str, str] = {
     "sun397": "saidl.fakes.sun397:make",
     "landscapes": "saidl.fakes.landscapes:make",
     "cifar10": "saidl.fakes.cifar10:make",
+    "dmg777k": "saidl.fakes.dmg777k:make",
 }
 
 
