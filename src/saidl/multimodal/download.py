@@ -164,5 +164,6 @@ def _check(digests: dict[str, str], verify: bool, where: str, fix: str) -> None:
     msg = (f"{where}: sha256 of {', '.join(bad)} differs from pbloem/kgbench-data's Git LFS pointers "
            f"(e.g. {bad[0]}: {digests[bad[0]]}, expected {DMG777K_SHA256[bad[0]]})")
     if verify:
-        raise DataError(f"{msg}; {fix}, or pass verify=False to accept these files")
-    log.warning("%s; accepted because verify=False", msg)
+        raise DataError(f"{msg}; {fix}. Only files that are not dmg777k (the rehearsal's local fake) are "
+                        "accepted without this check: verify=False (config: multimodal data.verify_checksums: false)")
+    log.warning("%s; accepted because verify=False (data.verify_checksums: false)", msg)
