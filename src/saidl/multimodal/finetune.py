@@ -62,7 +62,7 @@ def run(cfg: dict, dataset_json: Path, features_dir: Path) -> dict:
     root = dataset_root(dataset_json)
     problem = prepare(root, cfg["train"]["hops"], seeds=subset(kb.load(root), cfg))
     idx, feats = load_features(problem, features_dir, cfg["features"])
-    encoders = encoders_for(cfg["features"], cfg["encoders"], device)
+    encoders = encoders_for(cfg["features"], cfg["encoders"], device, cfg.get("hub_cache"))
     kg, dims = problem.kg, {m: f.shape[1] for m, f in feats.items()}
     problem.to(device)
     feats = {m: f.to(device) for m, f in feats.items()}

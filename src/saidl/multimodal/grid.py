@@ -107,4 +107,5 @@ def job_config(task_cfg: dict, scale: str, job: str) -> dict:
                           "encoder (there is nothing to fine-tune otherwise)")
     return {"task": "multimodal", "scale": scale, "job": job, **sc[job], "features": fs["features"],
             "seed": int(sc["seeds"][0]), "model": {**sc["model"], "decomposition": sc["decomposition"]["main"]},
-            "train": dict(sc["train"]), "encoders": dict(sc["encoders"]), "device": sc["device"]}
+            "train": dict(sc["train"]), "encoders": dict(sc["encoders"]), "hub_cache": sc.get("hub_cache"),
+            "device": sc["device"]}
