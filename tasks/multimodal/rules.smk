@@ -22,6 +22,12 @@ MM_TEMPLATES = sorted(str(p) for p in Path("templates/multimodal").glob("*.tex")
 MM_LISTED = ["src/saidl/multimodal/graph.py", "src/saidl/multimodal/model.py", "src/saidl/multimodal/kgbench.py",
              "src/saidl/multimodal/report.py"]
 MM_THREADS = f"OMP_NUM_THREADS={MM_SCALE['threads']} MKL_NUM_THREADS={MM_SCALE['threads']} "
+MM_HUB_FAKES = {"clip-image": "hub-clip-b32", "clip-text": "hub-clip-b32"}  # hub encoder -> its rehearsal fake
+
+
+def mm_hub_fakes(names):
+    """The rehearsal's hub snapshots that the given feature names read (none at other scales)."""
+    return rehearsal_assets(*sorted({MM_HUB_FAKES[n] for n in names if n in MM_HUB_FAKES}))
 
 
 wildcard_constraints:
@@ -33,6 +39,8 @@ wildcard_constraints:
 
 rule multimodal_data:
     """The synthetic graph in kgbench layout (smoke, demo), or dmg777k downloaded and verified (full)."""
+    input:
+        fakes=rehearsal_assets("dmg777k") if MM_SCALE["data"]["source"] == "dmg777k" else [],
     output:
         f"{MM}/dataset.json",
     params:
@@ -69,12 +77,14 @@ rule multimodal_features:
     """One features file: simple encodings, or a frozen pretrained encoder run once (cached)."""
     input:
         dataset=f"{MM}/dataset.json",
+        fakes=lambda w: mm_hub_fakes([w.mm_feature]),
     output:
         pt=f"{MM}/features/{{mm_feature}}.pt",
         meta=f"{MM}/features/{{mm_feature}}.json",
     params:
         cfg=lambda w: json.dumps({"name": w.mm_feature, "hops": MM_SCALE["train"]["hops"],
-                                  "encoders": MM_SCALE["encoders"], "device": MM_SCALE["device"]}, sort_keys=True),
+                                  "encoders": MM_SCALE["encoders"], "hub_cache": MM_SCALE.get("hub_cache"),
+                                  "device": MM_SCALE["device"]}, sort_keys=True),
     threads: MM_SCALE["threads"]
     resources:
         gpu=lambda w: MM_GPU if w.mm_feature in ("effnet-lite0", "minilm", "clip-image", "clip-text") else 0,
@@ -114,12 +124,13 @@ rule multimodal_embed_timing:
     input:
         dataset=f"{MM}/dataset.json",
         features=[f"{MM}/features/{f}.pt" for f in MM_JOBS["embed_timing"]["features"].values()],
+        fakes=mm_hub_fakes(MM_JOBS["embed_timing"]["features"].values()),
         code=["src/saidl/multimodal/embedtime.py", "src/saidl/multimodal/train.py"],
     output:
         f"{MM}/embed_timing.json",
     params:
         cfg=json.dumps(MM_JOBS["embed_timing"], sort_keys=True),
-        threads=MM_SCALE["threads"],
+        threads=min(MM_SCALE["threads"], workflow.cores),
     threads: workflow.cores
     resources:
         gpu=MM_GPU,
@@ -137,6 +148,7 @@ rule multimodal_finetune:
     input:
         dataset=f"{MM}/dataset.json",
         features=[f"{MM}/features/{f}.pt" for f in MM_JOBS["finetune"]["features"].values()],
+        fakes=mm_hub_fakes(MM_JOBS["finetune"]["features"].values()),
         code=["src/saidl/multimodal/finetune.py", "src/saidl/multimodal/train.py"],
     output:
         f"{MM}/finetune.json",
