@@ -36,8 +36,14 @@ RUN_SCHEMA = {
 BASELINE = "structure"
 
 
+SINGLE_SEED = "one seed, no spread to judge by"
+
+
 def verdict(a: dict, b: dict) -> str:
-    """a against b (stats dicts): "helps", "within noise" or "does not help"."""
+    """a against b (stats dicts): "helps" (the mean gain exceeds the larger seed std), "within
+    noise" or "does not help"; with one seed on either side there is no spread, so no verdict."""
+    if min(len(a["values"]), len(b["values"])) < 2:
+        return SINGLE_SEED
     diff = a["mean"] - b["mean"]
     if diff > max(a["std"], b["std"]):
         return "helps"

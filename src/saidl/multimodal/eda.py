@@ -121,7 +121,9 @@ def analyse(kg: "kb.KG", meta: dict, hops: int | None, examples: int = 4) -> dic
     # e2i / i2e: a few rows per annotation, and the round trip over every node
     rows = []
     for a in [d["annotation"] for d in annotations]:
-        for g in kg.datatype_l2g(a)[:1] if a not in ("iri",) else kg.datatype_l2g(a)[:2]:
+        # nodes of exactly this annotation (datatype_l2g(xsd:string) also holds tagged and plain literals)
+        exact = np.flatnonzero(np.asarray(kg.node_type) == kg.nodetypes.index(a))
+        for g in exact[:2 if a == "iri" else 1]:
             label, ann = kg.i2e[int(g)]
             rows.append({"index": int(g), "annotation": annotation_name(ann), "label": display_label(label, ann)})
     round_trip = sum(kg.e2i[kg.i2e[i]] == i for i in range(kg.num_entities))

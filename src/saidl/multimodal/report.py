@@ -35,21 +35,43 @@ def single(summary: dict) -> dict[str, str]:
     return out
 
 
-def pretrained_single(summary: dict) -> dict[str, str]:
-    out = {}
-    for fs, c in summary["cells"].items():
-        feats = c["features"]
+def encoders_of(cell: dict) -> str:
+    """The pretrained encoders of a feature set, e.g. "EfficientNet-Lite0 and all-MiniLM-L6-v2"."""
+    return " and ".join(FEATURE_TEXT[f] for f in cell["features"].values() if f in PRETRAINED)
+
+
+def pretrained_single(summary: dict) -> list[dict]:
+    """Every feature set with one modality through a pretrained encoder (EfficientNet and CLIP
+    images alike), in the summary's order: ``{"mod", "fs", "encoder"}``."""
+    out = []
+    for fs in summary["order"]:
+        feats = summary["cells"][fs]["features"]
         if len(feats) == 1 and any(f in PRETRAINED for f in feats.values()):
-            out[next(iter(feats))] = fs
+            out.append({"mod": next(iter(feats)), "fs": fs, "encoder": encoders_of(summary["cells"][fs])})
     return out
 
 
-def all_sets(summary: dict) -> dict[str, str]:
-    """"simple" / "pretrained" -> the feature set with every modality of that kind, if run."""
-    out = {}
-    for fs, c in summary["cells"].items():
+def all_sets(summary: dict) -> dict:
+    """"simple" -> the feature set with every modality through simple features (if run);
+    "pretrained" -> every set with every modality and pretrained encoders, as ``{"fs", "encoders"}``."""
+    out: dict = {"simple": None, "pretrained": []}
+    for fs in summary["order"]:
+        c = summary["cells"][fs]
         if len(c["features"]) >= 5:
-            out["pretrained" if any(f in PRETRAINED for f in c["features"].values()) else "simple"] = fs
+            if any(f in PRETRAINED for f in c["features"].values()):
+                out["pretrained"].append({"fs": fs, "encoders": encoders_of(c)})
+            elif out["simple"] is None:
+                out["simple"] = fs
+    return out
+
+
+def fake_weights(summary: dict) -> dict[str, list[str]]:
+    """The description of each fake hub snapshot a features file was computed with (its
+    ``saidl_fake.json``; the rehearsal's) -> the features computed with it."""
+    out: dict[str, list[str]] = {}
+    for name, f in summary["features"].items():
+        if f.get("fake_weights"):
+            out.setdefault(f["fake_weights"], []).append(FEATURE_TEXT.get(name, name))
     return out
 
 
@@ -76,6 +98,12 @@ def context(summary: dict) -> dict:
         "n_literals": sum(d["count"] for d in eda["annotations"] if d["modality"] != "structure"),
         "n_entities": sum(d["count"] for d in eda["annotations"] if d["annotation"] in ("iri", "blank_node")),
         "provenance": {**summary["provenance"], "scale": summary["scale"]},
+        "max_epoch_s": max(c["epoch_s"]["mean"] for c in cells.values()),
+        "clip_features": [FEATURE_TEXT[n] for n in ("clip-image", "clip-text") if n in summary["features"]],
+        # hub weights that are a rehearsal fake (saidl_fake.json in the snapshot): what they are -> features
+        "fake_weights": fake_weights(summary),
+        # a verdict needs a spread: with one seed no setting is said to help (analyze.verdict)
+        "judged": len(summary["seeds"]) > 1,
         "n_runs": len(summary["provenance"]["runs"]),
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
     }

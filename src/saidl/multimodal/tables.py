@@ -10,6 +10,7 @@ import sys
 from saidl.report.latex import Tex, format_num, format_pm, format_thousands
 from saidl.report.tables import mean_std_table, simple_table, tables_main
 
+SPLIT_ORDER = ("training", "validation", "testing")  # summary JSON keys come back sorted
 FEATURE_TEXT = {"stats": "image statistics", "bow": "bag of words", "numeric": "numbers and booleans",
                 "temporal": "years and dates", "spatial": "WKT points", "effnet-lite0": "EfficientNet-Lite0",
                 "minilm": "all-MiniLM-L6-v2", "clip-image": "CLIP ViT-B/32 image", "clip-text": "CLIP ViT-B/32 text"}
@@ -48,7 +49,7 @@ def table_dataset(summary: dict) -> str:
             ("relations / edge types with inverses", f"{e['num_relations']} / {e['edge_types']}"),
             ("classes", str(e["num_classes"])),
             ("labelled nodes: train / validation / test",
-             " / ".join(format_thousands(sum(v)) for v in e["splits"].values())),
+             " / ".join(format_thousands(sum(e["splits"][k])) for k in SPLIT_ORDER)),
             ("node degree: min / mean / max", f"{e['degree']['min']} / {e['degree']['mean']:.2f} / {e['degree']['max']:,}")]
     rows += [(f"subgraph, {s['hops']} hop{'s' if s['hops'] > 1 else ''} from the labelled nodes",
               f"{s['nodes']:,} nodes, {s['edges']:,} directed edges") for s in e["subgraphs"]]

@@ -13,8 +13,8 @@ def plot(summary: dict):
                                       gridspec_kw={"width_ratios": [1.4, 1]})
     names = eda["class_names"]
     x = np.arange(len(names))
-    for k, (split, counts) in enumerate(eda["splits"].items()):
-        left.bar(x + (k - 1) * 0.27, counts, width=0.27, color=PALETTE[k], label=split)
+    for k, split in enumerate(("training", "validation", "testing")):  # the JSON holds them sorted
+        left.bar(x + (k - 1) * 0.27, eda["splits"][split], width=0.27, color=PALETTE[k], label=split)
     left.set_xticks(x, [n.split(" (")[0] for n in names], rotation=20, ha="right")
     left.set_ylabel("labelled nodes")
     left.legend(fontsize=6)
