@@ -1,6 +1,7 @@
 """Time to compute an SSM convolution kernel against the sequence length (log-log)."""
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
 from saidl.report.figstyle import PALETTE, SINGLE_COLUMN_IN
 from saidl.report.figure_cli import run
@@ -13,6 +14,10 @@ def plot(summary: dict):
         pts = [(r["length"], r["seconds"]) for r in rows if r["path"] == path]
         ax.plot(*zip(*pts), marker="o", color=PALETTE[i], label=path)
     ax.set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="seconds per kernel")
+    # the measured lengths as the ticks, in plain numbers (a narrow range would crowd minor labels)
+    ax.xaxis.set_major_locator(FixedLocator(sorted({r["length"] for r in rows})))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_title(f"H = {summary['timing']['channels']} channels, N = {summary['timing']['state']}")
     ax.legend()
     return fig
