@@ -22,7 +22,8 @@ def plot(summary: dict):
                 ax.text(j, i, f"{100 * frac[i, j]:.0f}", ha="center", va="center", fontsize=5.5,
                         color="white" if frac[i, j] > 0.6 else "black")
     ax.grid(False)
-    fig.colorbar(im, ax=ax, label="fraction of the class's entities", shrink=0.8)
+    bar = fig.colorbar(im, ax=ax, label="% of the class's entities", shrink=0.8)  # as the cells: percent
+    bar.set_ticks(np.linspace(0, 1, 6), labels=[f"{100 * t:.0f}" for t in np.linspace(0, 1, 6)])
     return fig
 
 
