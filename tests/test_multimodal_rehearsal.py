@@ -284,8 +284,9 @@ def render_report(tmp_path, mm_cfg, eda, *, seeds=(0,), epoch_s=0.5, matches_pub
 
 def test_report_says_what_the_data_shows(mm_cfg, small_eda, tmp_path):
     tex = render_report(tmp_path, mm_cfg, small_eda)
-    # a dmg777k whose files are not dmg777k's is said so, first thing
+    # a dmg777k whose files are not dmg777k's is said so, first thing, and in the provenance
     assert "The graph in this report is not dmg777k." in tex
+    assert "dmg777k (files not the published ones: their checksums differ)" in tex
     # the CLIP runs are in the prose, and their weights are named as what they are
     assert "With CLIP ViT-B/32 image, images alone give" in tex and "With CLIP ViT-B/32 text, texts alone give" in tex
     assert "All modalities with CLIP ViT-B/32 image and CLIP ViT-B/32 text give" in tex
@@ -305,7 +306,7 @@ def test_report_says_what_the_data_shows(mm_cfg, small_eda, tmp_path):
 def test_report_prose_turns_with_the_numbers(mm_cfg, small_eda, tmp_path):
     tex = render_report(tmp_path, mm_cfg, small_eda, seeds=(0, 1), epoch_s=150.0, matches_published=True,
                         fake_note=None, clip=False)
-    assert "The graph in this report is not dmg777k." not in tex
+    assert "The graph in this report is not dmg777k." not in tex and "not the published ones" not in tex
     assert "above the assignment's two-minute limit" in tex and "below the assignment's" not in tex
     assert "A setting \\emph{helps} when its mean exceeds" in tex and "With one seed" not in tex
     assert "CLIP" not in tex.split("\\subsection{(b, c)")[1].split("\\subsection{(d)")[0]

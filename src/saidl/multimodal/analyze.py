@@ -98,6 +98,8 @@ def collect(grid: dict, runs_dir: Path, dataset: dict, eda: dict, features_dir: 
     feats = {p.stem: read_json(p) for p in sorted(Path(features_dir).glob("*.json"))}
     any_run = next(iter(runs.values()))
     ds = {"name": dataset["name"], "checksum": dataset["checksum"]}
+    if dataset.get("source") == "dmg777k" and not dataset.get("matches_published", True):
+        ds["name"] += " (files not the published ones: their checksums differ)"
     labelled = sum(sum(v) for v in eda["splits"].values())
     majority = max(np.sum(list(eda["splits"].values()), axis=0)) / labelled
     test_majority = max(eda["splits"]["testing"]) / sum(eda["splits"]["testing"])
