@@ -263,6 +263,8 @@ def embed_key(name: str) -> str:
 
 def diffusion_train_images(cfg: dict) -> int | None:
     """Training images a DiT run encodes once (None: a landscapes folder that is not here)."""
+    from saidl.diffusion.data import IMAGE_SUFFIXES, LANDSCAPE_HELD_OUT
+
     if cfg.get("n_train"):
         return cfg["n_train"]
     if cfg["dataset"] == "sun397":
@@ -271,8 +273,8 @@ def diffusion_train_images(cfg: dict) -> int | None:
         folder = ROOT / cfg["landscape_dir"]
         if not folder.is_dir():
             return None
-        n = sum(1 for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp"))
-        return n - min(n // 5, cfg.get("n_reference", 5000))
+        n = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        return n - n // LANDSCAPE_HELD_OUT  # the data reader holds out a seeded fifth, whatever n_reference is
     return None
 
 
