@@ -64,13 +64,14 @@ def schedule_kwargs(cfg: dict) -> dict:
 
 
 def load_dit(weights: Path, device: torch.device, which: str = "ema", state: dict | None = None):
-    """A trained DiT from its weights file: ``which`` is 'ema', 'model' or a snapshot step.
-    The file is memory-mapped (only the tensors used are read: a DiT-B file holds the model,
-    the EMA and every snapshot); ``state`` reuses a file already loaded."""
+    """A trained DiT from its weights file: ``which`` is 'ema' or a snapshot step (every sample is
+    drawn from EMA weights, as in DiT; the raw weights stay in the resume checkpoint only).
+    The file is memory-mapped (only the tensors used are read: a DiT-B file holds the EMA and
+    every snapshot); ``state`` reuses a file already loaded."""
     if state is None:
         state = torch.load(weights, map_location="cpu", weights_only=False, mmap=True)
     model = build_dit(state["config"], tuple(state["latent_shape"]))
-    sd = state["snapshots"][int(which)] if which not in ("ema", "model") else state[which]
+    sd = state["ema"] if which == "ema" else state["snapshots"][int(which)]
     model.load_state_dict(sd)
     return model.eval().requires_grad_(False).to(device), state
 
@@ -167,8 +168,8 @@ def run_dit(cfg: dict, out: Path, weights: Path, ae_path: Path | None, ckpt: Pat
                                    "snapshots": snapshots, "step": step + 1, "config": cfg})
             last_ckpt = time.perf_counter()
     train_s = time.perf_counter() - t_train
-    save_checkpoint(weights, {"model": model.state_dict(), "ema": ema.state_dict(), "snapshots": snapshots,
-                           "config": cfg, "latent_shape": list(z.shape[1:]), "classes": list(data.classes)})
+    save_checkpoint(weights, {"ema": ema.state_dict(), "snapshots": snapshots, "config": cfg,
+                              "latent_shape": list(z.shape[1:]), "classes": list(data.classes)})
     n_params = sum(p.numel() for p in model.parameters())
     tokens = (z.shape[-1] // cfg["patch_size"]) ** 2
     result = {"id": cfg["run_id"], "task": "diffusion", "kind": "dit", "config": cfg,
