@@ -17,6 +17,7 @@ from saidl.common.cli import exit_code
 from saidl.common.io import read_json
 from saidl.common.paths import templates_dir, tex_dir
 from saidl.report.jinja import make_env, render_template
+from saidl.report.latex import Tex, escape_tex
 from saidl.report.latexmk import compile_pdf
 from saidl.report.listings import code_listing
 
@@ -33,7 +34,9 @@ def render(task: str, summary_path: Path, out: Path, scale_changes: list[dict] |
     plus ``scale_changes``: the rehearsal's differences from full (``m.scale_note`` on page 1)."""
     module = importlib.import_module(f"saidl.{task}.report")
     context = module.context(read_json(summary_path))
-    context.setdefault("scale_changes", scale_changes or [])
+    # a dotted key may break after each dot (long keys would run out of the page-1 box)
+    context.setdefault("scale_changes", [{**c, "key": Tex(escape_tex(c["key"]).replace(".", ".\\allowbreak{}"))}
+                                         for c in scale_changes or []])
     return render_template(environment(), f"{task}/report.tex", context, out)
 
 
