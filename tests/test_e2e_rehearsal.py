@@ -33,9 +33,11 @@ def workflow(tmp_path_factory):
     return root
 
 
-def pdf_text(path, first=None, last=None) -> str:
+def pdf_text(path, first=None, last=None, layout=False) -> str:
+    """The PDF's text without whitespace; ``layout`` keeps a table's rows together."""
     pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
-    out = subprocess.run(["pdftotext", *pages, str(path), "-"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["pdftotext", *pages, *(["-layout"] if layout else []), str(path), "-"],
+                         capture_output=True, text=True, check=True).stdout
     return re.sub(r"\s+", "", out)
 
 
@@ -51,7 +53,7 @@ def changes_of(task: str) -> list[dict]:
 @pytest.mark.parametrize("task", TASKS)
 def test_page_one_lists_every_change_from_full(workflow, task):
     pdf = workflow / f"results/rehearsal/{task}/{task}.pdf"
-    first = pdf_text(pdf, 1, 2)  # the note starts on page 1; a long list may run onto page 2
+    first = pdf_text(pdf, 1, 2, layout=True)  # the note starts on page 1; a long list may run onto page 2
     changes = changes_of(task)
     assert changes, f"{task} has no rehearsal changes"
     assert "Rehearsal:thesenumberstestthepipeline,notthemethods." in pdf_text(pdf, 1)
@@ -75,3 +77,62 @@ def test_fakes_are_stamped_and_never_at_full(workflow):
     for task in TASKS:  # the full blocks never point at the fakes
         full = yaml.safe_dump(task_config(task)["scales"]["full"])
         assert "rehearsal" not in full, task
+
+
+def context(workflow, task: str) -> tuple[dict, dict, str]:
+    """(summary, report context, whitespace-free PDF text) of a task at the rehearsal."""
+    import importlib
+
+    out = workflow / f"results/rehearsal/{task}"
+    summary = read_json(out / "summary.json")
+    return summary, importlib.import_module(f"saidl.{task}.report").context(summary), pdf_text(out / f"{task}.pdf")
+
+
+@pytest.mark.parametrize("task,heading", [("coreml", "Ournumbersbesidethepublishedones"),
+                                          ("paper", "Ournumbersbesidethepublishedones")])
+def test_published_numbers_stand_beside_ours(workflow, task, heading):
+    summary, ctx, text = context(workflow, task)
+    assert summary["scale"] == "rehearsal" and ctx["is_full"] and ctx["reference"]
+    assert heading in text
+    name = "loss" if task == "coreml" else "variant"
+    rows = pdf_text(workflow / f"results/rehearsal/{task}/{task}.pdf", layout=True)
+    for r in ctx["reference"]:  # each row: our number beside the published one, with its tag
+        assert f"{r['noise']}{r['eta']}{r[name]}{r['ours']}{r['paper']}({r['tag']})" in rows, r
+
+
+def test_ssm_and_rl_full_sections(workflow):
+    summary, ctx, text = context(workflow, "ssm")
+    assert ctx["is_full"] and "Ournumbersbesidethepublishedones" in text
+    assert summary["dataset"]["name"] == "cifar10_gray" and "LRAImage" in text
+    for r in ctx["reference"]:
+        assert f"{r['value']}" in text
+    for name, model in summary["per_model"].items():
+        assert name in text and f"{100 * model['final']['mean']:.1f}" in text
+    summary, ctx, text = context(workflow, "rl")
+    assert ctx["is_full"] and "Ourreturnsbesidethepublishedones" in text
+    assert set(summary["per_variant"]) == set(task_config("rl")["scales"]["full"]["variants"])
+    for r in ctx["reference"]:
+        assert f"{r['mean']:.0f}" in text.replace(",", "")
+
+
+def test_diffusion_full_path_ran_on_the_fakes(workflow):
+    summary, ctx, text = context(workflow, "diffusion")
+    assert ctx["is_full"] and summary["codec"] and "sd-vae-ft-ema" in text
+    assert "WesamplethepretrainedDiT-XL/2" in text and "CLIP,SigLIPandALIGNareloadedthroughHuggingFace" in text
+    full = task_config("diffusion")["scales"]["full"]
+    assert set(summary["runs"]) == set(full["runs"])
+    for name, run in summary["runs"].items():  # the full embedders score every run
+        assert name in text and f"{run['fid']:.1f}" in text
+        assert set(run["scores"]) >= set(full["evaluation"]["embedders"]) - {"inception"}
+    for group, ref in summary["references"].items():  # the realised reference size (problem 3)
+        assert ref["n"] > 0
+
+
+def test_multimodal_full_path_ran_on_the_fake_dmg777k(workflow):
+    summary, ctx, text = context(workflow, "multimodal")
+    assert ctx["is_full"] and "Publishedbaselines" in text
+    full = task_config("multimodal")["scales"]["full"]
+    assert set(summary["cells"]) >= set(full["feature_sets"])  # the CLIP sets included
+    for name, cell in summary["cells"].items():
+        assert name.replace(" ", "") in text and f"{100 * cell['test_acc']['mean']:.1f}" in text
+    assert "notdmg777k" in text  # the fake's checksums differ from the published ones, and page 1 says so
