@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import save_tiny_clip
 from saidl.common.errors import ConfigError, DataError
 from saidl.multimodal import encoders as E
 from saidl.multimodal import features as F
@@ -375,23 +376,7 @@ def test_clip_missing_weights_is_a_data_error(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     """A randomly initialised two-layer CLIP with a byte-level tokenizer, saved like a real one."""
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    chars = list(bytes_to_unicode().values())
-    vocab = {c: i for i, c in enumerate(chars)} | {c + "</w>": i + len(chars) for i, c in enumerate(chars)}
-    vocab |= {"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1}
-    tok = CLIPTokenizer(vocab=vocab, merges=[])
-    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
-    cfg = CLIPConfig(text_config=dict(small, vocab_size=len(vocab), max_position_embeddings=77,
-                                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                                      pad_token_id=tok.pad_token_id),
-                     vision_config=dict(small, image_size=32, patch_size=8), projection_dim=16)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("clip") / "tiny-clip"
-    CLIPModel(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    return save_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip")
 
 
 def test_clip_paths_on_a_tiny_model(tiny_clip):

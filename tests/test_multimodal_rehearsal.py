@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, save_tiny_clip
 from saidl.common.config import scale_block
 from saidl.common.errors import DataError
 from saidl.common.io import read_json
@@ -128,27 +128,11 @@ def test_jobs_get_the_hub_cache_of_their_scale(mm_cfg):
 @pytest.fixture(scope="module")
 def tiny_clip_cache(tmp_path_factory):
     """A two-layer random CLIP saved as openai/clip-vit-base-patch32 in a Hugging Face cache."""
-    import torch
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
     from saidl.fakes.hub import snapshot_dir
     from saidl.multimodal.encoders import CLIP_ID
 
-    chars = list(bytes_to_unicode().values())
-    vocab = {c: i for i, c in enumerate(chars)} | {c + "</w>": i + len(chars) for i, c in enumerate(chars)}
-    vocab |= {"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1}
-    tok = CLIPTokenizer(vocab=vocab, merges=[])
-    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
-    cfg = CLIPConfig(text_config=dict(small, vocab_size=len(vocab), max_position_embeddings=77,
-                                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                                      pad_token_id=tok.pad_token_id),
-                     vision_config=dict(small, image_size=32, patch_size=8), projection_dim=16)
-    torch.manual_seed(0)
     root = tmp_path_factory.mktemp("fakes")
-    snap = snapshot_dir(root, CLIP_ID)
-    CLIPModel(cfg).save_pretrained(snap)
-    tok.save_pretrained(snap)
+    snap = save_tiny_clip(snapshot_dir(root, CLIP_ID))
     (snap / "saidl_fake.json").write_text('{"fake": true, "description": "a tiny test CLIP"}')
     return root / "hub"
 
