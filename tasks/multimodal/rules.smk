@@ -130,7 +130,7 @@ rule multimodal_embed_timing:
         f"{MM}/embed_timing.json",
     params:
         cfg=json.dumps(MM_JOBS["embed_timing"], sort_keys=True),
-        threads=min(MM_SCALE["threads"], workflow.cores),
+        threads=MM_SCALE["threads"],  # torch threads, at most the cores the job reserves (clamped in the shell)
     threads: workflow.cores
     resources:
         gpu=MM_GPU,
@@ -140,7 +140,8 @@ rule multimodal_embed_timing:
         "../../envs/coreml.yaml"
     shell:
         MM_THREADS + "python -m saidl.multimodal.embedtime --config-json {params.cfg:q} --dataset {input.dataset} "
-        "--features-dir {MM}/features --out {output} --threads {params.threads} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        "--features-dir {MM}/features --out {output} --threads $(( {params.threads} < {threads} ? {params.threads} : {threads} )) "
+        "> {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
 
 rule multimodal_finetune:
