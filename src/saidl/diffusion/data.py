@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from saidl.common.errors import ConfigError, DataError
+from saidl.fakes import with_fake_note
 
 MATE_NATURE_DIR = Path("/usr/share/backgrounds/mate/nature")
 SUN397_REPO = "1aurent/SUN397"
@@ -151,17 +152,8 @@ def image_folder(root: str | Path, n: int | None, seed: int, image_size: int, wh
     if n is not None and n < len(paths):
         paths = [paths[i] for i in sorted(np.random.default_rng(seed).choice(len(paths), n, replace=False))]
     x = np.stack([center_square(_open_rgb(p), image_size) for p in paths])
-    return Images(x, np.full(len(x), -1, np.int64), (), _with_fake_note(f"{what} ({root})", root), _digest(x),
+    return Images(x, np.full(len(x), -1, np.int64), (), with_fake_note(f"{what} ({root})", root), _digest(x),
                   [f"{len(x)} images centre-cropped and resized to {image_size}x{image_size}"])
-
-
-def _with_fake_note(source: str, folder: str | Path | None) -> str:
-    """``source`` plus ``[<description>]`` when ``folder`` is a rehearsal fake (it holds the
-    ``saidl_fake.json`` that :mod:`saidl.fakes` writes and no real dataset has)."""
-    from saidl.fakes.hub_models import fake_note
-
-    note = None if folder is None else fake_note(folder)
-    return source if note is None else f"{source} [{note}]"
 
 
 def hub_dataset_source(repo_id: str, hub_cache: str | Path | None) -> str | None:
@@ -297,7 +289,7 @@ def sun397_images(split: str, n_classes: int, per_class: int, ref_per_class: int
              f"classes drawn with seed {seed} among the {len(eligible)} of {len(names)} classes holding at least "
              f"{need} images ({per_class} training + {ref_per_class} held-out)",
              f"{len(labels)} images in the dataset; read with Hugging Face datasets from {where}"]
-    source = _with_fake_note(f"SUN397 ({repo_id})", where if Path(where).is_dir() else None)
+    source = with_fake_note(f"SUN397 ({repo_id})", where if Path(where).is_dir() else None)
     return Images(x, y, classes, source, _digest(x), notes, part)
 
 

@@ -329,29 +329,22 @@ def hub_kwargs(cache_dir) -> dict:
     return {"cache_dir": os.fspath(cache_dir), "local_files_only": True}
 
 
-def fake_note(model_id: str, cache_dir=None, subfolder: str | None = None) -> str | None:
+def fake_note(model_id: str, cache_dir=None) -> str | None:
     """The description of a rehearsal fake (``saidl_fake.json`` in the snapshot or folder that
     ``model_id`` names); None for a real model, which never holds that file."""
-    from saidl.fakes.hub_models import FAKE_FILE
+    from saidl.fakes import FAKE_FILE
+    from saidl.fakes import fake_note as folder_note
 
     if os.path.isdir(model_id):
-        path = os.path.join(model_id, FAKE_FILE)
-    else:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            path = try_to_load_from_cache(model_id, FAKE_FILE, cache_dir=None if cache_dir is None
-                                          else os.fspath(cache_dir))
-        except Exception:  # noqa: BLE001 - a malformed id is simply not a fake
-            return None
-    if not isinstance(path, str) or not os.path.isfile(path):
-        return None
-    import json
-
+        return folder_note(model_id)
     try:
-        return json.loads(open(path).read()).get("description")
-    except (OSError, ValueError):
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(model_id, FAKE_FILE, cache_dir=None if cache_dir is None
+                                      else os.fspath(cache_dir))
+    except Exception:  # noqa: BLE001 - a malformed id is simply not a fake
         return None
+    return folder_note(os.path.dirname(path)) if isinstance(path, str) else None
 
 
 def with_fake_note(text: str, model_id: str, cache_dir=None) -> str:

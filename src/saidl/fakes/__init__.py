@@ -15,6 +15,11 @@ written last and atomically, lists what was made (the workflow's ``fake_asset`` 
 from __future__ import annotations
 
 import importlib
+import json
+from pathlib import Path
+
+# Every fake folder or snapshot holds this file (no real dataset or model has it): what it is.
+FAKE_FILE = "saidl_fake.json"
 
 # asset name -> "module:function"; the function takes the fakes root (a Path) and returns a small
 # JSON-able dict describing what it wrote (paths relative to the root, counts, sizes).
@@ -33,8 +38,6 @@ ASSETS: dict[str, str] = {
 
 
 def make(asset: str, root) -> dict:
-    from pathlib import Path
-
     from saidl.common.errors import ConfigError
 
     if asset not in ASSETS:
@@ -44,3 +47,27 @@ def make(asset: str, root) -> dict:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     return getattr(importlib.import_module(module), func)(root)
+
+
+def write_marker(folder, info: dict) -> dict:
+    """Mark ``folder`` as a fake: ``saidl_fake.json`` with ``fake: true`` and ``info`` (a ``description``)."""
+    info = {"fake": True, **info}
+    (Path(folder) / FAKE_FILE).write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
+def fake_note(folder) -> str | None:
+    """The description in a folder's ``saidl_fake.json``; None for real data or weights."""
+    p = Path(folder) / FAKE_FILE
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text()).get("description")
+    except (OSError, ValueError):
+        return None
+
+
+def with_fake_note(text: str, folder) -> str:
+    """``text`` plus `` [<description>]`` when ``folder`` is a fake."""
+    note = None if folder is None else fake_note(folder)
+    return text if note is None else f"{text} [{note}]"

@@ -24,9 +24,9 @@ import json
 import struct
 from pathlib import Path
 
+from saidl.fakes import write_marker
 from saidl.fakes.hub import describe, snapshot_dir
 
-FAKE_FILE = "saidl_fake.json"
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -47,10 +47,8 @@ def _write_stamp(snap: Path, repo_id: str, real: str, differs: dict, note: str =
     shrunk = ", ".join(f"{k} {r}->{f}" for k, (r, f) in differs.items())
     desc = (f"rehearsal fake of {repo_id}: random weights, real class and preprocessing"
             + (f"; shrunk: {shrunk}" if differs else "; real architecture") + (f"; {note}" if note else ""))
-    info = {"fake": True, "repo_id": repo_id, "real": real, "differs": {k: list(v) for k, v in differs.items()},
-            "description": desc}
-    (snap / FAKE_FILE).write_text(json.dumps(info, indent=1) + "\n")
-    return info
+    return write_marker(snap, {"repo_id": repo_id, "real": real, "differs": {k: list(v) for k, v in differs.items()},
+                               "description": desc})
 
 
 def _result(root: Path, snap: Path, info: dict) -> dict:
@@ -373,13 +371,3 @@ def make_dit_xl_2(root: Path) -> dict:
     return _result(root, snap, _write_stamp(snap, repo_id, "DiT-XL/2 256 px, 675M", differs,
                                             "patch 2 on 32x32x4 latents, learned variance, 1000 classes"))
 
-
-def fake_note(path) -> str | None:
-    """The description in a snapshot's ``saidl_fake.json`` (None for a real snapshot)."""
-    p = Path(path) / FAKE_FILE
-    if not p.is_file():
-        return None
-    try:
-        return json.loads(p.read_text()).get("description")
-    except (OSError, ValueError):
-        return None

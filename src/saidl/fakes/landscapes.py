@@ -13,13 +13,12 @@ names the fake in the source it reports.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from saidl.fakes.hub_models import FAKE_FILE
+from saidl.fakes import write_marker
 
 FOLDER = "landscapes"
 N_IMAGES = 48
@@ -63,7 +62,7 @@ def make(root: Path, n: int = N_IMAGES, seed: int = 0) -> dict:
         sizes.append([w, h])
     files = sorted(p.name for p in out.iterdir())
     desc = f"rehearsal fake of the Kaggle landscape pictures: {len(files)} synthetic sky/ground JPEGs"
-    (out / FAKE_FILE).write_text(json.dumps({"fake": True, "description": desc}, indent=1) + "\n")
+    write_marker(out, {"description": desc})
     return {"path": out.relative_to(root).as_posix(), "files": files, "n": len(files), "description": desc,
             "bytes": sum(p.stat().st_size for p in out.iterdir()), "sizes": sorted({tuple(s) for s in sizes}),
             "not_reproduced": "the photographs (synthetic sky/ground pictures) and their number (4,319 real)"}

@@ -27,13 +27,12 @@ published; 8 here, the reader globs ``data/train-*``).
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
 from saidl.fakes.hub import describe, snapshot_dir
-from saidl.fakes.hub_models import FAKE_FILE
+from saidl.fakes import write_marker
 
 REPO_ID = "1aurent/SUN397"
 N_SHARDS = 8
@@ -204,7 +203,7 @@ def write_snapshot(root: Path, counts: dict[str, int] | None = None, n_shards: i
     card.save(snap / "README.md")
     desc = (f"rehearsal fake of {repo_id}: its parquet format, {rows} rows in {len(names)} classes"
             f"{' (the real per-class counts)' if counts == SUN397_COUNTS else ''}, random tiny pictures")
-    (snap / FAKE_FILE).write_text(json.dumps({"fake": True, "repo_id": repo_id, "description": desc}, indent=1) + "\n")
+    write_marker(snap, {"repo_id": repo_id, "description": desc})
     return {**describe(root, snap), "repo_id": repo_id, "description": desc, "rows": rows, "classes": len(names),
             "min_per_class": min(counts.values()), "max_per_class": max(counts.values()), "shards": n_shards,
             "row_group_size": int(row_group),

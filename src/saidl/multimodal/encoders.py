@@ -506,7 +506,7 @@ class _CLIPBase:
     """Shared by the CLIP towers: lazy (model, tokenizer) and the config (read without loading)."""
 
     def _setup(self, model: str, cache_dir) -> dict:
-        from saidl.fakes.hub_models import fake_note
+        from saidl.fakes import fake_note
 
         self.model_id = os.fspath(model)
         self.path = clip_snapshot(self.model_id, cache_dir)
