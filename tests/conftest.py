@@ -14,6 +14,32 @@ needs_latex = pytest.mark.skipif(shutil.which("latexmk") is None,
                                  reason="latexmk missing: run `make env` (as root) first")
 
 
+SMOKE_IGNORE = shutil.ignore_patterns(".venv", "results", "logs", ".snakemake", "__pycache__", "*.egg-info",
+                                      ".pytest_cache")
+
+
+def smoke_snakemake(cwd, *args, check=True):
+    """``snakemake <args> --config scale=smoke`` in ``cwd``; a failure shows the log tails."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *args, "--config", "scale=smoke"],
+                          cwd=cwd, capture_output=True, text=True, timeout=1200)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def smoke_workflow(tmp_path_factory) -> Path:
+    """A copy of the workflow with every smoke report built (all task PDFs and the combined one).
+    Shared by every test module that reads smoke PDFs: read it, never modify it (copy it first)."""
+    root = tmp_path_factory.mktemp("smoke") / "repo"
+    shutil.copytree(REPO, root, ignore=SMOKE_IGNORE)
+    smoke_snakemake(root, "report", "--cores", "2")
+    return root
+
+
 @pytest.fixture(scope="session")
 def coreml_cfg() -> dict:
     return yaml.safe_load((REPO / "tasks/coreml/config.yaml").read_text())["coreml"]

@@ -4,24 +4,13 @@ incremental rebuilds a user relies on (template edit, one figure by name, a figu
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, needs_latex
+from conftest import needs_latex, smoke_snakemake as snakemake
 from saidl.common.io import read_json
 
 pytestmark = needs_latex
-IGNORE = shutil.ignore_patterns(".venv", "results", "logs", ".snakemake", "__pycache__", "*.egg-info",
-                                ".pytest_cache")
-
-
-def snakemake(cwd, *args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *args, "--config", "scale=smoke"],
-                          cwd=cwd, capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
 
 
 def planned_jobs(cwd, *targets) -> dict[str, int]:
@@ -32,10 +21,10 @@ def planned_jobs(cwd, *targets) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def workflow(tmp_path_factory):
+def workflow(smoke_workflow, tmp_path_factory):
+    """A private copy of the built smoke workflow, for the tests that edit templates and code."""
     root = tmp_path_factory.mktemp("wf") / "repo"
-    shutil.copytree(REPO, root, ignore=IGNORE)
-    snakemake(root, "report", "--cores", "2")
+    shutil.copytree(smoke_workflow, root, symlinks=True)
     return root
 
 

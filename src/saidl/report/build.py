@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
 
 from saidl.common.cli import exit_code
+from saidl.common.errors import LatexError
 from saidl.common.io import read_json
 from saidl.common.paths import templates_dir, tex_dir
 from saidl.report.jinja import make_env, render_template
@@ -21,6 +23,11 @@ from saidl.report.latex import Tex, escape_tex
 from saidl.report.latexmk import compile_pdf
 from saidl.report.listings import code_listing
 
+
+
+# The page-number prefix of each task's report (\saidlpageprefix): the combined PDF includes
+# the reports page by page, so their own numbers (CM-3, RL-7) stay true in it.
+PAGE_PREFIX = {"coreml": "CM-", "ssm": "SSM-", "multimodal": "MM-", "rl": "RL-", "diffusion": "DF-", "paper": "PI-"}
 
 
 def environment():
@@ -34,18 +41,49 @@ def render(task: str, summary_path: Path, out: Path, scale_changes: list[dict] |
     plus ``scale_changes``: the rehearsal's differences from full (``m.scale_note`` on page 1)."""
     module = importlib.import_module(f"saidl.{task}.report")
     context = module.context(read_json(summary_path))
+    context.setdefault("page_prefix", PAGE_PREFIX.get(task, ""))
     # a dotted key may break after each dot (long keys would run out of the page-1 box)
     context.setdefault("scale_changes", [{**c, "key": Tex(escape_tex(c["key"]).replace(".", ".\\allowbreak{}"))}
                                          for c in scale_changes or []])
     return render_template(environment(), f"{task}/report.tex", context, out)
 
 
+_ANSWERS_END = re.compile(r"\\newlabel\{answers-end\}\{\{[^{}]*\}\{(?P<page>[^{}]*)\}")
+
+
+def answer_pages(aux: Path, prefix: str) -> str:
+    """The pages of a report's answer sheet, ``1-k``, where k is the page of its ``answers-end``
+    label in the report's ``.aux`` (``1`` when the report has no answer sheet)."""
+    if not aux.exists():
+        raise LatexError(f"{aux} is missing: the report's LaTeX build folder is gone; "
+                                f"rebuild the task's PDF (snakemake --forcerun <task>_pdf)")
+    match = _ANSWERS_END.search(aux.read_text(encoding="utf-8", errors="replace"))
+    if match is None:
+        return "1"
+    page = match.group("page").removeprefix(prefix)
+    if not page.isdigit():
+        raise LatexError(f"{aux}: the answer sheet ends on page {match.group('page')!r}, which is not "
+                         f"{prefix}<number>; does the template set \\saidlpageprefix{{{prefix}}}?")
+    return "1" if page == "1" else f"1-{page}"
+
+
+def report_aux(pdf: Path) -> Path:
+    """The ``.aux`` of a task PDF built by ``pdf`` from ``<task dir>/tex/report.tex``."""
+    return pdf.parent / "tex" / "build-report" / "report.aux"
+
+
 def combine(pdfs: list[Path], titles: list[str], scale: str, out: Path) -> Path:
-    """One PDF holding every task's report, after a title page and a table of contents."""
+    """One PDF: a title page and contents, every task's answer sheet, then every task's report
+    page by page, each page keeping the number (CM-3, RL-7) its report printed on it."""
     tex = out.with_suffix(".tex")
-    context = {"scale": scale, "parts": [{"title": t, "file": p.resolve().relative_to(out.parent.resolve()).as_posix()}
-                                         for t, p in zip(titles, pdfs)]}
-    render_template(environment(), "common/combined.tex", context, tex)
+    parts = []
+    for title, pdf in zip(titles, pdfs):
+        key = pdf.stem
+        prefix = PAGE_PREFIX.get(key, "")
+        parts.append({"title": title, "key": key, "prefix": prefix,
+                      "file": pdf.resolve().relative_to(out.parent.resolve()).as_posix(),
+                      "answer_pages": answer_pages(report_aux(pdf), prefix)})
+    render_template(environment(), "common/combined.tex", {"scale": scale, "parts": parts}, tex)
     return compile_pdf(tex, out, texinputs=[tex_dir()])
 
 

@@ -91,7 +91,10 @@ def texname_filter(value: Any) -> Tex:
 
 
 def pm_filter(values: Any, digits: int = 1, scale: float = 100.0) -> Tex:
-    """``mean $\\pm$ std`` of a list of values, or of a ``(mean, std)`` tuple; a number gives its value."""
+    """``mean $\\pm$ std`` of a list of values, of an ``interval``/``stats`` dict, or of a
+    ``(mean, std)`` tuple; a number gives its value. Fewer than two values print the mean alone."""
+    if isinstance(values, Mapping) and "values" in values:
+        values = values["values"]
     if isinstance(values, tuple) and len(values) == 2:
         stats = (values[0], values[1])
     elif isinstance(values, Iterable) and not isinstance(values, str):
@@ -101,7 +104,43 @@ def pm_filter(values: Any, digits: int = 1, scale: float = 100.0) -> Tex:
     return MISSING if stats is None else format_pm(stats[0], stats[1], digits, scale)
 
 
+def _fmt(x: float, digits: int, scale: float, sign: bool = False) -> str:
+    """One number times ``scale`` with ``digits`` decimals; a minus sign is set in maths."""
+    text = f"{x * scale:{'+' if sign else ''}.{digits}f}"
+    return "$-$" + text[1:] if text.startswith("-") else text
+
+
+def ci_filter(stat: Any, digits: int = 1, scale: float = 100.0, n: bool = True) -> Tex:
+    """``mean [lo, hi], n=k`` of an interval (``saidl.common.stats.interval``) or a value list; the
+    mean alone (with n=1) when there are fewer than two values, ``--`` when there are none."""
+    from saidl.common.stats import interval
+
+    st = stat if isinstance(stat, Mapping) and "lo" in stat else interval(stat)
+    if st.get("mean") is None:
+        return MISSING
+    text = _fmt(st["mean"], digits, scale)
+    if st.get("lo") is not None:
+        text += f" [{_fmt(st['lo'], digits, scale)}, {_fmt(st['hi'], digits, scale)}]"
+    if n:
+        text += f", $n={st['n']}$"
+    return Tex(text)
+
+
+def diff_filter(cmp: Mapping, digits: int = 1, scale: float = 100.0) -> Tex:
+    """A ``saidl.common.stats.compare`` result as ``+1.5 [-0.3, 3.3]`` (A minus B, its interval and
+    n); only the difference when there are too few seeds for an interval."""
+    if cmp.get("diff") is None:
+        return MISSING
+    text = _fmt(cmp["diff"], digits, scale, sign=True)
+    if cmp.get("lo") is not None:
+        text += f" [{_fmt(cmp['lo'], digits, scale)}, {_fmt(cmp['hi'], digits, scale)}]"
+    n = cmp["n_pairs"] if cmp.get("n_pairs") is not None else f"{cmp['n_a']}/{cmp['n_b']}"
+    return Tex(text + f", $n={n}$")
+
+
 FILTERS = {
+    "ci": ci_filter,
+    "diff": diff_filter,
     "tex": tex_filter,
     "texname": texname_filter,
     "pct": format_pct,
@@ -133,6 +172,9 @@ def make_env(search_paths: Sequence[Path]) -> jinja2.Environment:
     )
     env.filters.update(FILTERS)
     env.globals["escape"] = escape_tex
+    from saidl.common.stats import RULE
+
+    env.globals["stats_rule"] = Tex(RULE)  # templates/common/macros.tex: statistics_rule()
     return env
 
 

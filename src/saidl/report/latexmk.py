@@ -70,6 +70,7 @@ def _latex_env(folders: Sequence[Path], tex_dir: Path) -> dict[str, str]:
         openout_any="p",
         openin_any="p",
         TEXINPUTS=_texinputs(folders, tex_dir),
+        BIBINPUTS=_texinputs(folders, tex_dir),
         max_print_line="1000",
     )
     return env

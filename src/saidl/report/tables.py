@@ -17,15 +17,18 @@ def _esc(value: Any) -> NoEscape:
     return NoEscape(escape_tex(value))
 
 
-def _best_rows(
-    stats: Mapping[Hashable, tuple[float, float | None]], best: str, digits: int, scale: float
-) -> set[Hashable]:
-    """Rows whose mean, rounded as displayed, is the best of the column (ties all win)."""
-    shown = {row: round(mean * scale, digits) for row, (mean, _) in stats.items()}
-    if not shown:
+def _best_rows(values: Mapping[Hashable, Sequence[float]], best: str, paired: bool = False) -> set[Hashable]:
+    """Rows set in bold: the best set of :func:`saidl.common.stats.best` (the best mean and every
+    row not shown worse than it). Nothing is bold with too few seeds, or when no row is shown
+    worse than the best (a column of ties has no best)."""
+    from saidl.common.stats import TOO_FEW, best as best_set
+
+    if len(values) < 2:
         return set()
-    target = max(shown.values()) if best == "max" else min(shown.values())
-    return {row for row, value in shown.items() if value == target}
+    result = best_set(values, higher_is_better=best == "max", paired=paired)
+    if result["verdict"] == TOO_FEW or len(result["set"]) == len(values):
+        return set()
+    return set(result["set"])
 
 
 def _column_cells(
@@ -35,14 +38,16 @@ def _column_cells(
     best: str,
     digits: int,
     scale: float,
+    paired: bool = False,
 ) -> dict[Hashable, str]:
-    """The formatted cells of one column, its best mean(s) in bold, missing ones as ``--``."""
-    stats = {}
+    """The formatted cells of one column, its best set in bold (``_best_rows``), missing ones as ``--``."""
+    stats, values = {}, {}
     for row in row_labels:
         result = mean_std(cells.get((row, col)) or [])
         if result is not None:
             stats[row] = result
-    winners = _best_rows(stats, best, digits, scale)
+            values[row] = list(cells[(row, col)])
+    winners = _best_rows(values, best, paired)
     column = {}
     for row in row_labels:
         if row not in stats:
@@ -63,8 +68,13 @@ def mean_std_table(
     scale: float = 100.0,
     row_header: str = "",
     col_group_header: str | None = None,
+    paired: bool = False,
 ) -> str:
-    r"""A booktabs tabular of ``mean $\pm$ std`` per (row, column), the best mean per column in bold.
+    r"""A booktabs tabular of ``mean $\pm$ std`` per (row, column), the best set per column in bold.
+
+    Bold follows :func:`saidl.common.stats.best` (``paired=True`` when every cell lists one value
+    per seed in the same seed order): the best mean and every cell not shown worse than it,
+    nothing with fewer than two seeds or when no cell of the column is shown worse.
 
     ``cells[(row, col)]`` holds the per-seed values (sample std, ddof=1, from two values on; one
     value shows only its mean); a missing, None, empty or all-NaN cell shows ``--``. Values and
@@ -73,7 +83,7 @@ def mean_std_table(
     """
     if best not in ("max", "min"):
         raise ValueError(f"best must be 'max' or 'min', not {best!r}")
-    columns = {col: _column_cells(row_labels, col, cells, best, digits, scale) for col in col_labels}
+    columns = {col: _column_cells(row_labels, col, cells, best, digits, scale, paired) for col in col_labels}
     table = Tabular("l" + "c" * len(col_labels), booktabs=True)
     if col_group_header is not None:
         table.add_row("", MultiColumn(len(col_labels), align="c", data=_esc(col_group_header)))
@@ -101,6 +111,63 @@ def _wrap(tabular: str, data_columns: int) -> str:
     if data_columns > RESIZE_ABOVE_COLUMNS:
         tabular = "\\resizebox{\\linewidth}{!}{%\n" + tabular + "%\n}"
     return tabular + "\n"
+
+
+def hparam_rows(config: Mapping[str, Any], labels: Mapping[str, str | tuple[str, str]],
+                skip: Sequence[str] = ()) -> list[dict]:
+    """Rows ``{name, value, note}`` of a hyperparameter table, read from a run config.
+
+    ``labels`` maps a dotted key of ``config`` to its display name, or to ``(name, note)``;
+    keys are listed in the order of ``labels``, and a key missing from the config is an error
+    (so a renamed setting cannot silently vanish from the report). Lists print comma-separated,
+    dicts as ``k=v`` pairs, floats with up to 4 significant digits. Every config key that is not
+    labelled (and not in ``skip``) is appended under its own dotted name, so the table shows the
+    whole configuration.
+    """
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping) and value:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            flat[prefix] = value
+
+    for k, v in config.items():
+        walk(str(k), v)
+
+    def show(v: Any) -> str:
+        if isinstance(v, bool) or v is None:
+            return str(v).lower() if v is not None else "none"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, Mapping):
+            return ", ".join(f"{k}={show(x)}" for k, x in v.items())
+        if isinstance(v, (list, tuple)):
+            return ", ".join(show(x) for x in v)
+        return str(v)
+
+    def lookup(key: str) -> Any:
+        if key in flat:
+            return flat[key]
+        node: Any = config
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                raise KeyError(f"hyperparameter {key!r} is not in the run config (keys: {', '.join(sorted(flat))})")
+            node = node[part]
+        return node
+
+    rows = []
+    used = set()
+    for key, label in labels.items():
+        name, note = (label, "") if isinstance(label, str) else label
+        rows.append({"name": name, "value": show(lookup(key)), "note": note})
+        used.add(key)
+    for key, value in flat.items():
+        if key in used or any(key == s or key.startswith(s + ".") for s in (*skip, *used)):
+            continue
+        rows.append({"name": key, "value": show(value), "note": ""})
+    return rows
 
 
 def tables_main(tables: dict, description: str, argv: list[str] | None = None) -> int:
