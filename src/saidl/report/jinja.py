@@ -138,7 +138,17 @@ def diff_filter(cmp: Mapping, digits: int = 1, scale: float = 100.0) -> Tex:
     return Tex(text + f", $n={n}$")
 
 
+def breakable_filter(value: Any) -> Tex:
+    """Escaped text that may break after ``/ _ - . :`` (paths, dataset ids, run ids), so a long
+    name wraps in a narrow column instead of running out of it."""
+    text = str(escape_tex(value))
+    for sep in ("/", r"\_", "-", ".", ":"):
+        text = text.replace(sep, sep + r"\allowbreak{}")
+    return Tex(text)
+
+
 FILTERS = {
+    "breakable": breakable_filter,
     "ci": ci_filter,
     "diff": diff_filter,
     "tex": tex_filter,
