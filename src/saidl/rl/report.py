@@ -1,17 +1,18 @@
 """The context of the RL report template: the summary plus the numbers the prose needs.
 
-Every interpretive sentence of the template is chosen here or in the template from the summary
-and the config; verdicts use one margin rule (the paper task's): A beats B when the difference of
-the means exceeds the larger of the two standard deviations (over seeds, or over trajectory folds
-and seeds for the embedding probes), and nothing is decided with fewer than two values a side.
+Every verdict printed comes from the claims of the summary (saidl.rl.analyze.claims, through
+saidl.common.stats); this module only selects and arranges numbers, and the template chooses the
+sentence by the verdict.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from saidl.common import stats as S
 from saidl.common.config import full_protocol
 from saidl.report.latex import Tex
+from saidl.report.tables import hparam_rows
 
 # Published Hopper returns with provenance (shared/reference/td3.md, section 1). [V]: read in the
 # named repository file; shown beside ours in the full protocol (full and its rehearsal).
@@ -34,20 +35,6 @@ def ret(x: float | None) -> Tex:
     return Tex("--") if x is None else Tex(f"{x:.0f}")
 
 
-def _values(stats_or_values) -> list[float]:
-    return list(stats_or_values["values"]) if isinstance(stats_or_values, dict) else list(stats_or_values)
-
-
-def margin(a, b) -> str:
-    """'win' / 'loss' / 'within noise' / 'not tested' for mean(a) against mean(b), both ``stats``
-    dicts or value lists over seeds: the difference must exceed the larger std to count."""
-    a, b = np.asarray(_values(a), dtype=float), np.asarray(_values(b), dtype=float)
-    if a.size < 2 or b.size < 2:
-        return "not tested"
-    diff, m = a.mean() - b.mean(), max(a.std(ddof=1), b.std(ddof=1))
-    return "win" if diff > m else ("loss" if -diff > m else "within noise")
-
-
 def _sigma_turns(per: dict, noisy: list[str]) -> dict:
     """Per noisy law: the evaluation step of the peak of the mean sigma, the peak, the final value,
     and whether sigma turned down after the peak (ends more than SIGMA_DOWN below it)."""
@@ -68,7 +55,8 @@ def _embedding(per: dict) -> dict | None:
     if not emb:
         return None
     rows = [{"name": k, **{f: emb["probe"][f][k] for f in emb["feature_sets"]},
-             **{c: emb["verdicts"][k][c]["outcome"] for c in emb["verdicts"][k]}} for k in emb["targets"]]
+             **{c: emb["verdicts"][k][c]["verdict"] for c in emb["verdicts"][k]},
+             "cmp": emb["verdicts"][k]} for k in emb["targets"]]
 
     def where(comparison: str, outcome: str) -> list[str]:
         return [r["name"] for r in rows if r.get(comparison) == outcome]
@@ -77,10 +65,10 @@ def _embedding(per: dict) -> dict | None:
             "learned": where("trained_vs_untrained", "better"), "unlearned": where("trained_vs_untrained", "worse"),
             "beats_state": where("trained_vs_state", "better"), "loses_state": where("trained_vs_state", "worse"),
             "random_beats_state": where("untrained_vs_state", "better"),
-            "tested": [r["name"] for r in rows if r.get("trained_vs_state") != "not tested"],
+            "tested": [r["name"] for r in rows if r.get("trained_vs_state") not in (None, S.TOO_FEW)],
             # quantities every feature set reads almost perfectly: the probe cannot separate them
             "ceiling": [r["name"] for r in rows if all((r[f]["mean"] or 0) >= CEILING for f in emb["feature_sets"])],
-            "ceiling_r2": CEILING, "min_gap": emb.get("min_r2_gap"),
+            "ceiling_r2": CEILING,
             "one_step": emb["encoder_target"] == ["next_obs1"]}
 
 
@@ -99,70 +87,84 @@ def _published(per: dict, vs: list[str], cfg: dict) -> dict | None:
             "position": "below" if final < lo else ("above" if final > hi else "within")}
 
 
+# The hyperparameter table: run-config key -> (name, note); every other config key is appended.
+HPARAMS = {
+    "env_id": ("environment", "gymnasium MuJoCo"),
+    "total_steps": ("environment steps per run", "published TD3: 1,000,000"),
+    "start_steps": ("random warm-up steps", "uniform random actions before learning"),
+    "max_episode_steps": ("episode time limit", "truncation keeps the bootstrap"),
+    "seeds": ("seeds per variant", "shared by all variants (paired comparisons)"),
+    "variants": ("variants", ""),
+    "hidden": ("hidden units (2 layers)", "actor and both critics"),
+    "lr": ("Adam learning rate", "actor and critics"),
+    "batch_size": ("batch size", ""),
+    "buffer_size": ("replay buffer size", ""),
+    "gamma": ("discount $\\gamma$", ""),
+    "tau": ("Polyak $\\tau$", "target networks"),
+    "policy_delay": ("policy delay $d$", "critic updates per actor update"),
+    "target_policy_smoothing": ("target policy smoothing", "assignment item 1(b): off"),
+    "expl_noise": ("action-noise std", "td3 and sale; noisy nets use none"),
+    "n_step": ("$n$ of $n$-step returns", ""),
+    "prioritized": ("prioritized replay", "proportional, sum tree"),
+    "per_alpha": ("PER $\\alpha$", "priority exponent"),
+    "per_beta0": ("PER $\\beta_0$", "annealed to 1"),
+    "eval_every": ("evaluation every (steps)", "deterministic policy"),
+    "eval_episodes": ("evaluation episodes", ""),
+    "attack_eps": ("attack radii $\\epsilon$", "$L_\\infty$, in state-std units"),
+    "attack_steps": ("attack gradient steps", "projected gradient descent on $Q_1$"),
+    "attack_episodes": ("episodes per attack and seed", ""),
+    "zs_dim": ("SALE embedding size", "$z_s$ and $z_{sa}$"),
+    "probe_episodes": ("probe episodes per seed", "SALE embedding analysis"),
+}
+
+
+def hparams(summary: dict) -> list[dict]:
+    """Rows of the hyperparameter table from the run configs (the values every run shares)."""
+    cfg = {**summary["config"], "seeds": summary["seeds"], "variants": summary["variants"]}
+    labels = {k: v for k, v in HPARAMS.items() if k in cfg}
+    rows = hparam_rows(cfg, {k: (Tex(n) if "$" in n else n, note) for k, (n, note) in labels.items()},
+                       skip=("scale", "threads"))
+    for r in rows:  # notes with maths are LaTeX
+        if "$" in r["note"]:
+            r["note"] = Tex(r["note"])
+    return rows
+
+
 def context(summary: dict) -> dict:
     per = summary["per_variant"]
     vs = summary["variants"]
     cfg = summary["config"]
+    claims = summary["claims"]
     noisy = [v for v in vs if per[v]["noisy"]]
-    best = max(vs, key=lambda v: per[v]["final"]["mean"])
-    best_best = max(vs, key=lambda v: per[v]["best"]["mean"])
-    best_auc = max(vs, key=lambda v: per[v]["auc"]["mean"])
+    # bold in the returns table: the best set of each column by the statistics rule
+    paired = all(per[v]["seeds"] == per[vs[0]]["seeds"] for v in vs)
+    bold = {key: S.best({v: per[v][key] for v in vs}, paired=paired) for key in ("final", "best", "auc")}
     eps = per[vs[0]]["robust_eps"]
     n_seeds = len(summary["seeds"])
-
-    def drop(v: str, kind: str) -> float | None:
-        """Relative loss of return at the largest radius against no attack (negative: a gain)."""
-        curve = per[v][f"robust_{kind}"]
-        return None if not curve or curve[0] == 0 else 1.0 - curve[-1] / curve[0]
-
-    def change(v: str, kind: str) -> Tex:
-        d = drop(v, kind)
-        if d is None:
-            return Tex("--")
-        pct = round(-100 * d)
-        return Tex(f"{pct:+d}\\,\\%" if pct else "0\\,\\%")
-
-    def attack_outcome(v: str) -> str:
-        """The margin rule on the per-seed returns at the largest radius: does the critic attack
-        lower the return more than random noise? ('win': it does, beyond the seed noise)."""
-        seeds = per[v].get("robust_seeds")
-        if not seeds:
-            return "not tested"
-        return margin([-x for x in seeds["random"]], [-x for x in seeds["critic"]])
+    top = claims["learned"]["best"]
 
     sigma_change = {v: (per[v]["sigma"][0], per[v]["sigma"][-1]) for v in noisy if per[v]["sigma"]}
     # sigma grew / shrank when it ends more than SIGMA_DOWN (1 %) above / below its first value
     sigma_up = [v for v, (a, b) in sigma_change.items() if b > (1 + SIGMA_DOWN) * a]
     sigma_shrank = [v for v, (a, b) in sigma_change.items() if b < (1 - SIGMA_DOWN) * a]
     sigma_turns = _sigma_turns(per, noisy)
-    finals = [per[v]["final"]["mean"] for v in noisy]
-    laws = {"spread": max(finals) - min(finals) if finals else None,
-            "seed_std": sum(per[v]["final"]["std"] for v in noisy) / len(noisy) if noisy else None,
-            "best": max(noisy, key=lambda v: per[v]["final"]["mean"]) if noisy else None,
-            "worst": min(noisy, key=lambda v: per[v]["final"]["mean"]) if noisy else None}
-    laws["verdict"] = margin(per[laws["best"]]["final"], per[laws["worst"]]["final"]) if len(noisy) > 1 else None
-    outcomes = {v: attack_outcome(v) for v in vs}
-    clean = [per[v]["clean_length"]["mean"] for v in vs if per[v].get("clean_length")]
-    sale_vs_td3 = margin(per["sale"]["final"], per["td3"]["final"]) if "sale" in vs and "td3" in vs else None
-    noisy_vs_td3 = (margin(per["noisy-gaussian"]["final"], per["td3"]["final"])
-                    if "noisy-gaussian" in vs and "td3" in vs else None)
+    clean = [x for v in vs if per[v].get("clean_length") for x in per[v]["clean_length"]["values"]]
+    clean_length = S.interval(clean) if clean else None
+    short_budget = cfg["total_steps"] < PUBLISHED_STEPS
+    # a weak policy: its unattacked episodes end (fall) after less than a quarter of the time limit
+    weak = clean_length is not None and clean_length["mean"] < 0.25 * cfg["max_episode_steps"]
     return {
-        "s": summary, "per": per, "variants": vs, "noisy": noisy, "best": best, "best_best": best_best,
-        "best_auc": best_auc, "eps": eps, "n_seeds": n_seeds,
-        "drop": drop, "change": change, "sigma_change": sigma_change, "sigma_up": sigma_up, "sigma_shrank": sigma_shrank, "ret": ret, "laws": laws,
-        "sigma_turns": sigma_turns, "sigma_down": [v for v, t in sigma_turns.items() if t["down"]],
+        "s": summary, "per": per, "variants": vs, "noisy": noisy, "eps": eps, "n_seeds": n_seeds,
+        "claims": claims, "bold": {k: (b["set"] if b["verdict"] in ("best", "tied") and len(b["set"]) < len(vs) else [])
+                                   for k, b in bold.items()},
+        "top": top, "sigma_change": sigma_change, "sigma_up": sigma_up, "sigma_shrank": sigma_shrank,
+        "ret": ret, "sigma_turns": sigma_turns, "sigma_down": [v for v, t in sigma_turns.items() if t["down"]],
         "sigma_down_pct": int(100 * SIGMA_DOWN),
-        "emb": _embedding(per), "sale_vs_td3": sale_vs_td3, "noisy_vs_td3": noisy_vs_td3,
-        "attack_outcomes": outcomes,
-        "attack_worse": [v for v in vs if outcomes[v] == "win"],
-        "attack_tested": [v for v in vs if outcomes[v] != "not tested"],
-        "attack_mean_worse": [v for v in vs if drop(v, "critic") is not None and drop(v, "random") is not None
-                              and drop(v, "critic") > drop(v, "random")],
-        "clean_length": (sum(clean) / len(clean)) if clean else None,
-        "short_budget": cfg["total_steps"] < PUBLISHED_STEPS, "published_steps": PUBLISHED_STEPS,
-        "beats_random": margin(per[best]["final"], summary["random_return"]),
+        "emb": _embedding(per), "clean_length": clean_length, "weak": weak,
+        "short_budget": short_budget, "published_steps": PUBLISHED_STEPS,
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
-        "cfg": cfg, "random": summary["random_return"],
+        "cfg": cfg, "random": summary["random_return"], "hparams": hparams(summary),
+        "seed_word": "seed" if n_seeds == 1 else "seeds",
         "sale": "sale" in vs, "td3": "td3" in vs,
         "reference": REFERENCE if full_protocol(summary["scale"]) else [],
         "published": _published(per, vs, cfg) if full_protocol(summary["scale"]) else None,
