@@ -15,7 +15,7 @@ PAPER_GPU = 1 if PAPER_SCALE["device"].startswith("cuda") or (
     PAPER_SCALE["device"] == "auto" and SCALE == "full") else 0
 PAPER_TEMPLATES = sorted(str(p) for p in Path("templates/paper").glob("*.tex")) + sorted(
     str(p) for p in Path("templates/common").glob("*.tex") if p.name != "combined.tex")
-PAPER_LISTED = ["src/saidl/coreml/losses.py", "src/saidl/coreml/train.py", "src/saidl/paper/report.py"]
+PAPER_LISTED = ["src/saidl/coreml/losses.py", "src/saidl/paper/report.py"]
 
 
 wildcard_constraints:
@@ -140,6 +140,7 @@ rule paper_pdf:
         figures=expand(f"{PAPER}/figures/{{f}}.pdf", f=PAPER_FIGURES),
         tables=expand(f"{PAPER}/tex/tables/{{t}}.tex", t=PAPER_TABLES),
         style="tex/saidl.sty",
+        bib="tex/references.bib",
     output:
         f"{PAPER}/paper.pdf",
     params:

@@ -1,28 +1,74 @@
-"""The context of the paper-task report template: the summary plus the numbers the prose needs."""
+"""The context of the paper-task report template: the summary plus the look-ups the prose needs.
+
+No sentence of the report is written here: the claims (``summary["claims"]``, one dict per claim
+with its verdict from :mod:`saidl.common.stats` and its numbers) are argued in
+``templates/paper/report.tex``, one branch per verdict.
+"""
 
 from __future__ import annotations
 
 from saidl.common.config import full_protocol
-
+from saidl.common.stats import CLAIM_VERDICTS
 from saidl.coreml.names import ANL_A, ANL_MIN_PROB, DATASET_NAMES, MODEL_NAMES
-from saidl.coreml.report import pct, tex_join
 from saidl.paper.analyze import APL, best_apl, settings
 from saidl.paper.reference import REFERENCE
-from saidl.report.latex import Tex, format_pm
+from saidl.report.jinja import ci_filter
+from saidl.report.latex import Tex, format_pct
+from saidl.report.tables import hparam_rows
 
 # The paper's CIFAR-10 protocol (shared/reference/noisy_labels.md, sections 1 and 5).
 PAPER_EPOCHS, PAPER_TRAIN_IMAGES, PAPER_BATCH = 120, 50_000, 128
-OUTCOME = {"win": "higher beyond the seed spread", "within noise": "higher but within the seed spread",
-           "loss": "not higher", "missing": "not run"}
-ETA = Tex(r"$\eta$")
+
+# The hyperparameter table: run-config key -> (name, note). Every other key of the run config
+# is appended by hparam_rows under its own name, so nothing the runs received is left out.
+HPARAM_LABELS = {
+    "dataset": ("dataset", "training images with noisy labels, test set clean"),
+    "n_train": ("training images", "a fixed subset (data_seed)"),
+    "n_val": ("validation images", "true labels; used only by the sensitivity study"),
+    "n_test": ("test images", ""),
+    "model": ("model", ""),
+    "epochs": ("epochs", ""),
+    "batch_size": ("batch size", ""),
+    "lr": ("learning rate", "SGD, cosine schedule to 0"),
+    "momentum": ("momentum", ""),
+    "grad_clip": ("gradient-norm clip", "on the scaled loss's gradient"),
+    "augment": ("augmentation", "random crop and flip when true"),
+    "data_seed": ("data seed", "fixes the subsets; the run seed fixes noise and initialisation"),
+    "device": ("device", ""),
+}
+HPARAM_SKIP = ("scale", "data_dir", "verify_checksums")
 
 
-def where(noise: str, eta: float) -> list:
-    return [("symmetric" if noise == "sym" else "asymmetric") + " ", ETA, f" = {eta:g}"]
+def pct(x: float | None) -> Tex:
+    return format_pct(x)
+
+
+def hparams(summary: dict) -> list[dict]:
+    """Rows of the hyperparameter table: the main group's run config, then what each other group
+    changes, then the seeds; the loss weights of every variant are in the variants table."""
+    configs = summary.get("run_configs", {})
+    main = configs.get("main")
+    if not main:
+        return []
+    rows = hparam_rows(main, {k: v for k, v in HPARAM_LABELS.items() if k in main}, skip=HPARAM_SKIP)
+    for group in ("ablation", "sensitivity", "transfer"):
+        cfg = configs.get(group)
+        if not cfg:
+            continue
+        changed = {k: v for k, v in cfg.items() if k not in HPARAM_SKIP and main.get(k) != v}
+        value = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in changed.items())
+        rows.append({"name": f"{group} group", "value": value or "as main",
+                     "note": "differences from the main group's config"})
+    for group in ("main", "ablation", "sensitivity", "transfer"):
+        g = summary["groups"].get(group)
+        if g:
+            rows.append({"name": f"seeds, {group}", "value": ", ".join(str(s) for s in g["seeds"]),
+                         "note": "noisy labels and initialisation per seed, shared by every variant"})
+    return rows
 
 
 class Numbers:
-    """Look-ups into the summary: ``n.acc('main', 'sym', 0.8, 'ANL-CE')`` and friends."""
+    """Look-ups into the summary: ``n.ci('main', 'sym', 0.8, 'ANL-CE')`` and friends."""
 
     def __init__(self, summary: dict):
         self.s = summary
@@ -37,12 +83,12 @@ class Numbers:
     def pct(self, group: str, noise: str, eta: float, variant: str, what: str = "final") -> Tex:
         return pct(self.mean(group, noise, eta, variant, what))
 
-    def acc(self, group: str, noise: str, eta: float, variant: str, what: str = "final") -> Tex:
-        """mean ± std over seeds in %."""
+    def ci(self, group: str, noise: str, eta: float, variant: str, what: str = "final") -> Tex:
+        """mean [95 % interval], n over seeds, in %."""
         c = self.cell(group, noise, eta, variant)
         if c is None or c.get(what) is None:
             return Tex("--")
-        return format_pm(c[what]["mean"], c[what]["std"] if len(c[what]["values"]) > 1 else None)
+        return ci_filter(c[what])
 
     def best_apl(self, group: str, noise: str, eta: float) -> tuple[str, float] | None:
         cells = self.s["cells"].get(group, {}).get(noise, {}).get(f"{float(eta):g}", {})
@@ -53,67 +99,13 @@ class Numbers:
         return pct(self.s["noise"][group][noise][f"{float(eta):g}"]["realised_rate"])
 
 
-def _pm(mean: float, std: float, seeds: int) -> Tex:
-    return format_pm(mean, std if seeds > 1 else None)
-
-
-def claim_evidence(claim: dict, n_seeds: int) -> Tex:
-    """The numbers behind one claim, as one or two sentences."""
-    cid, e, p = claim["id"], claim["evidence"], []
-    if cid == "mechanism":
-        p = ["Gradient norm with respect to the logits at p = 0.99 relative to p = 0.5 (the other classes "
-             "sharing the rest equally): NNCE ", Tex(f"$\\times${e['ratio_nnce']:.2f}"), ", MAE ",
-             Tex(f"$\\times${e['ratio_mae']:.2f}"), " (", Tex(r"Figure~\ref{fig:gradients}"), ")."]
-    elif cid in ("anl_beats_apl", "other_dataset"):
-        p = ["Last-epoch test accuracy, mean over seeds: "]
-        for i, r in enumerate(e):
-            p += ["; " if i else "", *where(r["noise"], r["eta"]), f": {r['variant']} ",
-                  _pm(r["acc"], r["std"], n_seeds), f" vs {r['apl']} ", _pm(r["acc_apl"], r["std_apl"], n_seeds),
-                  f" ({OUTCOME[r['outcome']]})"]
-        p.append(".")
-    elif cid == "fits_clean":
-        p = ["Training labels fitted after the last epoch, ANL-CE vs NCE+MAE: "]
-        for i, r in enumerate(e):
-            p += ["; " if i else "", *where(r["noise"], r["eta"]), ": clean ", pct(r["clean_anl"]), " vs ",
-                  pct(r["clean_mae"]), ", noisy ", pct(r["noisy_anl"]), " vs ", pct(r["noisy_mae"])]
-        p.append(".")
-    elif cid == "passive_swap":
-        p = [*where(claim["noise"], claim["eta"]), ": NCE+NNCE (ANL-CE) ", _pm(e["acc_nnce"], e["std_nnce"], n_seeds),
-             " vs NCE+MAE with the same weights and penalty ", _pm(e["acc_mae"], e["std_mae"], n_seeds),
-             f" ({OUTCOME[e['outcome']]}); clean training labels fitted ", pct(e["clean_nnce"]), " vs ",
-             pct(e["clean_mae"]), ", noisy labels memorised ", pct(e["noisy_nnce"]), " vs ", pct(e["noisy_mae"]), "."]
-    elif cid == "l1_penalty":
-        p = [*where(claim["noise"], claim["eta"]), ": with the L1 penalty ", _pm(e["acc_l1"], e["std_l1"], n_seeds)]
-        for r in e["rows"]:
-            p += [f"; {r['variant'].replace('ANL-CE, ', '')} ", _pm(r["acc"], r["std"], n_seeds),
-                  f" (L1 {OUTCOME[r['outcome']]})"]
-        p.append(".")
-    elif cid == "sensitivity":
-        sel = e["selected"]
-        p = [*where(claim["noise"], claim["eta"]), ": the validation split picks ", Tex(r"$\alpha$"),
-             f" = {sel['alpha']:g}, ", Tex(r"$\beta$"), f" = {sel['beta']:g} (validation ", pct(e["val_selected"]),
-             "), whose test accuracy is ", pct(e["acc_selected"]), f" against {e['apl']}'s ", pct(e["acc_apl"]),
-             f"; {e['n_beat']} of {e['n_points']} settings tried beat {e['apl']}; their test accuracy spans ",
-             pct(e["acc_min"]), " to ", pct(e["acc_max"]), "."]
-    elif cid == "er_asym":
-        for i, r in enumerate(e):
-            p += ["; " if i else "", "Asymmetric ", ETA, f" = {r['eta']:g}: ANL-CE-ER ", pct(r["acc_er"]),
-                  " vs ANL-CE ", pct(r["acc_ce"]), f" ({OUTCOME[r['outcome']]})"]
-        p.append(".")
-    elif cid == "anl_clean":
-        for i, r in enumerate(e):
-            p += ["; " if i else "Clean labels: ", f"{r['variant']} ", pct(r["acc"]), " vs CE ", pct(r["acc_ce"])]
-        p.append(".")
-    return tex_join(*p)
-
-
 def reference_rows(n: Numbers) -> list[dict]:
     rows = []
     for (noise, eta), variants in REFERENCE.items():
         for v, (value, tag) in variants.items():
             if n.cell("main", noise, eta, v) is not None:
                 rows.append({"noise": noise, "eta": eta, "variant": v, "paper": value, "tag": tag,
-                             "ours": n.acc("main", noise, eta, v)})
+                             "ours": n.ci("main", noise, eta, v)})
     return rows
 
 
@@ -137,13 +129,17 @@ def clean_peaks(summary: dict, noise: str, eta: float) -> list[dict]:
     return out
 
 
+def seeds_word(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def context(summary: dict) -> dict:
     n = Numbers(summary)
     main = summary["groups"]["main"]
     ds = main["dataset"]
     n_seeds = len(main["seeds"])
-    claims = [{**c, "evidence_tex": claim_evidence(c, n_seeds)} for c in summary["claims"]]
-    verdicts = [c["verdict"] for c in claims]
+    claims = {c["id"]: c for c in summary["claims"]}
+    verdicts = [c["verdict"] for c in summary["claims"]]
     ab = summary["design"]["ablation"]
     sens = summary["sensitivity"]
     main_settings = [(s[0], float(s[1])) for s in settings(summary, "main")]
@@ -157,27 +153,30 @@ def context(summary: dict) -> dict:
     grads = summary["gradients"]["norms"]
     steps = main["epochs"] * -(-main["n_train"] // main["batch_size"])
     return {
-        "s": summary, "n": n, "claims": claims, "by_id": {c["id"]: c for c in claims},
+        "s": summary, "n": n, "claims": claims, "claim_list": summary["claims"],
         "provenance": prov, "pct": pct,
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
         "model": MODEL_NAMES.get(main["model"], main["model"]), "main": main, "n_seeds": n_seeds,
+        "seeds_word": seeds_word,
         "transfer": transfer,
         "transfer_dataset": DATASET_NAMES.get(transfer["dataset"], transfer["dataset"]) if transfer else None,
         "main_settings": main_settings, "main_rows": main_rows, "anl": anl, "apl": apl,
         "ab": ab, "ab_eta": float(ab["eta"]), "sens": sens,
-        "n_supported": verdicts.count("supported"), "n_partly": verdicts.count("partly supported"),
-        "n_not": verdicts.count("not supported"), "n_claims": len(claims),
+        "verdict_counts": [(v, verdicts.count(v)) for v in CLAIM_VERDICTS if verdicts.count(v)],
+        "n_claims": len(verdicts),
         "anl_a": f"{ANL_A:.3f}", "anl_min_prob": f"{ANL_MIN_PROB:g}",
         "reference": reference_rows(n) if full_protocol(summary["scale"]) else [],
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
         "n_runs": len(summary["provenance"]["runs"]),
-        "k": lambda eta: f"{float(eta):g}",
         "grad_ratio": max(grads["MAE"]) / max(grads["NNCE"]),
         "g": lambda x: f"{float(x):g}",
+        "noise_word": lambda noise: "symmetric" if noise == "sym" else "asymmetric",
         "sens_cross": bool(summary["design"]["sensitivity"].get("cross")),
         "clean_peaks": clean_peaks(summary, ab["noise"], ab["eta"]),
         "sens_alphas": ", ".join(f"{a:g}" for a in sens["alphas"]),
         "sens_betas": ", ".join(f"{b:g}" for b in sens["betas"]),
+        "sweeps": summary["sweeps"], "control": summary["scale_control"],
+        "hparams": hparams(summary),
         "steps": steps, "paper_steps": PAPER_EPOCHS * -(-PAPER_TRAIN_IMAGES // PAPER_BATCH),
     }

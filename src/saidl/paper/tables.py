@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from saidl.coreml.names import DATASET_NAMES, MODEL_NAMES
+from saidl.report.jinja import ci_filter
 from saidl.report.latex import Tex
 from saidl.report.tables import mean_std_table, simple_table, tables_main
 
@@ -22,7 +22,8 @@ def _col(noise: str, eta: str) -> Tex:
 
 
 def comparison_table(summary: dict, group: str) -> str:
-    """Variant x setting: last-epoch test accuracy, mean ± std over seeds, best per column in bold."""
+    """Variant x setting: last-epoch test accuracy, mean ± std over seeds; bold: the best set of each
+    column by ``saidl.common.stats.best``, paired (every variant of a group runs the same seeds)."""
     settings = _settings(summary, group)
     if not settings:
         return "% no runs in this group at this scale\n"
@@ -33,7 +34,7 @@ def comparison_table(summary: dict, group: str) -> str:
         for v, c in summary["cells"][group][n][e].items():
             cells[(v, col)] = c["final"]["values"]
     return mean_std_table(names, cols, cells, row_header="variant",
-                          col_group_header=Tex(r"noise type and rate $\eta$"))
+                          col_group_header=Tex(r"noise type and rate $\eta$"), paired=True)
 
 
 def table_main(summary: dict) -> str:
@@ -55,13 +56,9 @@ def table_ablation(summary: dict) -> str:
     data = [("ANL-CE", main["ANL-CE"])] if "ANL-CE" in main else []
     data += list(summary["cells"].get("ablation", {}).get(noise, {}).get(eta, {}).items())
 
-    def pm(stat):
-        return Tex(f"{100 * stat['mean']:.1f} $\\pm$ {100 * stat['std']:.1f}" if len(stat["values"]) > 1
-                   else f"{100 * stat['mean']:.1f}")
-
-    rows = [(name, changed.get(name, "see config"), pm(c["final"]), f"{100 * c['clean_fit']['mean']:.1f}",
-             f"{100 * c['noisy_fit']['mean']:.1f}") for name, c in data]
-    return simple_table(["variant", "what changed", "test (%)", "clean fit", "noisy fit"], rows)
+    rows = [(name, changed.get(name, "see config"), ci_filter(c["final"], n=False), f"{100 * c['clean_fit']['mean']:.1f}",
+             f"{100 * c['noisy_fit']['mean']:.1f}", str(c["final"]["n"])) for name, c in data]
+    return simple_table(["variant", "what changed", Tex(r"test (\%) [95\,\% CI]"), "clean fit", "noisy fit", "n"], rows)
 
 
 def table_memorisation(summary: dict) -> str:
@@ -98,26 +95,8 @@ def table_variants(summary: dict) -> str:
                          Tex(r"$\lambda$ (ER)"), Tex(r"$\gamma$"), "weight decay"], rows)
 
 
-def table_config(summary: dict) -> str:
-    """The training protocol of each group, as the runs received it."""
-    rows = []
-    for group in ("main", "sensitivity", "transfer"):
-        g = summary["groups"].get(group)
-        if not g:
-            continue
-        ds = DATASET_NAMES.get(g["dataset"], g["dataset"])
-        rows.append((group, f"{ds}: {g['n_train']} train / {g['n_val']} validation / {g['n_test']} test"))
-        rows.append(("", f"{MODEL_NAMES.get(g['model'], g['model'])}; {g['epochs']} epochs, batch {g['batch_size']}"))
-        rows.append(("", f"SGD lr {g['lr']:g}, momentum {g['momentum']:g}, cosine to 0; clip "
-                         + (f"{g['grad_clip']:g}" if g["grad_clip"] else "off")
-                         + ("; crop + flip" if g["augment"] else "; no augmentation")))
-        rows.append(("", "seeds " + ", ".join(str(s) for s in g["seeds"])))
-    rows.append(("reported", "test accuracy after the last epoch"))
-    return simple_table(["group", "setting"], rows)
-
-
 TABLES = {f.__name__: f for f in (table_main, table_transfer, table_ablation, table_memorisation,
-                                  table_variants, table_config)}
+                                  table_variants)}
 
 
 def main(argv: list[str] | None = None) -> int:
