@@ -281,6 +281,7 @@ rule diffusion_pdf:
         figures=expand(f"{DIFF}/figures/{{f}}.pdf", f=DIFF_FIGURES),
         images=expand(f"{DIFF}/images/{{r}}.png", r=list(DIFF_AES) + list(DIFF_RUNS) + ["study_guidance", "study_steps"]),
         style="tex/saidl.sty",
+        bib="tex/references.bib",
     output:
         f"{DIFF}/diffusion.pdf",
     params:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from saidl.common import stats
 from saidl.common.cli import exit_code
 from saidl.common.errors import RunSchemaError
 from saidl.common.io import read_json, write_json
@@ -43,13 +44,17 @@ def spearman(a: list[float], b: list[float]) -> float | None:
 
 
 def rank_agreement(runs: dict, names: list[str], embedders: list[str]) -> dict:
-    """Do FID and CMMD (each embedder) order ``names`` the same way? Lower is better for all."""
+    """Do FID and CMMD (each embedder) order ``names`` the same way? Lower is better for all. These
+    are point estimates of one run each: which model is lowest is a description, not a verdict."""
     fid = [runs[n]["fid"] for n in names]
-    best_fid = names[int(np.argmin(fid))]
-    out = {"runs": names, "best_by_fid": best_fid, "embedders": {}}
+    low_fid = names[int(np.argmin(fid))]
+    out = {"runs": names, "lowest_by_fid": low_fid, "fid_order": [names[i] for i in np.argsort(fid)],
+           "embedders": {}}
     for e in embedders:
         c = [runs[n]["scores"][e]["cmmd"] for n in names]
-        out["embedders"][e] = {"best_by_cmmd": names[int(np.argmin(c))], "same_best": names[int(np.argmin(c))] == best_fid,
+        out["embedders"][e] = {"lowest_by_cmmd": names[int(np.argmin(c))],
+                               "same_lowest": names[int(np.argmin(c))] == low_fid,
+                               "order": [names[i] for i in np.argsort(c)],
                                "same_order": list(np.argsort(c)) == list(np.argsort(fid)), "spearman": spearman(fid, c)}
     return out
 
@@ -92,29 +97,24 @@ def collect(grid: dict, runs_dir: Path, evals_dir: Path, refs_dir: Path, study: 
     ev_cfg = _read(evals_dir / f"{next(iter(dits))}.json", "evaluation")["config"]
     embedders = ev_cfg["embedders"]
     analysis = {}
-    # FID along training (every DiT): did it fall from the first snapshot to the end?
-    analysis["fid_falls"] = {rid: {"first": d["curve"]["fid"][0], "last": d["curve"]["fid"][-1],
-                                   "first_step": d["curve"]["step"][0], "last_step": d["curve"]["step"][-1],
-                                   "falls": d["curve"]["fid"][-1] < d["curve"]["fid"][0]} for rid, d in dits.items()}
+    # FID along training (every DiT with EMA snapshots): first, last, where the curve is lowest
+    analysis["fid_curves"] = {rid: fid_curve(d["curve"]) for rid, d in dits.items()}
     land = [r for r in groups.get("unconditional", []) if dits[r]["attention"] in ("sdpa", "matmul", "sliding")]
     full = next((r for r in land if dits[r]["attention"] != "sliding"), None)
     swa = next((r for r in land if dits[r]["attention"] == "sliding"), None)
     if full and swa:
         analysis["swa"] = {"full": full, "sliding": swa,
                            "fid_diff": dits[swa]["fid"] - dits[full]["fid"],
-                           "better_by_fid": swa if dits[swa]["fid"] < dits[full]["fid"] else full,
-                           "better_by_cmmd": {e: (swa if dits[swa]["scores"][e]["cmmd"] < dits[full]["scores"][e]["cmmd"]
-                                                  else full) for e in embedders},
                            "train_speed_ratio": dits[swa]["steps_per_s"] / dits[full]["steps_per_s"],
                            "reach": swa_reach(dits[swa])}
-        analysis["swa"]["metrics_agree"] = all(b == analysis["swa"]["better_by_fid"]
-                                               for b in analysis["swa"]["better_by_cmmd"].values())
     cond = [r for r in groups.get("conditional", [])]
     if len(cond) >= 2:
         analysis["conditioning"] = rank_agreement(dits, cond, embedders)
     if land:
         analysis["landscape_ranking"] = rank_agreement(dits, land, embedders)
-    analysis["study"] = study_findings(study["metrics"])
+    n_study = int(study["config"]["n_study"])
+    analysis["study"] = study_findings(study["metrics"], n_study)
+    claims = make_claims(dits, analysis, backends["metrics"], embedders)
     first = next(iter(runs.values()))
     datasets = list({r["provenance"]["dataset"]["checksum"]: {"name": r["provenance"]["dataset"]["source"],
                                                               "checksum": r["provenance"]["dataset"]["checksum"]}
@@ -126,7 +126,8 @@ def collect(grid: dict, runs_dir: Path, evals_dir: Path, refs_dir: Path, study: 
         "study": {"config": study["config"], "run_config": study["run_config"], **study["metrics"]},
         "backends": {"config": backends["config"], "run_config": backends["run_config"], **backends["metrics"],
                      "device": backends["provenance"]["hardware"]["device"]},
-        "analysis": analysis,
+        "analysis": analysis, "claims": claims,
+        "run_configs": {rid: runs[rid]["config"] for rid in sorted(runs)},
         "provenance": summary_provenance(grid, runs, datasets),
     }
 
@@ -140,6 +141,33 @@ def swa_reach(run: dict) -> dict:
     return window_reach(side, int(run["window"]), int(run["depth"]))
 
 
+def fid_curve(curve: dict) -> dict:
+    """The FID-along-training curve of one DiT, as the report describes it: its first and last
+    points, its lowest point and where it lies, and whether it fell at every snapshot. Each point
+    is one FID of one run (no interval)."""
+    steps, fid = list(curve["step"]), list(curve["fid"])
+    i = int(np.argmin(fid))
+    return {"first": fid[0], "last": fid[-1], "first_step": steps[0], "last_step": steps[-1],
+            "min": fid[i], "min_step": steps[i], "n_points": len(fid), "n": curve.get("n"),
+            "min_at_end": i == len(fid) - 1, "falls": fid[-1] < fid[0],
+            "monotone_down": all(b < a for a, b in zip(fid, fid[1:])),
+            "rise_after_min": fid[-1] - fid[i]}
+
+
+def hits(rate: float, n: int) -> list[float]:
+    """The per-sample outcomes (1 = recognised as the class) behind a class accuracy over ``n``
+    samples: ``rate`` is a mean of 0/1 values, so it fixes them up to order."""
+    k = int(round(rate * n))
+    return [1.0] * k + [0.0] * (n - k)
+
+
+def acc_compare(a: dict, b: dict, n: int) -> dict:
+    """Class accuracy of setting ``a`` against ``b`` (``stats.compare`` over the n samples of each;
+    Welch, since only the accuracies are stored). The samples are the units: this interval measures
+    sampling noise of one trained model, not the spread over training seeds."""
+    return stats.compare(hits(a["class_acc"], n), hits(b["class_acc"], n))
+
+
 def _step_score(row: dict) -> tuple[str, float]:
     """(name, value; higher is better) the step-count comparison uses: the Fréchet distance to
     real images of the class when there is one (negated), else the classifier's confidence."""
@@ -148,38 +176,75 @@ def _step_score(row: dict) -> tuple[str, float]:
     return "confidence", row["confidence"]
 
 
-def step_findings(rows: list[dict]) -> dict:
-    """Fewest against most sampling steps for one (sampler, variance): did more steps help (by the
-    score of :func:`_step_score`), did the gain shrink (three or more step counts), and did time
-    grow in proportion to the steps."""
+def step_findings(rows: list[dict], n: int | None = None) -> dict:
+    """Fewest against most sampling steps for one (sampler, variance): the score of
+    :func:`_step_score` at every step count (one value each), where it is best, whether it improved
+    at every step, the class accuracy of the most against the fewest steps (``stats.compare`` over
+    the samples when ``n`` is given), and the wall-clock time per step count: whether it rose with
+    the steps at all, and whether it grew in proportion."""
     rows = sorted(rows, key=lambda r: r["steps"])
     few, many = rows[0], rows[-1]
     metric = _step_score(few)[0]
     score = [_step_score(r)[1] for r in rows]
     gains = [b - a for a, b in zip(score, score[1:])]
+    times = [r["time_s"] for r in rows]
     time_ratio = many["time_s"] / max(few["time_s"], 1e-9)
     steps_ratio = many["steps"] / few["steps"]
+    monotone_time = all(b > a for a, b in zip(times, times[1:]))
+    pair_ratios = [(t2 / max(t1, 1e-9)) / (s2["steps"] / s1["steps"])
+                   for (s1, t1), (s2, t2) in zip(zip(rows, times), zip(rows[1:], times[1:]))]
+    ibest = int(np.argmax(score))
     out = {"few": few, "many": many, "sampler": few["sampler"], "variance": few.get("variance"), "metric": metric,
            "counts": [r["steps"] for r in rows], "gain": score[-1] - score[0],
            "better_with_more": score[-1] > score[0],
            "fd_better_with_more": None if metric != "fd" else score[-1] > score[0],
+           "improves_every_step": all(g > 0 for g in gains),
+           "best_count": rows[ibest]["steps"], "best_at_most": ibest == len(rows) - 1,
            "diminishing": (len(rows) >= 3 and gains[0] > 0 and gains[-1] < gains[0]) if len(rows) >= 3 else None,
-           "time_ratio": time_ratio, "steps_ratio": steps_ratio,
-           "time_proportional": 0.6 * steps_ratio <= time_ratio <= 1.4 * steps_ratio}
-    if len(rows) >= 3:
-        out["mid"] = rows[len(rows) // 2]
+           "times_s": times, "ms_per_step": [1000 * t / r["steps"] for r, t in zip(rows, times)],
+           "time_ratio": time_ratio, "steps_ratio": steps_ratio, "time_monotone": monotone_time,
+           "time_proportional": monotone_time and all(0.6 <= q <= 1.4 for q in pair_ratios)}
+    if n:
+        out["acc"] = acc_compare(many, few, n)
+    out["mid"] = rows[len(rows) // 2] if len(rows) >= 3 else None
     return out
 
 
-def study_findings(m: dict) -> dict:
-    """Guidance: lowest vs highest scale; steps: fewest vs most, for each sampler."""
+def guidance_findings(g: list[dict], n: int | None) -> dict:
+    """Guidance scales, lowest against highest: class accuracy (``stats.compare`` over the samples),
+    confidence, diversity and pixel spread (one value each), and the plain conditional setting
+    (scale 1, when it ran) against unconditional sampling (scale 0)."""
+    lo, hi = g[0], g[-1]
+    out = {"lo": lo, "hi": hi, "rows": g, "acc_up": hi["class_acc"] > lo["class_acc"],
+           "diversity_down": hi["diversity"] < lo["diversity"],
+           "pixel_std_down": hi["pixel_std_across_samples"] < lo["pixel_std_across_samples"],
+           "confidence_up": hi["confidence"] > lo["confidence"]}
+    if n:
+        out["acc"] = acc_compare(hi, lo, n)
+        out["acc_vs_lo"] = {str(r["cfg_scale"]): acc_compare(r, lo, n) for r in g[1:]}
+    one = next((r for r in g if r["cfg_scale"] == 1.0), None)
+    if one is not None and lo["cfg_scale"] == 0.0:
+        above = [r for r in g if r["cfg_scale"] > 1.0]
+        out["plain"] = {"row": one, "uncond": lo, "hits": int(round(one["class_acc"] * n)) if n else None,
+                        "acc_up": one["class_acc"] > lo["class_acc"],
+                        "confidence_up": one["confidence"] > lo["confidence"],
+                        "fd_change": None if one.get("fd_probe") is None or lo.get("fd_probe") is None
+                        else one["fd_probe"] - lo["fd_probe"],
+                        "first_above": above[0] if above else None}
+        if n:
+            out["plain"]["acc"] = acc_compare(one, lo, n)
+            if above:
+                out["plain"]["acc_next"] = acc_compare(above[0], one, n)
+    return out
+
+
+def study_findings(m: dict, n: int | None = None) -> dict:
+    """Guidance: lowest vs highest scale; steps: fewest vs most, for each sampler (``n``: samples
+    per setting, for the class-accuracy comparisons)."""
     g = sorted((r for r in m["rows"] if r["part"] == "guidance"), key=lambda r: r["cfg_scale"])
     out = {}
     if len(g) >= 2:
-        lo, hi = g[0], g[-1]
-        out["guidance"] = {"lo": lo, "hi": hi, "acc_up": hi["class_acc"] > lo["class_acc"],
-                           "diversity_down": hi["diversity"] < lo["diversity"],
-                           "best_fd": min(g, key=lambda r: (r["fd_probe"] is None, r["fd_probe"] or 0.0))}
+        out["guidance"] = guidance_findings(g, n)
     # one entry per (sampler, DDPM variance): "ddpm" / "ddim" for the model's own, "ddpm-fixed_small"
     # for a comparison variance (steps_variances)
     native = m.get("variance_type", "fixed_small")
@@ -187,7 +252,7 @@ def study_findings(m: dict) -> dict:
     for r in (r for r in m["rows"] if r["part"] == "steps"):
         v = r.get("variance")
         arms.setdefault(r["sampler"] if v in (None, native) else f"{r['sampler']}-{v}", []).append(r)
-    steps = {k: step_findings(rows) for k, rows in sorted(arms.items())}
+    steps = {k: step_findings(rows, n) for k, rows in sorted(arms.items())}
     out["steps"] = steps
     if "ddpm" in steps and "ddim" in steps:  # which sampler changed less from the fewest to the most steps
         out["ddim_more_robust"] = abs(steps["ddim"]["gain"]) < abs(steps["ddpm"]["gain"])
@@ -205,6 +270,72 @@ def study_findings(m: dict) -> dict:
         if counts:
             out["variance"]["matters_most_at_few"] = abs(diff[counts[0]]) > abs(diff[counts[-1]])
     return out
+
+
+def one_run(a: float, b: float) -> dict:
+    """A against B when each is one number of one run (lower is better): ``stats.compare`` says
+    ``too few seeds``, and the report prints the difference without a verdict."""
+    return stats.compare([a], [b], higher_is_better=False)
+
+
+def make_claims(dits: dict, analysis: dict, backends: dict, embedders: list[str]) -> dict:
+    """Per claim of the report: ``{id, verdict, ...}``, each comparison a ``stats.compare`` dict
+    oriented so that ``better`` is what the claim predicts. The sentences are in the template."""
+    claims: dict[str, dict] = {}
+    st = analysis["study"]
+    g = st.get("guidance")
+    if g and "acc" in g:  # 1(a): the maximum guidance scale raises class accuracy over scale 0
+        claims["guidance"] = {"id": "guidance", "verdict": stats.claim_verdict([g["acc"]]), "acc": g["acc"],
+                              "lo": g["lo"]["cfg_scale"], "hi": g["hi"]["cfg_scale"]}
+        if "plain" in g and "acc" in g["plain"]:  # scale 1 (the label alone) against scale 0
+            claims["plain_cfg"] = {"id": "plain_cfg", "verdict": stats.claim_verdict([g["plain"]["acc"]]),
+                                   "acc": g["plain"]["acc"], "acc_next": g["plain"].get("acc_next")}
+    arms = {k: f["acc"] for k, f in st.get("steps", {}).items() if "acc" in f}
+    if arms:  # 1(b): more sampling steps raise class accuracy (per sampler)
+        claims["steps"] = {"id": "steps", "verdict": stats.claim_verdict(list(arms.values())), "arms": arms}
+    ran = {r["backend"]: r for r in backends["rows"] if r["ran"]}
+    if "matmul" in ran:  # 2(a): every other exact backend samples faster than plain matmul attention
+        cmp = {b: stats.compare(r["times_s"], ran["matmul"]["times_s"], higher_is_better=False)
+               for b, r in ran.items() if b not in ("matmul", "sliding")}
+        fastest = stats.best({b: r["times_s"] for b, r in ran.items() if b != "sliding"}, higher_is_better=False)
+        claims["backends"] = {"id": "backends", "verdict": stats.claim_verdict(list(cmp.values())), "vs_matmul": cmp,
+                              "fastest": fastest, "times": {b: stats.interval(r["times_s"]) for b, r in ran.items()},
+                              "xformers_ran": "xformers" in ran}
+    swa = analysis.get("swa")
+    if swa:  # 2(b): SWA is better than full attention (by FID and every CMMD; one run each)
+        f, s = dits[swa["full"]], dits[swa["sliding"]]
+        comps = {"fid": one_run(s["fid"], f["fid"]),
+                 **{e: one_run(s["scores"][e]["cmmd"], f["scores"][e]["cmmd"]) for e in embedders}}
+        lower = {k: (c["diff"] < 0) for k, c in comps.items()}
+        claims["swa"] = {"id": "swa", "verdict": stats.claim_verdict(list(comps.values())), "comparisons": comps,
+                         "sliding_lower": lower, "n_lower": sum(lower.values()), "n_metrics": len(lower)}
+    cond = [r for r in dits if dits[r]["group"] == "conditional"]
+    base = next((r for r in cond if dits[r]["conditioning"] == "adaln"), None)
+    if base and len(cond) > 1:  # 4: another conditioning beats adaLN (FID and every CMMD; one run each)
+        per = {}
+        for r in cond:
+            if r == base:
+                continue
+            d, b = dits[r], dits[base]
+            comps = {"fid": one_run(d["fid"], b["fid"]),
+                     **{e: one_run(d["scores"][e]["cmmd"], b["scores"][e]["cmmd"]) for e in embedders}}
+            per[r] = {"conditioning": d["conditioning"], "comparisons": comps,
+                      "n_lower": sum(c["diff"] < 0 for c in comps.values()), "n_metrics": len(comps),
+                      "verdict": stats.claim_verdict(list(comps.values()))}
+        claims["conditioning"] = {"id": "conditioning", "base": base, "per_run": per,
+                                  "verdict": stats.claim_verdict([c for p in per.values()
+                                                                  for c in p["comparisons"].values()]),
+                                  "fid_best": stats.best({r: [dits[r]["fid"]] for r in cond}, higher_is_better=False)}
+    # 3(a): do FID and CMMD order the models the same way (point estimates, one run each)?
+    agree = {}
+    for key in ("conditioning", "landscape_ranking"):
+        ra = analysis.get(key)
+        if ra:
+            agree[key] = {e: v["same_order"] for e, v in ra["embedders"].items()}
+    n_agree = sum(v for a in agree.values() for v in a.values())
+    claims["cmmd_fid"] = {"id": "cmmd_fid", "verdict": stats.claim_verdict([]), "same_order": agree,
+                          "n_same": n_agree, "n_orderings": sum(len(a) for a in agree.values())}
+    return claims
 
 
 def main(argv: list[str] | None = None) -> int:

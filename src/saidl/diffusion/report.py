@@ -21,15 +21,6 @@ def f3(x: float | None) -> Tex:
     return Tex("--") if x is None else Tex(f"{x:.3f}")
 
 
-def best_runs(runs: dict, names: list[str], value) -> set[str]:
-    """The runs whose value, rounded as displayed (3 significant digits), is the lowest."""
-    if not names:
-        return set()
-    vals = {n: float(f"{value(runs[n]):.3g}") for n in names}
-    low = min(vals.values())
-    return {n for n, v in vals.items() if v == low}
-
-
 def dataset_text(name: str | None, run: dict | None) -> str | None:
     """How the report names a DiT run's training set; SUN397 with the counts that were realised."""
     if name == "sun397" and run and run.get("num_classes") and run.get("n_images"):
@@ -50,10 +41,6 @@ def reference_text(refs: dict, names: dict[str, str | None]) -> str:
     return " and ".join(parts)
 
 
-def bold(text: Tex | str, on: bool) -> Tex:
-    return Tex(f"\\textbf{{{text}}}") if on else Tex(str(text))
-
-
 VARIANCE_TEXT = {"learned_range": "learned variance", "fixed_small": "fixed posterior variance"}
 
 
@@ -66,57 +53,48 @@ def _score_text(f: dict, row: dict) -> str:
     return f"{row['fd_probe']:.1f}" if f["metric"] == "fd" else f"{row['confidence']:.3g}"
 
 
+def _cost_text(f: dict) -> str:
+    """How sampling time behaved across the step counts, from the measured times only."""
+    times = ", ".join(f"{t:.1f}\\,s at {c}" for c, t in zip(f["counts"], f["times_s"]))
+    if not f["time_monotone"]:
+        return (f"the time did \\textbf{{not}} rise with the number of steps ({times}); each time is one "
+                "measurement, and the study job does not reserve the CPU (other jobs of the workflow may run beside it), "
+                "so these timings say nothing about the cost per step")
+    if f["time_proportional"]:
+        return f"the time grew in proportion to the steps ({times})"
+    if f["time_ratio"] < f["steps_ratio"]:
+        return (f"the time rose less than in proportion ({times}): fixed costs such as decoding and "
+                "warm-up weigh at this size")
+    return f"the time rose more than in proportion ({times}); one timing each, on a CPU the job does not reserve"
+
+
 def steps_prose(findings: dict) -> list[Tex]:
     """Item 1(b) in sentences, each one stated only when the study's numbers show it
-    (``analysis.study``): per sampler the change from the fewest to the most steps and its cost,
-    then why, conditioned on whether more steps helped, whether the gain shrank, whether DDIM
-    changed less than DDPM, and what the DDPM variance changed."""
+    (``analysis.study``): per sampler the change from the fewest to the most steps, where the score
+    was best and what the time did, then what the DDPM variance changed. Every score is one value
+    of one model (no interval); the class-accuracy comparison is the template's claim."""
     from saidl.report.latex import escape_tex
 
     steps = findings.get("steps", {})
     out: list[Tex] = []
     for _, f in sorted(steps.items()):
         few, many = f["few"], f["many"]
-        what = "Fr\\'echet distance to real images of the class" if f["metric"] == "fd" else "classifier confidence"
-        verdict = "better" if f["better_with_more"] else "\\textbf{not better}"
-        cost = ("time grows with the number of steps" if f["time_proportional"]
-                else "less than in proportion: fixed costs such as decoding weigh at this size"
-                if f["time_ratio"] < f["steps_ratio"] else
-                "more than in proportion: at this size the timing is dominated by noise and warm-up")
-        out.append(Tex(
-            f"With {escape_tex(_arm_name(f, 'variance' in findings))}, going from {few['steps']} to {many['steps']} steps changed the "
-            f"{what} from {_score_text(f, few)} to {_score_text(f, many)} ({verdict}) and the class accuracy "
-            f"from {100 * few['class_acc']:.0f}\\,\\% to {100 * many['class_acc']:.0f}\\,\\%, and took "
-            f"{f['time_ratio']:.1f} times as long for {f['steps_ratio']:.0f} times the steps ({cost})."))
-    ddpm = steps.get("ddpm")
-    if ddpm is not None:
-        if ddpm["better_with_more"]:
-            out.append(Tex(
-                "That more DDPM steps helped is what the theory predicts: each step samples the Gaussian "
-                "posterior $q(z_{t-\\Delta}\\mid z_t, \\hat z_0)$, and the true reverse step is close to "
-                "Gaussian only for small jumps, so with few steps each jump is large and detail is lost."))
-        else:
-            out.append(Tex(
-                "More DDPM steps did \\textbf{not} help here, so this run does not show the usual gain from "
-                "finer steps (the Gaussian reverse step is accurate only for small jumps); with so few "
-                "samples, or an undertrained model, such differences are within noise."))
-        if ddpm.get("diminishing") is True:
-            out.append(Tex(f"The gain shrank beyond {ddpm['mid']['steps']} steps: diminishing returns."))
-        elif ddpm.get("diminishing") is False and ddpm["better_with_more"]:
-            out.append(Tex(f"The gain did not shrink beyond {ddpm['mid']['steps']} steps."))
-    if "ddim_more_robust" in findings:
-        d, p = steps["ddim"], steps["ddpm"]
-        change = f"score change {abs(d['gain']):.2g} against {abs(p['gain']):.2g}"
-        if findings["ddim_more_robust"]:
-            out.append(Tex(
-                f"DDIM, which follows the deterministic probability-flow ODE, changed less between "
-                f"{d['few']['steps']} and {d['many']['steps']} steps than DDPM ({change}): it degrades less "
-                "at few steps."))
-        else:
-            out.append(Tex(
-                f"DDIM changed \\textbf{{as much as or more}} than DDPM between {d['few']['steps']} and "
-                f"{d['many']['steps']} steps ({change}), so the usual finding that DDIM degrades less at "
-                "few steps does not show here."))
+        what = "Fr\\'echet distance (FD) to real images of the class" if f["metric"] == "fd" else "classifier confidence"
+        verdict = "lower" if f["metric"] == "fd" else "higher"
+        change = verdict if f["better_with_more"] else ("higher" if verdict == "lower" else "lower")
+        text = (f"With {escape_tex(_arm_name(f, 'variance' in findings))}, going from {few['steps']} to {many['steps']} steps "
+                f"changed the {what} from {_score_text(f, few)} to {_score_text(f, many)} ({change})")
+        if len(f["counts"]) >= 3:
+            mid = ", ".join(f"{_score_text(f, r)} at {r['steps']}" for r in [f["few"], f.get("mid"), f["many"]] if r)
+            if f["improves_every_step"]:
+                text += f", improving at every step count ({mid})"
+            elif not f["best_at_most"]:
+                text += (f", but not monotonically: the lowest value of this one run is at {f['best_count']} steps "
+                         f"({mid})" if f["metric"] == "fd" else f", but not monotonically ({mid})")
+            else:
+                text += f", not monotonically ({mid})"
+        text += f"; {_cost_text(f)}."
+        out.append(Tex(text))
     v = findings.get("variance")
     if v:
         own = escape_tex(VARIANCE_TEXT.get(v["native"], v["native"]))
@@ -124,10 +102,10 @@ def steps_prose(findings: dict) -> list[Tex]:
         at = ", ".join(str(c) for c in v["own_better_at"])
         text = (f"DDPM with the {own} against the {other}, on the same noise: the {own} scored "
                 + (f"better at {at} steps" if at else "better at no step count")
-                + f" (by {'FD' if v['metric'] == 'fd' else 'confidence'})")
+                + f" (by {'FD' if v['metric'] == 'fd' else 'confidence'}; one value per setting)")
         if v.get("matters_most_at_few") is not None:
-            text += ("; the variance mattered most at the fewest steps, where each reverse step is largest."
-                     if v["matters_most_at_few"] else "; the gap between them did not shrink with more steps.")
+            text += ("; the gap was largest at the fewest steps, where each reverse step is largest."
+                     if v["matters_most_at_few"] else "; the gap did not shrink with more steps.")
         out.append(Tex(text))
     return out
 
@@ -158,44 +136,107 @@ def swa_prose(reach: dict) -> Tex:
     return Tex(text)
 
 
+DIT_HPARAMS = {
+    "dataset": "training set", "image_size": "image side (px)", "n_train": "training images",
+    "num_classes": ("classes", "0: unconditional"), "patch_size": "patch size $p$ (latent pixels)",
+    "hidden_size": "hidden size", "depth": "depth (blocks)", "num_heads": "attention heads",
+    "conditioning": "conditioning", "attention": "attention", "window": ("window $w$", "sliding window only"),
+    "steps": "training steps", "batch_size": "batch size", "lr": ("learning rate", "AdamW, weight decay 0"),
+    "warmup_steps": "warm-up steps", "ema_decay": ("EMA decay", "EMA weights sample"),
+    "class_dropout": ("label dropout", "classifier-free guidance training"),
+    "num_train_timesteps": "diffusion steps $T$", "beta_start": "$\\beta_1$", "beta_end": "$\\beta_T$",
+    "snapshot_fractions": ("EMA snapshots", "fractions of training, for the FID curve"),
+    "codec": "latent codec", "seed": "seed",
+}
+DIT_SKIP = ("run_id", "kind", "group", "scale", "device", "data_seed", "hub_cache", "vae_id")
+AE_HPARAMS = {"latent_channels": "latent channels", "ae_width": "width", "ae_lr": "learning rate",
+              "ae_steps": "training steps", "ae_batch_size": "batch size", "n_train": "training images"}
+EVAL_HPARAMS = {"n_eval": "samples per model (FID, CMMD)", "n_curve": "samples per FID-curve point",
+                "eval_steps": "sampling steps", "eval_sampler": "sampler", "eval_cfg_scale": "CFG scale (conditional)",
+                "embedders": "embedders"}
+
+
+def _short(rids: list[str], every: list[str]) -> str:
+    """Run names of one value, every run of a prefix written as 'cond-*' (of all runs ``every``)."""
+    out, done = [], set()
+    for r in rids:
+        pre = r.split("-")[0] + "-"
+        same = [x for x in every if x.startswith(pre)]
+        if len(same) > 1 and all(x in rids for x in same):
+            if pre not in done:
+                out.append(pre + "*")
+                done.add(pre)
+        else:
+            out.append(r)
+    return ", ".join(out)
+
+
+def merged_hparams(configs: dict[str, dict], labels: dict, skip=(), prefix: str = "") -> list[dict]:
+    """One hyperparameter row per setting over several run configs (``saidl.report.tables.
+    hparam_rows`` of each): the value when all runs share it, else each value with its runs."""
+    from saidl.report.latex import escape_tex
+    from saidl.report.tables import hparam_rows
+
+    per = {rid: hparam_rows(c, {k: v for k, v in labels.items() if k in c}, skip=skip) for rid, c in configs.items()}
+    names: list[tuple[str, str]] = []
+    for rows in per.values():
+        for r in rows:
+            if (r["name"], r["note"]) not in names:
+                names.append((r["name"], r["note"]))
+    out = []
+    for name, note in names:
+        vals: dict[str, list[str]] = {}
+        for rid, rows in per.items():
+            r = next((r for r in rows if r["name"] == name), None)
+            vals.setdefault("n/a" if r is None or r["value"] in ("", "none") else r["value"], []).append(rid)
+        if len(vals) == 1:
+            value = Tex(escape_tex(next(iter(vals))))
+        else:
+            value = Tex("; ".join(f"{escape_tex(v)} ({escape_tex(_short(r, list(configs)))})" for v, r in vals.items()))
+        label = name if isinstance(name, Tex) else Tex(name if "$" in name else escape_tex(name))
+        out.append({"name": Tex(prefix) + label if prefix else label, "value": value, "note": note})
+    return out
+
+
+def hparam_table(summary: dict) -> list[dict]:
+    """The hyperparameter table: every DiT run's config (shared values once), the autoencoders'
+    and the evaluation's settings."""
+    cfgs = summary.get("run_configs", {})
+    dits = {r: c for r, c in cfgs.items() if c.get("kind") == "dit"}
+    aes = {r: c for r, c in cfgs.items() if c.get("kind") == "autoencoder"}
+    rows = merged_hparams(dits, DIT_HPARAMS, skip=DIT_SKIP + tuple(k for k in next(iter(dits.values()), {})
+                                                                   if k not in DIT_HPARAMS))
+    if aes:
+        rows += merged_hparams(aes, AE_HPARAMS, skip=tuple(k for k in next(iter(aes.values())) if k not in AE_HPARAMS),
+                               prefix="autoencoder: ")
+    ev = summary["evaluation"]
+    rows += merged_hparams({"evaluation": ev}, EVAL_HPARAMS,
+                           skip=tuple(k for k in ev if k not in EVAL_HPARAMS), prefix="evaluation: ")
+    return rows
+
+
 def context(summary: dict) -> dict:
     runs, groups, emb = summary["runs"], summary["groups"], summary["embedders"]
     cond, land = groups.get("conditional", []), groups.get("unconditional", [])
-    best = {}
-    for g, names in groups.items():
-        best[(g, "fid")] = best_runs(runs, names, lambda r: r["fid"])
-        for e in emb:
-            best[(g, e)] = best_runs(runs, names, lambda r, e=e: r["scores"][e]["cmmd"])
-            best[(g, "fd-" + e)] = best_runs(runs, names, lambda r, e=e: r["scores"][e]["fd"])
-
-    def cell(run: str, metric: str) -> Tex:
-        r, g = runs[run], runs[run]["group"]
-        if metric == "fid":
-            return bold(f1(r["fid"]), run in best[(g, "fid")])
-        if metric.startswith("fd-"):
-            return bold(f1(r["scores"][metric[3:]]["fd"]), run in best[(g, metric)])
-        return bold(f3(r["scores"][metric]["cmmd"]), run in best[(g, metric)])
-
-    st = summary["study"]
-    guidance = sorted((r for r in st["rows"] if r["part"] == "guidance"), key=lambda r: r["cfg_scale"])
-    steps = sorted((r for r in st["rows"] if r["part"] == "steps"), key=lambda r: (r["sampler"], r["steps"]))
-    b = summary["backends"]
-    ran = [r for r in b["rows"] if r["ran"]]
-    skipped = [r for r in b["rows"] if not r["ran"]]
-    fastest = min(ran, key=lambda r: r["time_s"]) if ran else None
+    study = summary["study"]
+    guidance_rows = sorted((r for r in study["rows"] if r["part"] == "guidance"), key=lambda r: r["cfg_scale"])
+    steps_rows = sorted((r for r in study["rows"] if r["part"] == "steps"), key=lambda r: (r["sampler"], r["steps"]))
+    backends = summary["backends"]
+    ran = [r for r in backends["rows"] if r["ran"]]
+    skipped = [r for r in backends["rows"] if not r["ran"]]
     a = summary["analysis"]
     cond_ds = runs[cond[0]]["dataset"] if cond else None
     land_ds = runs[land[0]]["dataset"] if land else None
-    falls = a["fid_falls"]
-    curves = {r: v for r, v in falls.items() if v["first_step"] != v["last_step"]}
-    n_falls = sum(1 for v in curves.values() if v["falls"])
+    curves = {r: v for r, v in a["fid_curves"].items() if v["n_points"] > 1}
     emb_desc = {}
     for ref in summary["references"].values():
         emb_desc.update(ref["embedders"])
-    cond_fid_text = ", ".join(f"{r} {runs[r]['fid']:.1f}" for r in cond)
+    n_study = study["config"]["n_study"]
+    base = next((r for r in cond if runs[r]["conditioning"] == "adaln"), None)
     return {
-        "s": summary, "emb_desc": emb_desc, "cond_fid_text": cond_fid_text, "runs": runs, "order": summary["run_order"], "cond": cond, "land": land, "emb": emb,
-        "cell": cell, "f1": f1, "f3": f3, "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
+        "summary": summary, "emb_desc": emb_desc, "runs": runs, "order": summary["run_order"], "cond": cond, "land": land,
+        "emb": emb, "claims": summary["claims"], "f1": f1, "f3": f3, "scale": summary["scale"],
+        "is_full": full_protocol(summary["scale"]),
         "cond_ds": dataset_text(cond_ds, runs[cond[0]] if cond else None),
         "land_ds": dataset_text(land_ds, runs[land[0]] if land else None),
         "ref_text": reference_text(summary["references"], {"conditional": dataset_text(cond_ds, None),
@@ -203,15 +244,16 @@ def context(summary: dict) -> dict:
         "land_stand_in": land_ds == "wallpaper-crops", "cond_stand_in": cond_ds == "fashion-mnist",
         "own_codec": summary["codec"] == "autoencoder", "aes": summary["autoencoders"],
         "cond_text": CONDITIONING_TEXT, "emb_text": EMBEDDER_TEXT, "refs": summary["references"],
-        "st": st, "guidance": guidance, "steps": steps, "gf": a["study"].get("guidance"), "sf": a["study"]["steps"],
-        "b": b, "ran": ran, "skipped": skipped, "fastest": fastest,
-        "swa": a.get("swa"), "cr": a.get("conditioning"), "lr_rank": a.get("landscape_ranking"),
-        "steps_text": steps_prose(a["study"]), "sv": a["study"].get("variance"),
+        "study": study, "n_study": n_study, "guidance_rows": guidance_rows, "steps_rows": steps_rows,
+        "guidance_findings": a["study"].get("guidance"), "steps_findings": a["study"]["steps"],
+        "backends": backends, "ran": ran, "skipped": skipped, "adaln_run": base,
+        "swa": a.get("swa"), "cond_ranking": a.get("conditioning"), "land_ranking": a.get("landscape_ranking"),
+        "steps_text": steps_prose(a["study"]), "variance_findings": a["study"].get("variance"),
         "variance_text": VARIANCE_TEXT, "variance_short": {"learned_range": "learned var.", "fixed_small": "fixed var."},
         "codec_desc": "; ".join(sorted({r.get("codec") or "--" for r in runs.values()})),
         "swa_text": swa_prose(a["swa"]["reach"]) if a.get("swa") and a["swa"].get("reach") else None,
-        "falls": falls, "n_falls": n_falls, "curves": curves,
-        "ev": summary["evaluation"],
+        "curves": curves, "n_curves_min_inside": sum(1 for v in curves.values() if not v["min_at_end"]),
+        "evaluation": summary["evaluation"], "hparams": hparam_table(summary),
         "provenance": {**summary["provenance"], "scale": summary["scale"]},
         "n_runs": len(summary["provenance"]["runs"]),
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
