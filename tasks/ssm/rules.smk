@@ -140,6 +140,7 @@ rule ssm_pdf:
         tex=f"{SSM}/tex/report.tex",
         figures=expand(f"{SSM}/figures/{{f}}.pdf", f=SSM_FIGURES),
         style="tex/saidl.sty",
+        bib="tex/references.bib",
     output:
         f"{SSM}/ssm.pdf",
     params:
