@@ -58,8 +58,12 @@ def _embedding(per: dict) -> dict | None:
              **{c: emb["verdicts"][k][c]["verdict"] for c in emb["verdicts"][k]},
              "cmp": emb["verdicts"][k]} for k in emb["targets"]]
 
+    # quantities every feature set reads almost perfectly: the probe cannot separate them, so their
+    # verdicts (differences in the third decimal) are shown in the table but not interpreted
+    ceiling = [r["name"] for r in rows if all((r[f]["mean"] or 0) >= CEILING for f in emb["feature_sets"])]
+
     def where(comparison: str, outcome: str) -> list[str]:
-        return [r["name"] for r in rows if r.get(comparison) == outcome]
+        return [r["name"] for r in rows if r.get(comparison) == outcome and r["name"] not in ceiling]
 
     return {"e": emb, "rows": rows,
             "learned": where("trained_vs_untrained", "better"), "unlearned": where("trained_vs_untrained", "worse"),
@@ -67,7 +71,7 @@ def _embedding(per: dict) -> dict | None:
             "random_beats_state": where("untrained_vs_state", "better"),
             "tested": [r["name"] for r in rows if r.get("trained_vs_state") not in (None, S.TOO_FEW)],
             # quantities every feature set reads almost perfectly: the probe cannot separate them
-            "ceiling": [r["name"] for r in rows if all((r[f]["mean"] or 0) >= CEILING for f in emb["feature_sets"])],
+            "ceiling": ceiling,
             "ceiling_r2": CEILING,
             "one_step": emb["encoder_target"] == ["next_obs1"]}
 

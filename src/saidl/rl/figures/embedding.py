@@ -1,10 +1,11 @@
 """SALE's state embedding: a 2-D projection coloured by return-to-go, and linear probes of
 quantities of the future from the trained encoder, the untrained control and the raw state
-(held-out R^2 cross-validated over episodes, mean and std over folds and seeds)."""
+(held-out R^2 cross-validated over episodes: mean and 95 % t-interval over folds and seeds)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from saidl.common.stats import interval
 from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
 from saidl.report.figure_cli import run
 
@@ -12,7 +13,7 @@ from saidl.report.figure_cli import run
 def plot(summary: dict):
     emb = next((summary["per_variant"][v]["embedding"] for v in summary["variants"]
                 if summary["per_variant"][v]["embedding"]), None)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN_IN, 2.7), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN_IN, 3.0), layout="constrained")
     if emb is None:
         left.text(0.5, 0.5, "no SALE run at this scale", ha="center")
         return fig
@@ -26,20 +27,23 @@ def plot(summary: dict):
     w = 0.8 / len(sets)
     lows = []
     for i, (key, label) in enumerate(sets):
-        mean = np.array([np.nan if emb["probe"][key][n]["mean"] is None else emb["probe"][key][n]["mean"]
-                         for n in names])
-        std = np.array([emb["probe"][key][n]["std"] or 0.0 for n in names])
-        right.bar(x + (i - 1) * w, mean, width=w, yerr=std, color=PALETTE[i], label=label, capsize=2)
-        lows.append(np.nanmin(mean - std) if np.isfinite(mean).any() else 0.0)
+        st = [interval(emb["probe"][key][n]) for n in names]
+        mean = np.array([np.nan if s["mean"] is None else s["mean"] for s in st])
+        lo = np.array([s["lo"] if s["lo"] is not None else (np.nan if s["mean"] is None else s["mean"]) for s in st])
+        hi = np.array([s["hi"] if s["hi"] is not None else (np.nan if s["mean"] is None else s["mean"]) for s in st])
+        right.bar(x + (i - 1) * w, mean, width=w, yerr=np.vstack([mean - lo, hi - mean]), color=PALETTE[i],
+                  label=label, capsize=2)
+        lows.append(np.nanmin(lo) if np.isfinite(lo).any() else 0.0)
     floor = min(0.0, min(lows) - 0.05)
     if floor < -1.0:  # R^2 is unbounded below: keep the informative range, say so
         floor = -1.0
         right.text(0.01, 0.02, "axis cut at R^2 = -1", transform=right.transAxes, fontsize=6)
     right.set_ylim(floor, 1.05)
     right.axhline(0.0, color="0.3", lw=0.6)
-    right.set_xticks(x, names, rotation=15)
+    right.set_xticks(x, names, rotation=15, ha="right")
     right.set(ylabel=r"held-out $R^2$ of a linear probe", title="what the embedding encodes")
-    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3, frameon=False, fontsize=7)
+    fig.legend(*right.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False,
+               fontsize=7)  # below both panels, away from the bars and the tick labels
     return fig
 
 

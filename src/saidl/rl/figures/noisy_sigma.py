@@ -8,13 +8,13 @@ from saidl.rl.figures._common import colour
 
 
 def plot(summary: dict):
-    fig, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN * 1.4, 2.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN * 1.9, 2.5), layout="constrained")
     for v in summary["variants"]:
         p = summary["per_variant"][v]
         if p["sigma"]:
             ax.plot(p["steps"], p["sigma"], marker="o", color=colour(v), label=v)
     ax.set(xlabel="environment steps", ylabel=r"mean $\sigma$ of noisy layers")
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)  # outside the curves
     return fig
 
 
