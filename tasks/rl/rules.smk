@@ -110,6 +110,7 @@ rule rl_pdf:
         tex=f"{RL}/tex/report.tex",
         figures=expand(f"{RL}/figures/{{f}}.pdf", f=RL_FIGURES),
         style="tex/saidl.sty",
+        bib="tex/references.bib",
     output:
         f"{RL}/rl.pdf",
     params:
