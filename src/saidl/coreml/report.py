@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from saidl.common.config import full_protocol
 
-from saidl.coreml.analyze import (CLEAN_TOLERANCE, COLLAPSE_NOISY_FIT, COLLAPSE_RATIO, MARGIN_RULE, compare)
 from saidl.coreml.data import ASYM_MAPS
 from saidl.coreml.names import APL, DATASET_NAMES, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
 from saidl.coreml.reference import REFERENCE
-from saidl.report.latex import Tex, escape_tex, format_pm
+from saidl.report.latex import Tex, escape_tex
+from saidl.report.tables import hparam_rows
 
 
 
@@ -17,7 +17,8 @@ def pct(x: float | None) -> Tex:
 
 
 class Numbers:
-    """Look-ups into the summary for the template: ``n.acc('sym', 0.8, 'CE')`` and friends."""
+    """Look-ups into the summary for the template: ``n.get('sym', 0.8, 'CE')`` (an interval dict,
+    print it with ``| ci``), ``n.pct('sym', 0.8, 'CE')`` (its mean in %)."""
 
     def __init__(self, summary: dict):
         self.s = summary
@@ -25,23 +26,16 @@ class Numbers:
     def cell(self, noise: str, eta: float, loss: str) -> dict | None:
         return self.s["cells"].get(noise, {}).get(f"{eta:g}", {}).get(loss)
 
-    def mean(self, noise: str, eta: float, loss: str, what: str = "final") -> float | None:
+    def get(self, noise: str, eta: float, loss: str, what: str = "final") -> dict | None:
         c = self.cell(noise, eta, loss)
-        return None if c is None or c.get(what) is None else c[what]["mean"]
+        return None if c is None else c.get(what)
 
-    def acc(self, noise: str, eta: float, loss: str, what: str = "final") -> Tex:
-        """mean ± std over seeds in %, e.g. ``52.3 $\\pm$ 1.2``."""
-        c = self.cell(noise, eta, loss)
-        if c is None or c.get(what) is None:
-            return Tex("--")
-        return format_pm(c[what]["mean"], c[what]["std"] if len(c[what]["values"]) > 1 else None)
+    def mean(self, noise: str, eta: float, loss: str, what: str = "final") -> float | None:
+        st = self.get(noise, eta, loss, what)
+        return None if st is None else st["mean"]
 
     def pct(self, noise: str, eta: float, loss: str, what: str = "final") -> Tex:
         return pct(self.mean(noise, eta, loss, what))
-
-    def best(self, noise: str, eta: float, losses) -> tuple[str, float] | None:
-        got = [(l, self.mean(noise, eta, l)) for l in losses if self.mean(noise, eta, l) is not None]
-        return max(got, key=lambda t: t[1]) if got else None
 
     def span(self, noise: str, eta: float, losses) -> Tex:
         """The lowest to the highest mean final accuracy of ``losses``, e.g. ``77.8--79.5\\,\\%``."""
@@ -51,8 +45,7 @@ class Numbers:
         return Tex(f"{100 * min(got):.1f}--{100 * max(got):.1f}\\,\\%")
 
     def realised(self, noise: str, eta: float) -> Tex:
-        r = self.s["noise"][noise][f"{eta:g}"]["realised_rate"]
-        return pct(r["mean"])
+        return pct(self.s["noise"][noise][f"{eta:g}"]["realised_rate"]["mean"])
 
 
 def asym_pairs(dataset: str, classes: list[str]) -> list[dict]:
@@ -76,60 +69,13 @@ def tex_join(*parts) -> Tex:
 ETA = Tex(r"$\eta$")
 
 
-# How a comparison came out under the margin rule (saidl.coreml.analyze.compare), in words.
-OUTCOME = {"win": "higher beyond the seed spread", "within noise": "higher but within the seed spread",
-           "loss": "not higher", "missing": "not run"}
-
-
-def pm(mean: float | None, std: float | None, n_seeds: int) -> Tex:
-    """mean ± std in % (no ± with one seed), or -- when missing."""
-    if mean is None:
-        return Tex("--")
-    return format_pm(mean, std if n_seeds > 1 and std is not None else None)
-
-
-def claim_evidence(claim: dict, n_seeds: int = 1) -> Tex:
-    """One sentence of numbers per claim, each comparison with its outcome under the margin rule."""
-    cid, pieces = claim["id"], []
-    for e in claim["evidence"]:
-        if pieces:
-            pieces.append("; ")
-        if cid == "vanilla_collapse":
-            drop = {"win": "a drop beyond the seed spread", "within noise": "a drop within the seed spread",
-                    "missing": "not run"}.get(e["outcome"], "no collapse by the rule above")
-            pieces += [f"{e['loss']} ", pm(e["clean"], e["std_clean"], n_seeds), " on clean labels vs ",
-                       pm(e["noisy"], e["std_noisy"], n_seeds), ", fitting ", pct(e["noisy_fit"]),
-                       f" of the noisy training labels ({drop})"]
-        elif cid == "normalized_robust":
-            pieces += [f"{e['normalized']} ", pm(e["acc_normalized"], e["std_normalized"], n_seeds),
-                       f" vs {e['vanilla']} ", pm(e["acc_vanilla"], e["std_vanilla"], n_seeds),
-                       f" ({e['normalized']} {OUTCOME[e['outcome']]})"]
-        elif cid == "normalized_underfit":
-            pieces += [f"{e['normalized']} ", pm(e["acc_normalized"], e["std_normalized"], n_seeds),
-                       f" vs {e['vanilla']} ", pm(e["acc_vanilla"], e["std_vanilla"], n_seeds),
-                       f" ({e['vanilla']} {OUTCOME[e['outcome']]})"]
-        elif cid == "apl_robust":
-            pieces += [f"{e['loss']} ", pm(e["acc"], e["std"], n_seeds), " vs CE ", pm(e["acc_ce"], e["std_ce"], n_seeds),
-                       f" and {e['active']} alone ", pm(e["acc_active"], e["std_active"], n_seeds),
-                       f" ({e['loss']} against the closer of the two: {OUTCOME[e['outcome']]})"]
-        elif cid == "apl_clean":
-            pieces += [f"{e['loss']} ", pm(e["acc"], e["std"], n_seeds), " vs CE ", pm(e["acc_ce"], e["std_ce"], n_seeds),
-                       " (within one point or better)" if e["outcome"] == "win" else " (more than one point below)"]
-        else:
-            pieces += [f"{e['loss']} ", pm(e["acc"], e["std"], n_seeds), " vs CE ", pm(e["acc_ce"], e["std_ce"], n_seeds),
-                       f" ({OUTCOME[e['outcome']]})"]
-    where = ["On clean labels"] if claim["eta"] == 0 else ["At noise rate ", ETA, f" = {claim['eta']:g}"]
-    spread = ", mean $\\pm$ standard deviation over seeds" if n_seeds > 1 else ", one seed"
-    return tex_join(*where, " (last-epoch test accuracy", Tex(spread), "): ", *pieces, ".")
-
-
 def reference_rows(summary: dict, n: Numbers) -> list[dict]:
     rows = []
     for (noise, eta), losses in REFERENCE.items():
         for loss, (value, tag) in losses.items():
             if n.cell(noise, eta, loss) is not None:
                 rows.append({"noise": noise, "eta": eta, "loss": loss, "paper": value, "tag": tag,
-                             "ours": n.acc(noise, eta, loss)})
+                             "ours": _mean_only(n.get(noise, eta, loss))})
     return rows
 
 
@@ -161,52 +107,128 @@ def focal_gammas(summary: dict) -> list[dict]:
     return [{"gamma": g, "losses": names} for g, names in groups.items()]
 
 
+def _mean_only(st: dict | None) -> Tex:
+    """The mean in % with one decimal (``--`` when missing): beside published numbers."""
+    return Tex("--") if st is None or st.get("mean") is None else Tex(f"{100 * st['mean']:.1f}")
+
+
+HPARAM_LABELS = {
+    "dataset": ("dataset", ""),
+    "model": ("model", ""),
+    "n_train": ("training images", "a class-stratified subset"),
+    "n_val": ("validation images", "noisy labels, as a practitioner would have"),
+    "n_test": ("test images", "clean labels, never used for selection"),
+    "epochs": ("epochs", ""),
+    "batch_size": ("batch size", ""),
+    "lr": ("learning rate", "SGD, cosine schedule to 0 over the epochs"),
+    "momentum": ("momentum", ""),
+    "weight_decay": ("weight decay", ""),
+    "grad_clip": ("gradient clipping", "global norm, every loss (APL protocol)"),
+    "augment": ("augmentation", ""),
+    "device": ("device", ""),
+    "data_seed": ("data seed", "fixes the subsets; the run seed fixes noise, init and batches"),
+}
+
+
+def hparams(summary: dict) -> list[dict]:
+    """The hyperparameter table's rows, read from the run configs (``summary['config']``), plus
+    the seeds and noise rates of the grid."""
+    cfg = summary["config"]
+    labels = {k: v for k, v in HPARAM_LABELS.items() if k in cfg}
+    rows = hparam_rows(cfg, labels, skip=("scale", "data_dir"))
+    for row in rows:
+        if row["name"] == "dataset":
+            row["value"] = DATASET_NAMES.get(cfg["dataset"], cfg["dataset"])
+            if cfg["dataset"] != "cifar10":
+                row["note"] = "stands in for CIFAR-10 at this scale"
+        elif row["name"] == "model":
+            row["value"] = MODEL_NAMES.get(cfg["model"], cfg["model"])
+        elif row["name"] in ("training images", "test images") and row["value"] == "none":
+            row["value"], row["note"] = "all", ""
+        elif row["name"] == "augmentation":
+            row["value"] = "random crop (pad 4), horizontal flip" if cfg["augment"] else "none"
+        elif row["name"] == "gradient clipping" and not cfg.get("grad_clip"):
+            row["value"], row["note"] = "off", ""
+        elif row["name"] == "verify_checksums":
+            row["name"], row["note"] = "dataset checksums", "md5 of every CIFAR-10 batch"
+    seeds = summary["seeds"]
+    rows += [
+        {"name": "seeds", "value": ", ".join(str(x) for x in seeds),
+         "note": f"{len(seeds)} {'seed' if len(seeds) == 1 else 'seeds'} per setting, shared by every setting"},
+        {"name": "symmetric noise rates", "value": ", ".join(f"{e:g}" for e in summary["etas"]["sym"]) or "none",
+         "note": ""},
+        {"name": "asymmetric noise rates", "value": ", ".join(f"{e:g}" for e in summary["etas"]["asym"]) or "none",
+         "note": ""},
+        {"name": "reported accuracy", "value": "last epoch", "note": "test accuracy after the last epoch"},
+    ]
+    return rows
+
+
+def weakest(rows: list[dict], key: str) -> dict | None:
+    """The row whose comparison ``key`` has the smallest difference (the claim's weakest link)."""
+    got = [r for r in rows if r.get(key) is not None and r[key].get("diff") is not None]
+    return min(got, key=lambda r: r[key]["diff"]) if got else None
+
+
+def strongest(rows: list[dict], key: str) -> dict | None:
+    got = [r for r in rows if r.get(key) is not None and r[key].get("diff") is not None]
+    return max(got, key=lambda r: r[key]["diff"]) if got else None
+
+
+def count(cmps, verdict: str) -> int:
+    return sum(1 for c in cmps if c is not None and c["verdict"] == verdict)
+
+
+def seeds_word(k: int) -> str:
+    return f"{k} seed" if k == 1 else f"{k} seeds"
+
+
 def context(summary: dict) -> dict:
     n = Numbers(summary)
     sym, asym = summary["etas"]["sym"], summary["etas"]["asym"]
-    hi = max(sym) if sym else None
+    noisy_sym = [e for e in sym if e > 0]
+    hi = max(noisy_sym) if noisy_sym else None
+    hi_asym = max(asym) if asym else None
     losses = summary["losses"]
-    claims = [{**c, "evidence_tex": claim_evidence(c, len(summary["seeds"]))} for c in summary["claims"]]
     apl = [l for l in APL if l in losses]
     ds = summary["dataset"]["name"]
     prov = {**summary["provenance"], "scale": summary["scale"]}
-    ce_hi = n.cell("sym", hi, "CE") if hi is not None else None
-    ce_fit = ce_hi["noisy_fit"]["mean"] if ce_hi and ce_hi.get("noisy_fit") else None
-    hi_asym = max(asym) if asym else None
-    apl_fits = [n.mean("asym", hi_asym, a, "noisy_fit") for a in apl] if asym else []
-    apl_fits = [f for f in apl_fits if f is not None]
-    ce_asym_fit = n.mean("asym", hi_asym, "CE", "noisy_fit") if asym else None
     n_seeds = len(summary["seeds"])
+    findings = summary.get("findings", {})
+    swap = findings.get("active_swap")
+    grads = swap["gradients"] if swap else []
+    mae_grads = [g for g in grads if g["passive"] == "MAE"]
     return {
-        "s": summary, "n": n, "claims": claims, "provenance": prov,
-        "verdicts": {c["id"]: c["verdict"] for c in summary["claims"]},
-        "margin_rule": MARGIN_RULE,
-        "margin_seeds": ("With one seed there is no spread, so every positive difference counts as a win."
-                         if n_seeds < 2 else ""),
-        "collapse_ratio": COLLAPSE_RATIO, "collapse_fit": COLLAPSE_NOISY_FIT, "clean_tolerance": CLEAN_TOLERANCE,
+        "s": summary, "n": n, "provenance": prov,
+        "claims": {c["id"]: c for c in summary["claims"]},
+        "best": summary.get("best", {}), "findings": findings, "timing": summary["timing"],
+        "ce_peak": findings.get("ce_peak"), "swap": swap,
+        "swap_mae": next((f for f in swap["families"] if f["passive"] == "MAE"), None) if swap else None,
+        "swap_rce": next((f for f in swap["families"] if f["passive"] == "RCE"), None) if swap else None,
+        "grad_max_gap": {p: max((g["rel_diff"] for g in grads if g["passive"] == p), default=None)
+                         for p in ("MAE", "RCE")},
+        "grad_uniform_gap": next((g["rel_diff"] for g in grads if g["probe"] == "uniform prediction"), None),
+        # the passive (MAE) gradient against the active (NCE) one at the probes where the label
+        # class is predicted at least as likely as any other (p_y uniform, 0.5, 0.9)
+        "mae_ratio": ([g["passive_norm"] / g["nce"] for g in mae_grads if not g["probe"].startswith("wrong")]
+                      if mae_grads else []),
+        "hparams": hparams(summary),
         "sym_split": noise_split(summary, "sym", hi), "asym_split": noise_split(summary, "asym", hi_asym),
         "focal": focal_gammas(summary),
         "grad_clip": (f"{summary['config']['grad_clip']:g}" if summary["config"].get("grad_clip") else None),
-        # CE's epoch-wise best against its last epoch, under the margin rule ('win': it fell)
-        "ce_peak": compare(ce_hi["best"], ce_hi["final"]) if ce_hi else None,
-        "ce_memorises": ce_fit is not None and ce_fit > COLLAPSE_NOISY_FIT,
-        "apl_asym_fit": (sum(apl_fits) / len(apl_fits) - ce_asym_fit
-                         if apl_fits and ce_asym_fit is not None else None),
-        "mean_run_s": summary["provenance"]["total_run_time_s"] / max(1, len(summary["provenance"]["runs"])),
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
         "model": MODEL_NAMES.get(summary["config"]["model"], summary["config"]["model"]),
-        "sym": sym, "asym": asym, "hi": hi, "hi_asym": max(asym) if asym else None,
+        "sym": sym, "asym": asym, "hi": hi, "hi_asym": hi_asym, "noisy_sym": noisy_sym,
         "losses": losses, "apl": apl, "vanilla": [l for l in VANILLA if l in losses],
         "normalized": [l for l in NORMALIZED if l in losses],
-        "best_apl_hi": n.best("sym", hi, apl) if hi is not None else None,
-        "best_apl_clean": n.best("sym", 0.0, apl) if 0.0 in sym else None,
-        "best_apl_asym": n.best("asym", max(asym), apl) if asym else None,
+        "pairs": [(a, b) for a, b in zip(NORMALIZED, VANILLA) if a in losses and b in losses],
         "asym_pairs": asym_pairs(ds, summary["classes"]),
         "rce_const": f"{RCE_CONSTANT:.4f}",
         "reference": reference_rows(summary, n) if full_protocol(summary["scale"]) else [],
-        "pct": pct,
+        "pct": pct, "weakest": weakest, "strongest": strongest, "count": count,
         "k": lambda eta: f"{eta:g}",
-        "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
-        "n_runs": len(summary["provenance"]["runs"]),
+        "n_seeds": n_seeds, "seeds_word": seeds_word(n_seeds), "enough_seeds": n_seeds >= 2,
+        "total_minutes": summary["timing"]["total_s"] / 60,
+        "n_runs": summary["timing"]["n_runs"],
     }

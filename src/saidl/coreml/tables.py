@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import sys
 
-from saidl.coreml.names import DATASET_NAMES, MODEL_NAMES
-from saidl.report.latex import Tex
+from saidl.report.latex import Tex, escape_tex
 from saidl.report.tables import mean_std_table, simple_table, tables_main
 
 
 def accuracy_table(summary: dict, noise: str) -> str:
-    """Loss x eta: last-epoch test accuracy, mean ± std over seeds, best per column in bold."""
+    """Loss x eta: last-epoch test accuracy, mean ± std over seeds (the mean alone with one seed);
+    bold: the best set of the column by the statistics rule (paired by seed)."""
     etas = summary["etas"][noise]
     cols = [f"{e:g}" for e in etas]
     cells = {(loss, c): summary["cells"][noise][c][loss]["final"]["values"]
              for c in cols for loss in summary["losses"] if loss in summary["cells"][noise][c]}
     header = Tex(("symmetric" if noise == "sym" else "asymmetric") + r" noise rate $\eta$")
-    return mean_std_table(summary["losses"], cols, cells, row_header="loss", col_group_header=header)
+    return mean_std_table(summary["losses"], cols, cells, row_header="loss", col_group_header=header,
+                          paired=True)
 
 
 def table_sym(summary: dict) -> str:
@@ -30,23 +31,29 @@ def table_asym(summary: dict) -> str:
     return accuracy_table(summary, "asym")
 
 
-def table_config(summary: dict) -> str:
-    """The experiment configuration, as the runs received it."""
-    cfg = summary["config"]
-    ds = summary["dataset"]
-    rows = [
-        ("dataset", f"{DATASET_NAMES.get(cfg['dataset'], cfg['dataset'])} ({ds['n_train']} train / {ds['n_val']} validation / {ds['n_test']} test)"),
-        ("model", MODEL_NAMES.get(cfg["model"], cfg["model"])),
-        ("epochs, batch size", f"{cfg['epochs']}, {cfg['batch_size']}"),
-        ("optimiser", f"SGD lr {cfg['lr']:g}, momentum {cfg['momentum']:g}, weight decay {cfg['weight_decay']:g}, cosine to 0"),
-        ("gradient clipping", "global norm " + (f"{cfg['grad_clip']:g}" if cfg["grad_clip"] else "off")),
-        ("augmentation", "random crop (pad 4) + horizontal flip" if cfg["augment"] else "none"),
-        ("seeds", ", ".join(str(s) for s in summary["seeds"])),
-        ("symmetric eta", ", ".join(f"{e:g}" for e in summary["etas"]["sym"]) or "none"),
-        ("asymmetric eta", ", ".join(f"{e:g}" for e in summary["etas"]["asym"]) or "none"),
-        ("reported accuracy", "test accuracy after the last epoch"),
-    ]
-    return simple_table(["setting", "value"], rows)
+def table_noise(summary: dict) -> str:
+    """The realised label noise of every noise rate: the share of wrong training labels and their
+    count (exact per-class counts, so the same for every seed)."""
+    rows = []
+    for noise in ("sym", "asym"):
+        for eta in summary["etas"][noise]:
+            cell = summary["noise"][noise][f"{eta:g}"]
+            rows.append(["symmetric" if noise == "sym" else "asymmetric", f"{eta:g}",
+                         Tex(f"{100 * cell['realised_rate']['mean']:.1f}\\,\\%"),
+                         f"{cell['n_noisy']} / {cell['n_train']}"])
+    return simple_table(["noise", Tex(r"$\eta$"), "realised rate", "wrong labels / training images"], rows)
+
+
+def table_gradients(summary: dict) -> str:
+    """Gradient norms (w.r.t. the logits) of the active and the passive term of the APL pairs
+    that share their passive loss, at a few probe predictions, and how far apart the two pairs'
+    gradients are (from ``findings.active_swap.gradients``)."""
+    rows = []
+    for g in summary.get("findings", {}).get("active_swap", {}).get("gradients", []):
+        rows.append([g["passive"], Tex(escape_tex(g["probe"]).replace("p\\_y", "$p_y$")), f"{g['nce']:.4f}", f"{g['nfl']:.4f}", f"{g['passive_norm']:.4f}",
+                     f"{100 * g['rel_diff']:.1f}"])
+    return simple_table(["passive", "prediction", Tex(r"$\|\nabla \alpha\,$NCE$\|$"), Tex(r"$\|\nabla \alpha\,$NFL$\|$"),
+                         Tex(r"$\|\nabla \beta\,$passive$\|$"), Tex(r"pair gap (\%)")], rows)
 
 
 def table_loss_params(summary: dict) -> str:
@@ -78,8 +85,8 @@ def table_memorisation(summary: dict) -> str:
     return simple_table(header, rows)
 
 
-TABLES = {f.__name__: f for f in (table_sym, table_asym, table_config, table_loss_params,
-                                  table_memorisation)}
+TABLES = {f.__name__: f for f in (table_sym, table_asym, table_noise, table_loss_params,
+                                  table_memorisation, table_gradients)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,21 +48,24 @@ _NORMALIZED = {"linestyle": "-", "linewidth": 1.2}
 _APL = {"linestyle": "-", "linewidth": 2.2}
 _ANL = {"linestyle": "-.", "linewidth": 1.6}
 
+# Core ML losses: every loss has its own colour and its own marker (no two share either), and
+# the line style tells the family: vanilla dashed, normalized thin solid, APL thick solid, ANL
+# dash-dotted. The demo's eight losses use the eight most distinct colours.
 _LOSS_STYLES: dict[str, dict[str, Any]] = {
-    "CE": {"color": PALETTE[0], "marker": "o", **_VANILLA},
-    "FL": {"color": PALETTE[1], "marker": "s", **_VANILLA},
-    "MAE": {"color": PALETTE[2], "marker": "^", **_VANILLA},
-    "RCE": {"color": PALETTE[3], "marker": "v", **_VANILLA},
-    "GCE": {"color": PALETTE[4], "marker": "D", **_VANILLA},
-    "SCE": {"color": PALETTE[5], "marker": "P", **_VANILLA},
-    "NCE": {"color": PALETTE[0], "marker": "o", **_NORMALIZED},
-    "NFL": {"color": PALETTE[1], "marker": "s", **_NORMALIZED},
-    "NCE+RCE": {"color": PALETTE[3], "marker": "o", **_APL},
-    "NCE+MAE": {"color": PALETTE[2], "marker": "o", **_APL},
-    "NFL+RCE": {"color": PALETTE[3], "marker": "s", **_APL},
-    "NFL+MAE": {"color": PALETTE[2], "marker": "s", **_APL},
-    "ANL-CE": {"color": PALETTE[0], "marker": "X", **_ANL},
-    "ANL-FL": {"color": PALETTE[1], "marker": "X", **_ANL},
+    "CE": {"color": "#0072B2", "marker": "o", **_VANILLA},
+    "FL": {"color": "#D55E00", "marker": "s", **_VANILLA},
+    "NCE": {"color": "#56B4E9", "marker": "^", **_NORMALIZED},
+    "NFL": {"color": "#E69F00", "marker": "v", **_NORMALIZED},
+    "NCE+RCE": {"color": "#009E73", "marker": "D", **_APL},
+    "NCE+MAE": {"color": "#000000", "marker": "P", **_APL},
+    "NFL+RCE": {"color": "#CC79A7", "marker": "X", **_APL},
+    "NFL+MAE": {"color": "#882255", "marker": "*", **_APL},
+    "MAE": {"color": "#44AA99", "marker": "<", **_VANILLA},
+    "RCE": {"color": "#999933", "marker": ">", **_VANILLA},
+    "GCE": {"color": "#332288", "marker": "h", **_VANILLA},
+    "SCE": {"color": "#AA4499", "marker": "p", **_VANILLA},
+    "ANL-CE": {"color": "#661100", "marker": "d", **_ANL},
+    "ANL-FL": {"color": "#6699CC", "marker": "H", **_ANL},
 }
 
 
@@ -77,8 +80,8 @@ def loss_style(name: str) -> dict[str, Any]:
     """Plot keyword arguments (color, marker, linestyle, linewidth) for a loss name.
 
     Vanilla losses are dashed, normalized ones solid, APL combinations thick and solid, ANL
-    dash-dotted; a loss and its normalized/APL/ANL variants share colour or marker. Unknown
-    names get a stable colour derived from the name.
+    dash-dotted; no two known losses share a colour or a marker. Unknown names get a stable
+    colour derived from the name.
     """
     key = name.strip().upper()
     if key in _LOSS_STYLES:

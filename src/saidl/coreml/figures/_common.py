@@ -7,20 +7,24 @@ import numpy as np
 from saidl.report.figstyle import loss_style
 
 
-def accuracy_series(summary: dict, noise: str, loss: str) -> tuple[list[float], np.ndarray, np.ndarray]:
-    """η values and the mean and std (over seeds) of last-epoch test accuracy in %."""
+def accuracy_series(summary: dict, noise: str, loss: str) -> tuple[list[float], np.ndarray, list[list[float]]]:
+    """η values, the mean over seeds of last-epoch test accuracy in %, and each seed's value."""
     etas = [e for e in summary["etas"][noise] if loss in summary["cells"][noise][f"{e:g}"]]
     cells = [summary["cells"][noise][f"{e:g}"][loss]["final"] for e in etas]
-    return etas, 100 * np.array([c["mean"] for c in cells]), 100 * np.array([c["std"] for c in cells])
+    return etas, 100 * np.array([c["mean"] for c in cells]), [[100 * v for v in c["values"]] for c in cells]
 
 
-def plot_vs_eta(ax, summary: dict, noise: str, losses: list[str]) -> None:
-    """Test accuracy against η with a ±1 std band over seeds, one line per loss."""
+def plot_vs_eta(ax, summary: dict, noise: str, losses: list[str], seeds: bool = True) -> None:
+    """Test accuracy against η, one line (mean over seeds) per loss; with ``seeds`` each seed's
+    value as a small dot of the loss's colour (no band: two seeds give no honest spread)."""
     for loss in losses:
-        etas, mean, std = accuracy_series(summary, noise, loss)
+        etas, mean, values = accuracy_series(summary, noise, loss)
         style = loss_style(loss)
         ax.plot(etas, mean, label=loss, **style)
-        ax.fill_between(etas, mean - std, mean + std, color=style["color"], alpha=0.15, linewidth=0)
+        if seeds and any(len(v) > 1 for v in values):
+            xs = [e for e, v in zip(etas, values) for _ in v]
+            ax.scatter(xs, [x for v in values for x in v], s=6, color=style["color"], alpha=0.45,
+                       linewidths=0, zorder=1)
     ax.set_xlabel(r"noise rate $\eta$ (" + ("symmetric" if noise == "sym" else "asymmetric") + ")")
     ax.set_ylabel("test accuracy (%), last epoch")
     ax.set_xticks(summary["etas"][noise])

@@ -13,15 +13,13 @@ def plot(summary: dict):
     fig, axes = plt.subplots(1, len(noises), figsize=(DOUBLE_COLUMN_IN, 2.9), squeeze=False,
                              layout="constrained")
     for ax, noise in zip(axes[0], noises):
-        plot_vs_eta(ax, summary, noise, summary["losses"])
+        plot_vs_eta(ax, summary, noise, summary["losses"], seeds=False)
         ax.set_title("symmetric" if noise == "sym" else "asymmetric")
         # Non-APL losses in grey so that the APL pairs stand out.
         for line in ax.get_lines():
             if line.get_label() not in APL:
                 line.set_color("#9a9a9a")
                 line.set_linewidth(0.8)
-        for coll in ax.collections[: len(summary["losses"])]:
-            coll.set_alpha(0.08)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(8, len(labels)))
     return fig

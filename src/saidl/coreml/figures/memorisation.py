@@ -21,7 +21,7 @@ def plot(summary: dict):
             if any(v is None for v in y):
                 continue
             ax.plot(np.arange(1, len(y) + 1), 100 * np.asarray(y), label=loss,
-                    **{**loss_style(loss), "marker": None})
+                    **{**loss_style(loss), "markevery": max(1, len(y) // 6)})
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.set_ylim(0, 100)
