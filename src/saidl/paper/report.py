@@ -7,6 +7,8 @@ with its verdict from :mod:`saidl.common.stats` and its numbers) are argued in
 
 from __future__ import annotations
 
+import math
+
 from saidl.common.config import full_protocol
 from saidl.common.stats import CLAIM_VERDICTS
 from saidl.coreml.names import ANL_A, ANL_MIN_PROB, DATASET_NAMES, MODEL_NAMES
@@ -59,11 +61,14 @@ def hparams(summary: dict) -> list[dict]:
         value = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in changed.items())
         rows.append({"name": f"{group} group", "value": value or "as main",
                      "note": "differences from the main group's config"})
+    first = True
     for group in ("main", "ablation", "sensitivity", "transfer"):
         g = summary["groups"].get(group)
         if g:
             rows.append({"name": f"seeds, {group}", "value": ", ".join(str(s) for s in g["seeds"]),
-                         "note": "noisy labels and initialisation per seed, shared by every variant"})
+                         "note": "a seed fixes the noisy labels and the initialisation; every variant of a "
+                                 "group runs the same seeds" if first else ""})
+            first = False
     return rows
 
 
@@ -165,7 +170,7 @@ def context(summary: dict) -> dict:
         "ab": ab, "ab_eta": float(ab["eta"]), "sens": sens,
         "verdict_counts": [(v, verdicts.count(v)) for v in CLAIM_VERDICTS if verdicts.count(v)],
         "n_claims": len(verdicts),
-        "anl_a": f"{ANL_A:.3f}", "anl_min_prob": f"{ANL_MIN_PROB:g}",
+        "anl_a": f"{ANL_A:.3f}", "anl_min_prob": Tex(f"10^{{{math.log10(ANL_MIN_PROB):.0f}}}"),
         "reference": reference_rows(n) if full_protocol(summary["scale"]) else [],
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
         "n_runs": len(summary["provenance"]["runs"]),

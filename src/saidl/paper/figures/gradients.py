@@ -24,7 +24,8 @@ def plot(summary: dict):
     for ax in (left, right):
         ax.set_xlabel(r"$p_y$, probability of the labelled class")
     left.set_ylabel(r"$\|\partial L / \partial z\|$")
-    left.legend(loc="center left")
+    handles, labels = left.get_legend_handles_labels()  # below the panels, clear of every curve
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
     return fig
 
 

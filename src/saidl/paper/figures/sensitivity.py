@@ -42,9 +42,10 @@ def plot(summary: dict):
         ax.set_title(title)
         ax.grid(False)
         fig.colorbar(im, ax=ax, shrink=0.8, label="%")
-    fig.suptitle(f"ANL-CE at {setting_label(s['noise'], s['eta'])}, seed(s) "
-                 f"{', '.join(str(x) for x in s['seeds'])}; red frame: chosen on validation, *: the paper's",
-                 fontsize=8)
+    seeds = s["seeds"]
+    # short enough for the figure's width; the caption explains the frame and the star
+    fig.suptitle(f"ANL-CE at {setting_label(s['noise'], s['eta'])}, "
+                 f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(str(x) for x in seeds)}", fontsize=8)
     return fig
 
 
