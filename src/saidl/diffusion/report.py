@@ -17,6 +17,11 @@ def f1(x: float | None) -> Tex:
     return Tex("--") if x is None else Tex(f"{x:.1f}")
 
 
+def gn(x: float | None) -> Tex:
+    """A setting such as a guidance scale, as short as it is exact: 0, 1.5, 10."""
+    return Tex("--") if x is None else Tex(f"{x:g}")
+
+
 def f3(x: float | None) -> Tex:
     return Tex("--") if x is None else Tex(f"{x:.3f}")
 
@@ -235,7 +240,7 @@ def context(summary: dict) -> dict:
     base = next((r for r in cond if runs[r]["conditioning"] == "adaln"), None)
     return {
         "summary": summary, "emb_desc": emb_desc, "runs": runs, "order": summary["run_order"], "cond": cond, "land": land,
-        "emb": emb, "claims": summary["claims"], "f1": f1, "f3": f3, "scale": summary["scale"],
+        "emb": emb, "claims": summary["claims"], "f1": f1, "f3": f3, "gn": gn, "scale": summary["scale"],
         "is_full": full_protocol(summary["scale"]),
         "cond_ds": dataset_text(cond_ds, runs[cond[0]] if cond else None),
         "land_ds": dataset_text(land_ds, runs[land[0]] if land else None),
