@@ -64,7 +64,7 @@ rule coreml_collect:
     input:
         grid=f"{COREML}/grid.json",
         runs=expand(f"{COREML}/runs/{{run}}.json", run=COREML_RUNS),
-        code="src/saidl/coreml/analyze.py",
+        code=["src/saidl/coreml/analyze.py", "src/saidl/coreml/losses.py"],  # losses: the gradient probe
     output:
         f"{COREML}/summary.json",
     params:
@@ -136,6 +136,7 @@ rule coreml_pdf:
         figures=expand(f"{COREML}/figures/{{f}}.pdf", f=COREML_FIGURES),
         tables=expand(f"{COREML}/tex/tables/{{t}}.tex", t=COREML_TABLES),
         style="tex/saidl.sty",
+        bib="tex/references.bib",
     output:
         f"{COREML}/coreml.pdf",
     params:
