@@ -72,7 +72,8 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
         "seeds": sorted({c["seed"] for c in grid.values()}),
         "config": {k: v for k, v in first["config"].items() if k not in ("run_id", "seed", "variant",
                                                                          "exploration", "noisy", "sale")},
-        "random_return": S.interval([r["metrics"]["random_return"] for r in runs.values()]),
+        # one random-policy return per seed (every variant of a seed measures the same one)
+        "random_return": S.interval(per[variants[0]]["random_return"]["values"]),
         "claims": claims(per, variants),
         "dataset": first["provenance"]["dataset"],
         "provenance": summary_provenance(grid, runs, [{"name": first["config"]["env_id"], "checksum": "simulator, no data file"}]),
