@@ -129,6 +129,17 @@ def count(n: int, word: str) -> str:
     return f"{NUMBER_WORDS.get(n, str(n))} {word}{'' if n == 1 else 's'}"
 
 
+def seed_gap(per: dict):
+    """The largest per-seed gap |a_i - b_i| between the final accuracies of two models (a paired
+    comparison dict with its ``a``, ``b``), or None when they share no seed."""
+    def gap(cmp: dict) -> float | None:
+        a, b = per[cmp["a"]], per[cmp["b"]]
+        common = dict(zip(a["seeds"], a["final"]["values"])), dict(zip(b["seeds"], b["final"]["values"]))
+        gaps = [abs(common[0][s] - common[1][s]) for s in common[0] if s in common[1]]
+        return max(gaps) if gaps else None
+    return gap
+
+
 def context(summary: dict) -> dict:
     per = summary["per_model"]
     torch_models = [m for m in summary["models"] if per[m]["backend"] == "torch"]
@@ -146,7 +157,7 @@ def context(summary: dict) -> dict:
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": SEQ_DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10_gray",
         "length": summary["dataset"].get("length"), "pct": pct, "disc": disc_numbers(summary),
-        "tf": summary["timing_facts"], "key_text": CLAIM_KEY_TEXT,
+        "tf": summary["timing_facts"], "key_text": CLAIM_KEY_TEXT, "seed_gap": seed_gap(per),
         "timing_note": timing_note(summary["timing"].get("repeat", 3)),
         "model_text": MODEL_TEXT, "init_text": INIT_TEXT, "disc_text": DISC_TEXT,
         "n_seeds": n_seeds, "seeds_text": count(n_seeds, "seed"), "count": count,
