@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+from saidl.common import stats
 from saidl.common.config import full_protocol
 
 from saidl.coreml.data import ASYM_MAPS
@@ -229,6 +232,8 @@ def context(summary: dict) -> dict:
         "pct": pct, "weakest": weakest, "strongest": strongest, "count": count,
         "k": lambda eta: f"{eta:g}",
         "n_seeds": n_seeds, "seeds_word": seeds_word(n_seeds), "enough_seeds": n_seeds >= 2,
+        # the half-width of a t-interval over n seeds in units of their standard deviation
+        "t_factor": stats.t_quantile(n_seeds - 1) / math.sqrt(n_seeds) if n_seeds >= 2 else None,
         "total_minutes": summary["timing"]["total_s"] / 60,
         "n_runs": summary["timing"]["n_runs"],
     }
