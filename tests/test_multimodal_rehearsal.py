@@ -178,12 +178,11 @@ def test_featurize_names_fake_hub_weights(tiny_clip_cache, fakes, tmp_path):
 
 # ----------------------------------------------------------------------------- what is claimed
 def test_one_seed_gives_no_verdict():
-    from saidl.common.runs import stats
-    from saidl.multimodal.analyze import SINGLE_SEED, verdict
+    from saidl.common import stats
 
-    assert verdict(stats([0.9]), stats([0.5])) == SINGLE_SEED
-    assert verdict(stats([0.9, 0.91]), stats([0.5, 0.52])) == "helps"
-    assert verdict(stats([0.5, 0.6]), stats([0.5, 0.52])) == "within noise"
+    assert stats.compare([0.9], [0.5], paired=True)["verdict"] == "too few seeds"
+    assert stats.compare([0.9, 0.91], [0.5, 0.52], paired=True)["verdict"] == "better"
+    assert stats.compare([0.5, 0.6], [0.5, 0.52], paired=True)["verdict"] == "no difference shown"
 
 
 # ------------------------------------------------------------- the report's prose follows the data
@@ -251,7 +250,11 @@ def render_report(tmp_path, mm_cfg, eda, *, seeds=(0,), epoch_s=0.5, matches_pub
              "encoders": {"image": "effnet-lite0", "text": "minilm"}, "encoded_nodes": {"image": 10, "text": 20},
              "encode_once_s": 20.0, "epoch_s": {"precomputed": 0.5, "on_the_fly": 20.0}, "ratio": 40.0,
              "feature_max_abs_diff": {"image": 0.0, "text": 0.0},
-             "full_run_s": {"epochs": 20, "precomputed": 30.0, "on_the_fly": 400.0}, "same_predictions": True}
+             "full_run_s": {"epochs": 20, "precomputed": 30.0, "on_the_fly": 400.0},
+             "lr": 0.003, "lr_search": {"0.003": {"lr": 0.003, "val_acc": 0.6, "val_f1": 0.3, "val_pred_classes": 3}},
+             "logits": {"max_abs_diff": 2e-6, "test_max_abs_diff": 1e-6, "max_abs": 3.0, "nodes": 70, "test_nodes": 20},
+             "test_pred_classes": {"precomputed": [10, 5, 5], "on_the_fly": [10, 5, 5]}, "test_agreement": 1.0,
+             "wall_s": 30.0, "select_s": 2.0}
     warm = fit_result(rng, 10)
     finetune = {"config": job_config(cfg, "rehearsal", "finetune"), "device": "cpu", "prepare_s": 2.0,
                 "arms": {"frozen": {**fit_result(rng, 2), "seconds": 1.0}, "joint": {**fit_result(rng, 2), "seconds": 9.0}},
@@ -270,18 +273,20 @@ def test_report_says_what_the_data_shows(mm_cfg, small_eda, tmp_path):
     tex = render_report(tmp_path, mm_cfg, small_eda)
     # a dmg777k whose files are not dmg777k's is said so, first thing, and in the provenance
     assert "The graph in this report is not dmg777k." in tex
-    assert "dmg777k (files not the published ones: their checksums differ)" in tex
+    assert "dmg777k (files not the published ones:" in tex and "their checksums differ)" in tex
     # the CLIP runs are in the prose, and their weights are named as what they are
     assert "With CLIP ViT-B/32 image, images alone give" in tex and "With CLIP ViT-B/32 text, texts alone give" in tex
     assert "All modalities with CLIP ViT-B/32 image and CLIP ViT-B/32 text give" in tex
     assert "All modalities with EfficientNet-Lite0 and all-MiniLM-L6-v2 give" in tex
     assert "are not the published ones:} rehearsal fake of openai/clip-vit-base-patch32: random weights." in tex
-    # one seed: no verdicts
-    assert "With one seed there is no spread to judge a difference by" in tex
+    # one seed: the statistics module says too few seeds, and no set is called best or better
+    assert "With 1 seed there is no spread to judge a difference by" in tex
+    assert "too few seeds to say" in tex and "too few seeds to name a best set" in tex
+    assert "shown better" not in tex and "The best feature set" not in tex
     assert not any(f"({v})" in tex for v in ("helps", "within noise", "does not help"))
     assert "1 seed per setting" in tex
     # epochs under two minutes; nothing about synthetic buildings in a dmg777k report
-    assert "below the assignment's two-minute limit" in tex and "above the" not in tex
+    assert "below the assignment's two-minute limit" in tex and "above the assignment's" not in tex
     assert "building silhouettes" not in tex and "noisy evidence" not in tex
     assert "close to ours" not in tex and "ours here:" in tex
     assert "2 epochs on 24 training labels" in tex
@@ -292,7 +297,7 @@ def test_report_prose_turns_with_the_numbers(mm_cfg, small_eda, tmp_path):
                         fake_note=None, clip=False)
     assert "The graph in this report is not dmg777k." not in tex and "not the published ones" not in tex
     assert "above the assignment's two-minute limit" in tex and "below the assignment's" not in tex
-    assert "A setting \\emph{helps} when its mean exceeds" in tex and "With one seed" not in tex
+    assert "paired over the 2 seeds" in tex and "With 1 seed" not in tex
     assert "CLIP" not in tex.split("\\subsection{(b, c)")[1].split("\\subsection{(d)")[0]
     assert "not the published ones" not in tex
 
@@ -304,3 +309,65 @@ def test_dataset_table_lists_the_splits_in_order():
            "splits": {"testing": [3, 3], "training": [40, 40], "validation": [7, 7]},  # as the JSON holds them
            "degree": {"min": 1, "mean": 2.0, "max": 3}, "subgraphs": []}
     assert "80 / 14 / 6" in table_dataset({"eda": eda})
+
+
+def test_data_tables_match_the_summary(small_eda):
+    """Every split, count and label of the data tables is the EDA's, splits in train/val/test order."""
+    from saidl.multimodal.tables import table_dataset, table_i2e
+
+    e = small_eda
+    text = table_dataset({"eda": e})
+    sizes = [sum(e["splits"][k]) for k in ("training", "validation", "testing")]
+    assert f"train / validation / test&{sizes[0]} / {sizes[1]} / {sizes[2]}\\\\" in text
+    assert f"&{e['num_relations']} / {e['edge_types']}\\\\" in text and f"classes&{e['num_classes']}\\\\" in text
+    rows = [line for line in table_i2e({"eda": e}).splitlines() if "&" in line][1:]
+    assert len(rows) == len(set(rows)) == len(e["i2e_examples"])  # no row twice (the old "0 plain literal")
+    assert len({r["index"] for r in e["i2e_examples"]}) == len(e["i2e_examples"])
+
+
+def test_claims_come_from_the_statistics_module(small_eda):
+    """A clear paired gain is "better", a within-noise one "no difference shown"; best is stats.best."""
+    from saidl.common import stats
+    from saidl.multimodal.analyze import claims
+
+    def cell(values, features):
+        return {"test_acc": stats.interval(values), "test_f1": stats.interval(values), "features": features}
+
+    cells = {"structure": cell([0.50, 0.52, 0.51], {}),
+             "image statistics": cell([0.60, 0.62, 0.61], {"image": "stats"}),
+             "text bag-of-words": cell([0.53, 0.49, 0.52], {"text": "bow"}),
+             "image EfficientNet": cell([0.61, 0.62, 0.62], {"image": "effnet-lite0"})}
+    rng = np.random.default_rng(0)
+    embed = {"arms": {"precomputed": fit_result(rng, 3, 0.1), "on_the_fly": fit_result(rng, 3, 9.0)}}
+    embed["arms"]["on_the_fly"]["curves"]["seconds"] = [9.0, 9.5, 8.8]
+    embed["arms"]["precomputed"]["curves"]["seconds"] = [0.10, 0.11, 0.09]
+    warm = fit_result(rng, 10)
+    ft = {"arms": {"frozen": fit_result(rng, 2), "joint": fit_result(rng, 2)}, "warmup": warm}
+    c = claims(cells, {}, embed, ft, small_eda)
+    simple = c["simple_features"]["comparisons"]
+    assert simple["image statistics"]["verdict"] == "better"
+    assert simple["text bag-of-words"]["verdict"] == "no difference shown"
+    assert c["simple_features"]["verdict"] == "partly supported"
+    pre = c["pretrained_features"]["comparisons"]["image EfficientNet"]
+    assert pre["against"] == "image statistics" and pre["verdict"] == "no difference shown"
+    assert c["embed_once"]["verdict"] == "supported" and c["embed_once"]["faster"]["verdict"] == "better"
+    nodes = int(np.sum(ft["arms"]["frozen"]["final"]["testing"]["confusion"]))
+    assert c["finetune"]["nodes"]["n_b"] == c["finetune"]["test_nodes"] == nodes  # one value per test node
+    assert c["finetune"]["seeds"]["verdict"] == "too few seeds"
+    best = stats.best({k: v["test_acc"] for k, v in cells.items()}, paired=True)
+    assert best["verdict"] == "tied" and set(best["set"]) == {"image statistics", "image EfficientNet"}
+
+
+def test_loss_rise_separates_the_restart_from_the_unfreezing():
+    from saidl.multimodal.analyze import loss_rise
+
+    warm = {"curves": {"loss": [2.0, 1.5, 1.2, 1.1, 1.05, 1.02, 1.0]}}
+    both = {"warmup": warm, "arms": {"frozen": {"curves": {"loss": [1.0, 1.4, 1.1]}},
+                                     "joint": {"curves": {"loss": [1.0, 1.6, 1.2]}}}}
+    r = loss_rise(both)
+    assert r["frozen"]["spike"] and r["joint"]["spike"] and r["joint"]["epoch"] == 2
+    assert r["joint_minus_frozen"] == pytest.approx([0.0, 0.2, 0.1])
+    only = {"warmup": warm, "arms": {"frozen": {"curves": {"loss": [1.0, 0.98, 0.97]}},
+                                     "joint": {"curves": {"loss": [1.0, 1.6, 1.2]}}}}
+    r = loss_rise(only)
+    assert r["joint"]["spike"] and not r["frozen"]["spike"]

@@ -257,6 +257,7 @@ rule multimodal_pdf:
         figures=expand(f"{MM}/figures/{{f}}.pdf", f=MM_FIGURES),
         tables=expand(f"{MM}/tex/tables/{{t}}.tex", t=MM_TABLES),
         style="tex/saidl.sty",
+        bib="tex/references.bib",
     output:
         f"{MM}/multimodal.pdf",
     params:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from saidl.common.config import full_protocol
 
-from saidl.report.latex import Tex, format_pm
+from saidl.report.latex import Tex
+from saidl.report.tables import hparam_rows
 
 from .grid import PRETRAINED
 from .tables import FEATURE_TEXT
@@ -14,11 +15,52 @@ MODALITY_TEXT = {"image": "images", "text": "texts", "numeric": "numbers", "temp
 
 
 def acc(cell: dict | None, key: str = "test_acc") -> Tex:
-    """mean ± std over seeds in %."""
-    if cell is None:
-        return Tex("--")
-    s = cell[key]
-    return format_pm(s["mean"], s["std"] if len(s["values"]) > 1 else None)
+    """The mean over seeds in %, its 95 % t-interval and n (the mean and n=1 with one seed)."""
+    from saidl.report.jinja import ci_filter
+
+    return Tex("--") if cell is None else ci_filter(cell[key])
+
+
+# the hyperparameter table: run-config key -> (name, note)
+HPARAMS = {
+    "model.dim": ("input dimension", "every modality projected to it"),
+    "model.hidden": ("hidden dimension", "of the two R-GCN layers"),
+    "model.num_bases": ("bases", "basis decomposition of the relation weights"),
+    "model.num_blocks": ("blocks", "block-diagonal decomposition (compared)"),
+    "model.dropout": ("dropout", ""),
+    "model.decomposition": ("decomposition (ablation)", ""),
+    "train.epochs": ("epochs", "full batch; the best validation epoch is selected"),
+    "train.lr": ("learning rate", "Adam"),
+    "train.weight_decay": ("weight decay", ""),
+    "train.hops": ("subgraph hops", "around the labelled nodes (exact for two layers)"),
+    "seeds": ("seeds", "per setting"),
+    "encoders.image_size": ("image size (px)", "pretrained image encoders"),
+    "encoders.batch_size": ("encoder batch size", ""),
+    "embed_timing.epochs": ("when to embed: epochs", "per arm"),
+    "embed_timing.lr_grid": ("when to embed: learning rates", "chosen on validation"),
+    "finetune.train_nodes": ("bonus: training nodes", "stratified subset"),
+    "finetune.eval_nodes": ("bonus: validation and test nodes", "each"),
+    "finetune.warmup_epochs": ("bonus: warm-up epochs", "R-GCN on frozen embeddings"),
+    "finetune.epochs": ("bonus: epochs per arm", "after the warm-up"),
+    "finetune.image_blocks": ("bonus: image blocks unfrozen", ""),
+    "finetune.text_layers": ("bonus: text layers unfrozen", ""),
+    "finetune.encoder_lr": ("bonus: encoder learning rate", "Adam, no weight decay"),
+    "device": ("device", ""),
+}
+
+
+def hparams(summary: dict) -> list[dict]:
+    """The hyperparameter rows, read from the run configs (a run's model and training settings,
+    the seeds, and the two jobs' own settings)."""
+    e, f = summary["embed_timing"]["config"], summary["finetune"]["config"]
+    cfg = {"model": summary["model"], "train": summary["train"], "seeds": summary["seeds"],
+           "encoders": e["encoders"],
+           "embed_timing": {k: e[k] for k in ("epochs", "lr_grid") if k in e},
+           "finetune": {k: f[k] for k in ("train_nodes", "eval_nodes", "warmup_epochs", "epochs", "image_blocks",
+                                          "text_layers", "encoder_lr")},
+           "device": e["device"]}
+    labels = {k: v for k, v in HPARAMS.items() if k != "embed_timing.lr_grid" or "lr_grid" in e}
+    return hparam_rows(cfg, labels)
 
 
 def pct(x: float | None) -> Tex:
@@ -80,7 +122,6 @@ def context(summary: dict) -> dict:
     base = cells.get(summary["baseline"])
     singles, pre_singles, alls = single(summary), pretrained_single(summary), all_sets(summary)
     ranked_single = sorted(singles.items(), key=lambda kv: -cells[kv[1]]["test_acc"]["mean"])
-    gain = {fs: c["test_acc"]["mean"] - base["test_acc"]["mean"] for fs, c in cells.items()} if base else {}
     e, f = summary["embed_timing"], summary["finetune"]
     frozen, joint = f["arms"]["frozen"]["final"], f["arms"]["joint"]["final"]
     gen = summary["dataset"].get("generator") or {}
@@ -88,11 +129,15 @@ def context(summary: dict) -> dict:
         "s": summary, "eda": eda, "cells": cells, "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "synthetic": summary["dataset"]["synthetic"], "gen": gen, "acc": acc, "pct": pct,
         "base": base, "singles": singles, "pre_singles": pre_singles, "alls": alls, "ranked_single": ranked_single,
-        "gain": gain, "verdicts": summary["verdicts"], "best": summary["best"], "best_cell": cells[summary["best"]],
+        "verdicts": summary["verdicts"], "best": summary["best"], "best_cell": cells[summary["best"]],
+        "best_set": summary["best_set"], "claims": summary["claims"], "hparams": hparams(summary),
+        "test_nodes": sum(eda["splits"]["testing"]),
+        "val_nodes": sum(eda["splits"]["validation"]), "train_nodes": sum(eda["splits"]["training"]),
         "modality_text": MODALITY_TEXT, "feature_text": FEATURE_TEXT,
         "e": e, "ratio": e["ratio"], "f": f, "frozen": frozen, "joint": joint,
         "ft_delta": joint["testing"]["acc"] - frozen["testing"]["acc"],
         "ft_val_delta": joint["validation"]["acc"] - frozen["validation"]["acc"],
+        "ft_f1_delta": joint["testing"]["macro_f1"] - frozen["testing"]["macro_f1"],
         "entity_names": [d["name"] for d in eda["entity_classes"][:6]],
         "top_relations": [d["name"] for d in eda["relations"][:5]],
         "n_literals": sum(d["count"] for d in eda["annotations"] if d["modality"] != "structure"),
@@ -102,7 +147,7 @@ def context(summary: dict) -> dict:
         "clip_features": [FEATURE_TEXT[n] for n in ("clip-image", "clip-text") if n in summary["features"]],
         # hub weights that are a rehearsal fake (saidl_fake.json in the snapshot): what they are -> features
         "fake_weights": fake_weights(summary),
-        # a verdict needs a spread: with one seed no setting is said to help (analyze.verdict)
+        # a verdict needs a spread: with one seed the statistics module says "too few seeds"
         "judged": len(summary["seeds"]) > 1,
         "n_runs": len(summary["provenance"]["runs"]),
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from saidl.report.jinja import ci_filter
 from saidl.report.latex import Tex, format_num, format_pm, format_thousands
 from saidl.report.tables import mean_std_table, simple_table, tables_main
 
@@ -21,17 +22,17 @@ def table_ablation(summary: dict) -> str:
     cols = [Tex("test acc. (\\%)"), Tex("test macro-F1 (\\%)"), Tex("val. acc. (\\%)")]
     keys = ("test_acc", "test_f1", "val_acc")
     cells = {(fs, col): summary["cells"][fs][k]["values"] for fs in summary["order"] for col, k in zip(cols, keys)}
-    return mean_std_table(summary["order"], cols, cells, row_header="feature set")
+    return mean_std_table(summary["order"], cols, cells, row_header="feature set", paired=True)
 
 
 def table_decomposition(summary: dict) -> str:
     rows = []
     for name, c in summary["decomposition"].items():
-        rows.append((name, format_pm(c["test_acc"]["mean"], c["test_acc"]["std"] if len(c["seeds"]) > 1 else None),
-                     format_thousands(c["parameters"]), format_num(c["epoch_s"]["mean"], 3)))
+        rows.append((name, ci_filter(c["test_acc"]), format_thousands(c["parameters"]),
+                     format_num(c["epoch_s"]["mean"], 3)))
     if not rows:
         return "% no decomposition comparison at this scale\n"
-    return simple_table(["decomposition", Tex("test acc. (\\%)"), "parameters", "s / epoch"], rows)
+    return simple_table(["decomposition", Tex("test acc. (\\%), mean [95\\% CI], n"), "parameters", "s / epoch"], rows)
 
 
 def table_features(summary: dict) -> str:
@@ -69,12 +70,12 @@ def table_triples(summary: dict) -> str:
 def table_when(summary: dict) -> str:
     e = summary["embed_timing"]
     rows = []
-    for arm, label in (("precomputed", "precomputed (frozen, once)"), ("on_the_fly", "on the fly, every epoch")):
+    for arm, label in (("precomputed", "precomputed once"), ("on_the_fly", "on the fly")):
         a = e["arms"][arm]
         rows.append((label, format_num(e["epoch_s"][arm], 3), format_pm(a["final"]["validation"]["acc"], None),
-                     format_pm(a["final"]["testing"]["acc"], None)))
-    return simple_table(["embedding", "s / epoch", Tex(f"val. acc. after {e['epochs']} ep. (\\%)"),
-                         Tex("test acc. (\\%)")], rows)
+                     format_pm(a["final"]["testing"]["acc"], None), format_pm(a["final"]["testing"]["macro_f1"], None)))
+    return simple_table(["embedding", "s / epoch", Tex("val. acc. (\\%)"), Tex("test acc. (\\%)"),
+                         Tex("test macro-F1 (\\%)")], rows)
 
 
 def table_finetune(summary: dict) -> str:
