@@ -208,6 +208,12 @@ def context(summary: dict) -> dict:
         "ce_peak": findings.get("ce_peak"), "swap": swap,
         "swap_mae": next((f for f in swap["families"] if f["passive"] == "MAE"), None) if swap else None,
         "swap_rce": next((f for f in swap["families"] if f["passive"] == "RCE"), None) if swap else None,
+        # two pairs that differ only in the active loss "agree" when every per-seed difference is
+        # smaller than the median range of two seeds of one loss and no paired comparison decides
+        "swap_agree": {f["passive"]: (swap["seed_range_median"] is not None
+                                      and f["max_abs_diff"] < swap["seed_range_median"]
+                                      and f["n_no_difference"] == f["n_cells"])
+                       for f in swap["families"]} if swap else {},
         "grad_max_gap": {p: max((g["rel_diff"] for g in grads if g["passive"] == p), default=None)
                          for p in ("MAE", "RCE")},
         "grad_uniform_gap": next((g["rel_diff"] for g in grads if g["probe"] == "uniform prediction"), None),
