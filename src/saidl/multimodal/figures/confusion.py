@@ -1,4 +1,4 @@
-"""The best feature set's test confusion matrix (summed over seeds, rows normalised)."""
+"""The test confusion matrix of the feature set with the highest mean test accuracy (summed over seeds, rows normalised)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
