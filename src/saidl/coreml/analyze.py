@@ -257,7 +257,6 @@ def gradient_probe(loss_params: dict, k: int) -> list[dict]:
     import torch
 
     from saidl.coreml.losses import build_loss
-    from saidl.coreml.names import PAIRS
 
     def grad(name: str, params: dict, probs: list[float]) -> "torch.Tensor":
         z = torch.log(torch.tensor([probs], dtype=torch.float64)).requires_grad_(True)

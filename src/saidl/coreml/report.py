@@ -69,7 +69,6 @@ def tex_join(*parts) -> Tex:
     return Tex("".join(p if isinstance(p, Tex) else escape_tex(p) for p in parts))
 
 
-ETA = Tex(r"$\eta$")
 
 
 def reference_rows(summary: dict, n: Numbers) -> list[dict]:
