@@ -1,19 +1,12 @@
-"""Final and best evaluation return per variant: mean over seeds, whiskers the 95 % t-interval
-over seeds (saidl.common.stats.interval; none with one seed)."""
+"""Final and best evaluation return per variant: bars the mean over seeds, dots the individual
+seeds (with two or three seeds a t-interval is wider than the axis, the seeds themselves are the
+honest picture; the intervals are in the report's table)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from saidl.common.stats import interval
 from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
 from saidl.report.figure_cli import run
-
-
-def _bars(stats: list[dict]) -> tuple[list[float], np.ndarray | None]:
-    means = [s["mean"] for s in stats]
-    if any(s["lo"] is None for s in stats):
-        return means, None
-    return means, np.array([[s["mean"] - s["lo"] for s in stats], [s["hi"] - s["mean"] for s in stats]])
 
 
 def plot(summary: dict):
@@ -21,8 +14,11 @@ def plot(summary: dict):
     x = np.arange(len(vs))
     fig, ax = plt.subplots(figsize=(DOUBLE_COLUMN_IN * 0.8, 2.6), layout="constrained")
     for off, key, c in ((-0.2, "final", PALETTE[0]), (0.2, "best", PALETTE[1])):
-        means, err = _bars([interval(summary["per_variant"][v][key]) for v in vs])
-        ax.bar(x + off, means, width=0.4, color=c, yerr=err, capsize=2, label=f"{key} evaluation")
+        stats = [summary["per_variant"][v][key] for v in vs]
+        ax.bar(x + off, [st["mean"] for st in stats], width=0.4, color=c, alpha=0.85, label=f"{key} evaluation (mean)")
+        for i, st in enumerate(stats):
+            ax.scatter([x[i] + off] * len(st["values"]), st["values"], s=10, color="black", zorder=3,
+                       label="one seed" if (i == 0 and key == "final") else None)
     ax.axhline(summary["random_return"]["mean"], color="grey", linestyle=":", linewidth=0.9,
                label="random policy")
     ax.set_xticks(x, vs, rotation=20, ha="right")
