@@ -164,8 +164,13 @@ def hits(rate: float, n: int) -> list[float]:
 def acc_compare(a: dict, b: dict, n: int) -> dict:
     """Class accuracy of setting ``a`` against ``b`` (``stats.compare`` over the n samples of each;
     Welch, since only the accuracies are stored). The samples are the units: this interval measures
-    sampling noise of one trained model, not the spread over training seeds."""
-    return stats.compare(hits(a["class_acc"], n), hits(b["class_acc"], n))
+    sampling noise of one trained model, not the spread over training seeds. A difference of two
+    proportions lies in [-1, 1], so the t-interval is cut to that range (its verdict, decided on
+    the uncut interval, is unchanged: the cut never crosses zero)."""
+    out = stats.compare(hits(a["class_acc"], n), hits(b["class_acc"], n))
+    if out["lo"] is not None:
+        out["lo"], out["hi"] = max(out["lo"], -1.0), min(out["hi"], 1.0)
+    return out
 
 
 def _step_score(row: dict) -> tuple[str, float]:

@@ -199,7 +199,7 @@ def merged_hparams(configs: dict[str, dict], labels: dict, skip=(), prefix: str 
         else:
             value = Tex("; ".join(f"{escape_tex(v)} ({escape_tex(_short(r, list(configs)))})" for v, r in vals.items()))
         label = name if isinstance(name, Tex) else Tex(name if "$" in name else escape_tex(name))
-        out.append({"name": Tex(prefix) + label if prefix else label, "value": value, "note": note})
+        out.append({"name": Tex(f"{escape_tex(prefix)}{label}"), "value": value, "note": note})
     return out
 
 
@@ -209,11 +209,12 @@ def hparam_table(summary: dict) -> list[dict]:
     cfgs = summary.get("run_configs", {})
     dits = {r: c for r, c in cfgs.items() if c.get("kind") == "dit"}
     aes = {r: c for r, c in cfgs.items() if c.get("kind") == "autoencoder"}
-    rows = merged_hparams(dits, DIT_HPARAMS, skip=DIT_SKIP + tuple(k for k in next(iter(dits.values()), {})
-                                                                   if k not in DIT_HPARAMS))
+    def unlabelled(configs: dict, labels: dict) -> tuple:
+        return tuple(sorted({k for c in configs.values() for k in c if k not in labels}))
+
+    rows = merged_hparams(dits, DIT_HPARAMS, skip=DIT_SKIP + unlabelled(dits, DIT_HPARAMS))
     if aes:
-        rows += merged_hparams(aes, AE_HPARAMS, skip=tuple(k for k in next(iter(aes.values())) if k not in AE_HPARAMS),
-                               prefix="autoencoder: ")
+        rows += merged_hparams(aes, AE_HPARAMS, skip=unlabelled(aes, AE_HPARAMS), prefix="autoencoder: ")
     ev = summary["evaluation"]
     rows += merged_hparams({"evaluation": ev}, EVAL_HPARAMS,
                            skip=tuple(k for k in ev if k not in EVAL_HPARAMS), prefix="evaluation: ")
