@@ -229,8 +229,9 @@ def sweep(summary: dict, axis: str) -> dict | None:
     diffs = [abs(a - b) for a, b in zip(means, means[1:])]
     return {
         "axis": axis, "fixed": {other: fixed}, "paper_value": s["paper"][axis],
-        "points": [{axis: p[axis], "final": p["final"], "val_true": p["val_true"], "seeds": p["seeds"],
-                    "paper": p is paper} for p in pts],
+        "points": [{axis: p[axis], "final": p["final"], "best": p["best"], "val_true": p["val_true"],
+                    "seeds": p["seeds"], "paper": p is paper,
+                    "drop": p["best"]["mean"] - p["final"]["mean"]} for p in pts],
         "paper_rank": order.index(pts.index(paper)) + 1, "n_points": len(pts),
         "paper_worst": order[-1] == pts.index(paper), "paper_best": order[0] == pts.index(paper),
         "monotone": all(b >= a for a, b in zip(means, means[1:])) or all(b <= a for a, b in zip(means, means[1:])),
@@ -242,6 +243,12 @@ def sweep(summary: dict, axis: str) -> dict | None:
         "main_paper_setting": main["final"] if main else None,
         "main_seed_gap": (max(main["final"]["values"]) - min(main["final"]["values"])
                           if main and len(main["final"]["values"]) > 1 else None),
+        # how far the last epoch falls below the run's best epoch: at the paper's setting over the
+        # main comparison's seeds (best minus last, paired), and the largest such drop elsewhere
+        "main_paper_best": main["best"] if main else None,
+        "main_drop": (stats.compare(main["best"]["values"], main["final"]["values"], paired=True)
+                      if main else None),
+        "largest_other_drop": max(p["best"]["mean"] - p["final"]["mean"] for p in pts if p is not paper),
     }
 
 

@@ -134,6 +134,17 @@ def clean_peaks(summary: dict, noise: str, eta: float) -> list[dict]:
     return out
 
 
+def fall_backs(summary: dict, noise: str, eta: float, threshold: float = 0.05) -> list[dict]:
+    """Variants at one setting (main and ablation) whose last epoch lies more than ``threshold``
+    below their best epoch (means over seeds), largest drop first."""
+    key = f"{eta:g}"
+    cells = {**summary["cells"]["main"].get(noise, {}).get(key, {}),
+             **summary["cells"].get("ablation", {}).get(noise, {}).get(key, {})}
+    out = [{"variant": v, "best": c["best"]["mean"], "final": c["final"]["mean"],
+            "drop": c["best"]["mean"] - c["final"]["mean"]} for v, c in cells.items()]
+    return sorted((r for r in out if r["drop"] > threshold), key=lambda r: -r["drop"])
+
+
 def seeds_word(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
@@ -179,6 +190,7 @@ def context(summary: dict) -> dict:
         "noise_word": lambda noise: "symmetric" if noise == "sym" else "asymmetric",
         "sens_cross": bool(summary["design"]["sensitivity"].get("cross")),
         "clean_peaks": clean_peaks(summary, ab["noise"], ab["eta"]),
+        "fall_backs": fall_backs(summary, ab["noise"], ab["eta"]), "fall_back_threshold": 0.05,
         "sens_alphas": ", ".join(f"{a:g}" for a in sens["alphas"]),
         "sens_betas": ", ".join(f"{b:g}" for b in sens["betas"]),
         "sweeps": summary["sweeps"], "control": summary["scale_control"],

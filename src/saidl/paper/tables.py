@@ -58,7 +58,7 @@ def table_ablation(summary: dict) -> str:
 
     rows = [(name, changed.get(name, "see config"), ci_filter(c["final"], n=False), f"{100 * c['clean_fit']['mean']:.1f}",
              f"{100 * c['noisy_fit']['mean']:.1f}", str(c["final"]["n"])) for name, c in data]
-    return simple_table(["variant", "what changed", Tex(r"test (\%) [95\,\% CI]"), "clean fit", "noisy fit", "n"], rows)
+    return simple_table(["variant", "what changed", Tex(r"test (\%)"), "clean fit", "noisy fit", "n"], rows)
 
 
 def table_memorisation(summary: dict) -> str:
