@@ -22,6 +22,14 @@ def gn(x: float | None) -> Tex:
     return Tex("--") if x is None else Tex(f"{x:g}")
 
 
+def signed(x: float | None, digits: int = 1) -> Tex:
+    """A difference of single numbers (no interval), with its sign: +1.5, $-$0.3."""
+    if x is None:
+        return Tex("--")
+    text = f"{x:+.{digits}f}"
+    return Tex("$-$" + text[1:] if text.startswith("-") else text)
+
+
 def f3(x: float | None) -> Tex:
     return Tex("--") if x is None else Tex(f"{x:.3f}")
 
@@ -241,7 +249,7 @@ def context(summary: dict) -> dict:
     base = next((r for r in cond if runs[r]["conditioning"] == "adaln"), None)
     return {
         "summary": summary, "emb_desc": emb_desc, "runs": runs, "order": summary["run_order"], "cond": cond, "land": land,
-        "emb": emb, "claims": summary["claims"], "f1": f1, "f3": f3, "gn": gn, "scale": summary["scale"],
+        "emb": emb, "claims": summary["claims"], "f1": f1, "f3": f3, "gn": gn, "signed": signed, "scale": summary["scale"],
         "is_full": full_protocol(summary["scale"]),
         "cond_ds": dataset_text(cond_ds, runs[cond[0]] if cond else None),
         "land_ds": dataset_text(land_ds, runs[land[0]] if land else None),
