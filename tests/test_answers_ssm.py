@@ -108,7 +108,7 @@ def test_ssm_answer_sheet_numbers_equal_the_body_and_the_summary(smoke_workflow)
     # item 3 (results): each ZOH-minus-bilinear difference of the claim, where the grid has one
     claim = summary["claims"].get("zoh_vs_bilinear")
     for cmp in (claim or {}).get("comparisons", {}).values():
-        d = f"{100 * cmp['diff']:+.1f}".replace("-", "\u2212")
+        d = f"{100 * cmp['diff']:+.2f}".replace("-", "\u2212")
         assert d in evidence and d in body
     # no interval, and no "±", from a single seed
     if len(summary["seeds"]) < 2:
@@ -124,8 +124,8 @@ def test_ssm_data_tables_match_the_summary(smoke_workflow):
     # the hyperparameter table: split sizes and seeds as collected
     for label, value in (("training sequences", ds["n_train"]), ("validation sequences", ds["n_val"]),
                          ("test sequences", ds["n_test"]), ("model seeds", ", ".join(map(str, summary["seeds"])))):
-        row = [ln for ln in lines if ln.strip().startswith(label)]
-        assert row and row[0].split()[len(label.split())] == str(value).split(",")[0], (label, row)
+        row = [m.group(1) for ln in lines for m in [re.match(rf"\s*{label}\s{{2,}}(\S+)", ln)] if m]
+        assert row and row[0].rstrip(",") == str(value).split(",")[0], (label, row)
     text = pdf_text(pdf, 1)
     assert f"{ds['length']}stepspersequence,{ds['n_train']:,}trainingand{ds['n_test']:,}test" in text
     # the results table: one row per model with its parameters and its interval over every seed

@@ -1,6 +1,7 @@
 """Test accuracy and training loss per epoch, every model."""
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
@@ -19,6 +20,8 @@ def plot(summary: dict):
     acc.axhline(10, color="grey", linewidth=0.8, linestyle=":")
     acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy (dotted: chance)")
     loss.set(xlabel="epoch", ylabel="training loss", title="training cross-entropy")
+    for ax in (acc, loss):  # epochs are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.legend(*acc.get_legend_handles_labels(), loc="outside lower center", ncol=3)
     return fig
 
