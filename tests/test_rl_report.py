@@ -202,7 +202,7 @@ def test_returns_rising_under_attack_are_explained_only_by_the_data(tmp_path, rl
         return edit
     weak = render(tmp_path / "a", runs, edit=rising(90.0))
     assert "\\paragraph{Returns that rise under attack.}" in weak
-    assert "None of these rises is decided by the statistics rule" in weak
+    assert "No rise is decided by the statistics rule" in weak
     assert "a perturbation delays the fall as easily as it hastens it" in weak
     assert "unexplained" not in weak
     strong = render(tmp_path / "b", runs, edit=rising(1000.0))
