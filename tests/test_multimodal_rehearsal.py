@@ -330,8 +330,10 @@ def test_claims_come_from_the_statistics_module(small_eda):
     from saidl.common import stats
     from saidl.multimodal.analyze import claims
 
-    def cell(values, features):
-        return {"test_acc": stats.interval(values), "test_f1": stats.interval(values), "features": features}
+    def cell(values, features, nodes=1000):  # the confusion matrix summed over seeds of `nodes` test nodes each
+        right = int(round(sum(values) * nodes))
+        return {"test_acc": stats.interval(values), "test_f1": stats.interval(values), "features": features,
+                "confusion": [[right, len(values) * nodes - right], [0, 0]]}
 
     cells = {"structure": cell([0.50, 0.52, 0.51], {}),
              "image statistics": cell([0.60, 0.62, 0.61], {"image": "stats"}),
@@ -348,6 +350,10 @@ def test_claims_come_from_the_statistics_module(small_eda):
     assert simple["image statistics"]["verdict"] == "better"
     assert simple["text bag-of-words"]["verdict"] == "no difference shown"
     assert c["simple_features"]["verdict"] == "partly supported"
+    # the same gain on few test nodes is not called better (the seeds agree, the nodes do not show it)
+    few = claims({k: cell(v["test_acc"]["values"], v["features"], nodes=20) for k, v in cells.items()}, {},
+                 embed, ft, small_eda)["simple_features"]["comparisons"]["image statistics"]
+    assert few["seed_verdict"] == "better" and few["verdict"] == "no difference shown" and few["node_diff"] == 2
     pre = c["pretrained_features"]["comparisons"]["image EfficientNet"]
     assert pre["against"] == "image statistics" and pre["verdict"] == "no difference shown"
     assert c["embed_once"]["verdict"] == "supported" and c["embed_once"]["faster"]["verdict"] == "better"

@@ -60,6 +60,22 @@ def cell(runs: list[dict]) -> dict:
     }
 
 
+def guarded(a: dict, b: dict) -> dict:
+    """Cell A against cell B on test accuracy: the paired comparison over seeds (stats.compare), held
+    to "no difference shown" unless the test nodes show the same (Welch over every seed's test nodes
+    right/wrong, from the summed confusion matrices). Accuracies on a few hundred nodes are discrete,
+    so two seeds can differ by the same few nodes and give a zero-width interval; a difference of a
+    few nodes is not called better. ``seed_verdict`` and ``nodes`` keep both comparisons."""
+    seeds = stats.compare(a["test_acc"], b["test_acc"], paired=True)
+    nodes = stats.compare(node_correct(a["confusion"]), node_correct(b["confusion"]))
+    verdict = seeds["verdict"]
+    if verdict in (stats.BETTER, stats.WORSE) and nodes["verdict"] != verdict:
+        verdict = stats.NO_DIFFERENCE
+    per_seed = int(np.sum(a["confusion"])) // max(a["test_acc"]["n"], 1)  # test nodes of one seed
+    return {**seeds, "verdict": verdict, "seed_verdict": seeds["verdict"], "nodes": nodes, "test_nodes": per_seed,
+            "node_diff": None if seeds["diff"] is None else int(round(seeds["diff"] * per_seed))}
+
+
 def simple_twin(cells: dict, fs: str) -> str | None:
     """The feature set with the same modalities as ``fs`` through simple encoders (image
     statistics, bag of words), if it was run."""
@@ -99,7 +115,7 @@ def claims(cells: dict, decomposition: dict, embed: dict, finetune: dict, eda: d
     out = {}
     base = cells.get(BASELINE)
     if base:
-        simple = {fs: stats.compare(c["test_acc"], base["test_acc"], paired=True) for fs, c in cells.items()
+        simple = {fs: guarded(c, base) for fs, c in cells.items()
                   if fs != BASELINE and not any(f in PRETRAINED for f in c["features"].values())}
         out["simple_features"] = {"id": "simple_features", "verdict": stats.claim_verdict(list(simple.values())),
                                   "comparisons": simple}
@@ -107,7 +123,7 @@ def claims(cells: dict, decomposition: dict, embed: dict, finetune: dict, eda: d
     for fs, c in cells.items():
         twin = simple_twin(cells, fs) if any(f in PRETRAINED for f in c["features"].values()) else None
         if twin:
-            pre[fs] = {**stats.compare(c["test_acc"], cells[twin]["test_acc"], paired=True), "against": twin,
+            pre[fs] = {**guarded(c, cells[twin]), "against": twin,
                        "f1": stats.compare(c["test_f1"], cells[twin]["test_f1"], paired=True)}
     out["pretrained_features"] = {"id": "pretrained_features", "verdict": stats.claim_verdict(list(pre.values())),
                                   "comparisons": pre}
@@ -150,6 +166,10 @@ def claims(cells: dict, decomposition: dict, embed: dict, finetune: dict, eda: d
     for i, (r_j, r_f) in enumerate(zip(ft["recall"]["joint"], ft["recall"]["frozen"])):
         if ft["class_nodes"][i] and r_j != r_f:
             ft["recall_fell" if r_j < r_f else "recall_rose"].append(i)
+    # the joint arm trades small classes for the largest one (accuracy up or level, macro-F1 down)
+    largest = int(np.argmax(ft["class_nodes"]))
+    ft["toward_largest"] = bool(ft["recall_rose"] == [largest] and ft["recall_fell"])
+    ft["largest"] = largest
     return out
 
 
@@ -177,8 +197,7 @@ def collect(grid: dict, runs_dir: Path, dataset: dict, eda: dict, features_dir: 
         main = cells[dec_fs]
         decomposition = {main["decomposition"]: main, **decomposition}
     base = cells.get(BASELINE)
-    verdicts = {fs: stats.compare(c["test_acc"], base["test_acc"], paired=True)
-                for fs, c in cells.items() if base and fs != BASELINE}
+    verdicts = {fs: guarded(c, base) for fs, c in cells.items() if base and fs != BASELINE}
     best = stats.best({fs: c["test_acc"] for fs, c in cells.items()}, paired=True)
     feats = {p.stem: read_json(p) for p in sorted(Path(features_dir).glob("*.json"))}
     any_run = next(iter(runs.values()))

@@ -15,10 +15,13 @@ MODALITY_TEXT = {"image": "images", "text": "texts", "numeric": "numbers", "temp
 
 
 def acc(cell: dict | None, key: str = "test_acc") -> Tex:
-    """The mean over seeds in %, its 95 % t-interval and n (the mean and n=1 with one seed)."""
+    """``68.2 [41.8, 94.5]\\,% (n=2)``: the mean over seeds in percent and its 95 % t-interval (the
+    mean alone with one seed), then n."""
     from saidl.report.jinja import ci_filter
 
-    return Tex("--") if cell is None else ci_filter(cell[key])
+    if cell is None:
+        return Tex("--")
+    return Tex(f"{ci_filter(cell[key], n=False)}\\,\\% ($n={cell[key]['n']}$)")
 
 
 # the hyperparameter table: run-config key -> (name, note)
