@@ -190,7 +190,7 @@ def test_active_swap_finding_and_gradient_probe(tmp_path, changed_cfg):
     write_json(tmp_path / "summary.json", summary)
     tex = render("coreml", tmp_path / "summary.json", tmp_path / "report.tex").read_text()
     assert "Why NCE+MAE and NFL+MAE agree" in tex and "0.10 points" in tex
-    assert "This explains why the two pairs agree seed by seed here." in tex
+    assert "This explains why the two pairs agree seed by seed here" in tex
     # a difference that is the same in every seed is a real one: no agreement is claimed
     for p in runs_dir.glob("*NFL+MAE*.json"):
         p.unlink()

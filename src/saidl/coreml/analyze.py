@@ -60,23 +60,32 @@ def _by_seed(group: list[dict]) -> list[dict]:
     return sorted(group, key=lambda r: r["config"]["seed"])
 
 
+def _frac(values: list[float]) -> dict:
+    """``interval`` of fractions (accuracies, fits), its t-interval cut to [0, 1]: the quantity
+    cannot leave that range, and the cut interval keeps its coverage."""
+    st = interval(values)
+    if st["lo"] is not None:
+        st["lo"], st["hi"] = max(0.0, st["lo"]), min(1.0, st["hi"])
+    return st
+
+
 def _cell(group: list[dict]) -> dict:
     """Intervals over seeds (``saidl.common.stats.interval``) of one (noise, eta, loss) cell."""
     m = [g["metrics"] for g in group]
     val = [x.get("val_selected_test_acc") for x in m]
     return {
         "seeds": [g["config"]["seed"] for g in group],
-        "final": interval([x["final_test_acc"] for x in m]),
-        "best": interval([x["best_test_acc"] for x in m]),
+        "final": _frac([x["final_test_acc"] for x in m]),
+        "best": _frac([x["best_test_acc"] for x in m]),
         "best_epoch": interval([x.get("best_test_epoch") or int(np.argmax(x["test_acc"])) + 1 for x in m]),
-        "val_selected": interval(val) if all(v is not None for v in val) else None,
+        "val_selected": _frac(val) if all(v is not None for v in val) else None,
         "val_epoch": (interval([x["val_selected_epoch"] for x in m])
                       if all(x.get("val_selected_epoch") is not None for x in m) else None),
-        "clean_fit": interval([x["train_clean_acc"][-1] for x in m]),
-        "noisy_fit": (interval([x["train_noisy_fit"][-1] for x in m])
+        "clean_fit": _frac([x["train_clean_acc"][-1] for x in m]),
+        "noisy_fit": (_frac([x["train_noisy_fit"][-1] for x in m])
                       if m[0]["train_noisy_fit"][-1] is not None else None),
         # the fit of the noisy labels at the epoch of the best test accuracy (before memorisation)
-        "noisy_fit_at_best": (interval([x["train_noisy_fit"][int(np.argmax(x["test_acc"]))] for x in m])
+        "noisy_fit_at_best": (_frac([x["train_noisy_fit"][int(np.argmax(x["test_acc"]))] for x in m])
                               if m[0]["train_noisy_fit"][-1] is not None else None),
         "wall_time_s": interval([g["timing"]["wall_time_s"] for g in group]),
     }
@@ -106,7 +115,7 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
                                                        "train_noisy_true", "train_loss")}
             same_eta = [r for r in runs.values() if r["config"]["noise"] == n and r["config"]["eta"] == eta]
             noise.setdefault(n, {})[key] = {
-                "realised_rate": interval([r["noise"]["realised_rate"] for r in _by_seed(same_eta)
+                "realised_rate": _frac([r["noise"]["realised_rate"] for r in _by_seed(same_eta)
                                            if r["config"]["loss"] == same_eta[0]["config"]["loss"]]),
                 "realised_transition": np.mean([r["noise"]["realised_transition"] for r in same_eta], 0).round(4).tolist(),
                 "transition": same_eta[0]["noise"]["transition"],
@@ -323,6 +332,8 @@ def findings(summary: dict) -> dict:
         if cells:
             families.append({"a": a, "b": b, "passive": passive, "cells": cells,
                              "max_abs_diff": max(abs(d) for c in cells for d in c["diffs"]),
+                             "median_abs_diff": float(np.median([abs(d) for c in cells for d in c["diffs"]])),
+                             "n_decided": sum(c["cmp"]["verdict"] in (stats.BETTER, stats.WORSE) for c in cells),
                              "n_cells": len(cells),
                              "n_no_difference": sum(c["cmp"]["verdict"] != stats.BETTER
                                                     and c["cmp"]["verdict"] != stats.WORSE for c in cells)})

@@ -207,11 +207,13 @@ def context(summary: dict) -> dict:
         "ce_peak": findings.get("ce_peak"), "swap": swap,
         "swap_mae": next((f for f in swap["families"] if f["passive"] == "MAE"), None) if swap else None,
         "swap_rce": next((f for f in swap["families"] if f["passive"] == "RCE"), None) if swap else None,
-        # two pairs that differ only in the active loss "agree" when every per-seed difference is
-        # smaller than the median range of two seeds of one loss and no paired comparison decides
+        # two pairs that differ only in the active loss "agree seed by seed" when the median of
+        # their per-seed differences (in absolute value) is below the median range of two seeds
+        # of one loss (the seed moves a run more than the swap of the active loss does) and the
+        # paired comparison decides a difference in fewer than half of the settings
         "swap_agree": {f["passive"]: (swap["seed_range_median"] is not None
-                                      and f["max_abs_diff"] < swap["seed_range_median"]
-                                      and f["n_no_difference"] == f["n_cells"])
+                                      and f["median_abs_diff"] < swap["seed_range_median"]
+                                      and 2 * f["n_decided"] < f["n_cells"])
                        for f in swap["families"]} if swap else {},
         "grad_max_gap": {p: max((g["rel_diff"] for g in grads if g["passive"] == p), default=None)
                          for p in ("MAE", "RCE")},
