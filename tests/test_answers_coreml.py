@@ -56,9 +56,11 @@ def in_order(parts, text) -> bool:
 
 
 def split_evidence(ev: str) -> list[str]:
-    """An evidence string as its label, its value and its interval with n."""
+    """An evidence string as its label, its value and the pieces of its interval and n (a cell
+    may wrap inside the interval, with another column's text in between)."""
     m = re.match(r"(.*?)([+\u2212]?\d+\.\d)(\[.*|,n=\d+.*)$", ev)
-    return [p for p in m.groups() if p]
+    label, value, rest = m.groups()
+    return [p for p in (label, value, *re.split(r"(?<=,)", rest)) if p]
 
 
 def weakest(rows, key):
