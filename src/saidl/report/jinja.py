@@ -110,17 +110,27 @@ def _fmt(x: float, digits: int, scale: float, sign: bool = False) -> str:
     return "$-$" + text[1:] if text.startswith("-") else text
 
 
-def ci_filter(stat: Any, digits: int = 1, scale: float = 100.0, n: bool = True) -> Tex:
+def ci_filter(stat: Any, digits: int = 1, scale: float = 100.0, n: bool = True, bounds: Any = "auto") -> Tex:
     """``mean [lo, hi], n=k`` of an interval (``saidl.common.stats.interval``) or a value list; the
-    mean alone (with n=1) when there are fewer than two values, ``--`` when there are none."""
+    mean alone (with n=1) when there are fewer than two values, ``--`` when there are none.
+
+    ``bounds`` clips the interval to the quantity's range: ``(0, 1)`` for fractions, ``None`` for
+    none; ``"auto"`` clips to [0, 1] when printing percentages (``scale=100``) of values that all
+    lie in [0, 1] (an accuracy interval never reads "[93.2, 101.5]")."""
     from saidl.common.stats import interval
 
     st = stat if isinstance(stat, Mapping) and "lo" in stat else interval(stat)
     if st.get("mean") is None:
         return MISSING
+    if bounds == "auto":
+        values = st.get("values") or []
+        bounds = (0.0, 1.0) if scale == 100.0 and values and all(0.0 <= v <= 1.0 for v in values) else None
     text = _fmt(st["mean"], digits, scale)
     if st.get("lo") is not None:
-        text += f" [{_fmt(st['lo'], digits, scale)}, {_fmt(st['hi'], digits, scale)}]"
+        lo, hi = st["lo"], st["hi"]
+        if bounds is not None:
+            lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+        text += f" [{_fmt(lo, digits, scale)}, {_fmt(hi, digits, scale)}]"
     if n:
         text += f", $n={st['n']}$"
     return Tex(text)
