@@ -28,11 +28,3 @@ def load_run(path: Path, expected: dict, schema: dict) -> dict:
                              f"delete it and rerun (snakemake --cores 1 {path})")
     return run
 
-
-def stats(values: list[float]) -> dict:
-    """Per-seed values with their mean and sample standard deviation (0 for one value)."""
-    import numpy as np
-
-    arr = np.asarray(values, dtype=float)
-    return {"values": arr.tolist(), "mean": float(arr.mean()),
-            "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
