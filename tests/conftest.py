@@ -24,10 +24,21 @@ def smoke_snakemake(cwd, *args, check=True):
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "snakemake", *args, "--config", "scale=smoke"],
-                          cwd=cwd, capture_output=True, text=True, timeout=1200)
+                          cwd=cwd, capture_output=True, text=True, timeout=SMOKE_BUILD_TIMEOUT)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+# The smoke build behind ``smoke_workflow`` takes about 4 minutes on 2 idle cores and several times
+# that on a loaded machine; the timeout of a test that uses it only has to catch a hang.
+SMOKE_BUILD_TIMEOUT = 3600
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "smoke_workflow" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(SMOKE_BUILD_TIMEOUT))
 
 
 @pytest.fixture(scope="session")
