@@ -14,6 +14,22 @@ needs_latex = pytest.mark.skipif(shutil.which("latexmk") is None,
                                  reason="latexmk missing: run `make env` (as root) first")
 
 
+def pdf_text(path, first=None, last=None, *, mode=None, strip=True, dehyphen=False) -> str:
+    """The text of a PDF by pdftotext (pages first..last when given). ``mode``: None (reading
+    order), "layout" (the page's lines) or "raw" (content order: a table row's cells together).
+    ``strip`` removes all whitespace; ``dehyphen`` first joins words broken at a line end."""
+    import re
+    import subprocess
+
+    args = ["pdftotext", *([f"-{mode}"] if mode else [])]
+    if first is not None:
+        args += ["-f", str(first), "-l", str(last or first)]
+    text = subprocess.run([*args, str(path), "-"], capture_output=True, text=True, check=True).stdout
+    if dehyphen:
+        text = re.sub(r"(?<=[a-z])-\n(?=[a-z])", "", text)
+    return re.sub(r"\s+", "", text) if strip else text
+
+
 SMOKE_IGNORE = shutil.ignore_patterns(".venv", "results", "logs", ".snakemake", "__pycache__", "*.egg-info",
                                       ".pytest_cache")
 

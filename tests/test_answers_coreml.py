@@ -2,11 +2,10 @@
 answer sheet, its numbers against the body and summary.json, its data tables."""
 
 import re
-import subprocess
 
 import pytest
 
-from conftest import needs_latex
+from conftest import needs_latex, pdf_text as _pdf_text
 from saidl.common.io import read_json
 
 pytestmark = needs_latex
@@ -14,12 +13,7 @@ MINUS = "\u2212"  # pdftotext renders a maths minus as U+2212
 
 
 def pdf_text(path, first=None, last=None, layout=False) -> str:
-    """The PDF's text with all whitespace removed (pages first..last when given; ``layout`` keeps
-    table rows on one line)."""
-    pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
-    args = ["pdftotext", *(["-layout"] if layout else []), *pages, str(path), "-"]
-    return re.sub(r"\s+", "", subprocess.run(args, capture_output=True, text=True, check=True).stdout)
-
+    return _pdf_text(path, first, last, mode="layout" if layout else None)
 
 def num(x: float, sign: bool = False) -> str:
     """A fraction as the report prints it in %, one decimal, maths minus."""

@@ -1,23 +1,18 @@
 """The diffusion smoke report (built once per session by the ``smoke_workflow`` fixture): its
 answer sheet, its numbers against the body and summary.json, its data tables."""
 
-import re
 import subprocess
 
 import pytest
 
-from conftest import needs_latex
+from conftest import needs_latex, pdf_text as _pdf_text
 from saidl.common.io import read_json
 
 pytestmark = needs_latex
 
 
 def pdf_text(path, first=None, last=None) -> str:
-    """The PDF's text in content order (a table cell by cell), all whitespace removed (pages first..last)."""
-    pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
-    return re.sub(r"\s+", "", subprocess.run(["pdftotext", "-raw", *pages, str(path), "-"], capture_output=True,
-                                              text=True, check=True).stdout)
-
+    return _pdf_text(path, first, last, mode="raw")
 
 @pytest.fixture(scope="module")
 def report(smoke_workflow):

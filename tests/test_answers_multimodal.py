@@ -5,7 +5,7 @@ when-to-embed comparison by logits."""
 import re
 import subprocess
 
-from conftest import needs_latex
+from conftest import needs_latex, pdf_text as _pdf_text
 from saidl.common.io import read_json
 
 pytestmark = needs_latex
@@ -15,12 +15,7 @@ ITEMS = (("1(a)", "Types"), ("1(b)", "Types"), ("1(c)", "Information"), ("1(d)",
 
 
 def pdf_text(path, first=None, last=None) -> str:
-    """The PDF's text with all whitespace and the hyphens of words broken across lines removed
-    (pages first..last when given)."""
-    pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
-    text = subprocess.run(["pdftotext", *pages, str(path), "-"], capture_output=True, text=True, check=True).stdout
-    return re.sub(r"\s+", "", re.sub(r"(?<=[a-z])-\n(?=[a-z])", "", text))
-
+    return _pdf_text(path, first, last, dehyphen=True)
 
 def signed(x: float, digits: int = 1) -> str:
     """A number as the report prints it (a minus is set in maths: U+2212 in the text)."""

@@ -4,7 +4,7 @@ answer sheet, its numbers against the body and summary.json, its data tables."""
 import re
 import subprocess
 
-from conftest import needs_latex
+from conftest import needs_latex, pdf_text as _pdf_text
 from saidl.common.io import read_json
 from saidl.common.stats import CLAIM_VERDICTS
 
@@ -18,11 +18,7 @@ NUMBER = re.compile(r"[+−-]?\d+\.\d+")
 
 
 def pdf_text(path, first=None, last=None, strip=True) -> str:
-    """The PDF's text (pages first..last when given), with all whitespace removed unless strip=False."""
-    pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
-    text = subprocess.run(["pdftotext", *pages, str(path), "-"], capture_output=True, text=True, check=True).stdout
-    return re.sub(r"\s+", "", text) if strip else text
-
+    return _pdf_text(path, first, last, strip=strip)
 
 def numbers(text: str) -> list[str]:
     """The decimal numbers of a text (unicode minus as '-'), section/table/figure numbers left out."""

@@ -2,11 +2,10 @@
 answer sheet, its numbers against the body and summary.json, its data tables."""
 
 import re
-import subprocess
 
 import pytest
 
-from conftest import needs_latex
+from conftest import needs_latex, pdf_text as _pdf_text
 from saidl.common.io import read_json
 from saidl.report.jinja import ci_filter, diff_filter
 
@@ -14,13 +13,7 @@ pytestmark = needs_latex
 
 
 def pdf_text(path, first=None, last=None) -> str:
-    """The PDF's text in content order (``-raw``: a table row's cells stay together) with all
-    whitespace and line-end hyphens removed (pages first..last when given)."""
-    pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
-    raw = subprocess.run(["pdftotext", "-raw", *pages, str(path), "-"], capture_output=True, text=True,
-                         check=True).stdout
-    return re.sub(r"\s+", "", re.sub(r"(?<=[a-z])-\n(?=[a-z])", "", raw))
-
+    return _pdf_text(path, first, last, mode="raw", dehyphen=True)
 
 def plain(tex) -> str:
     """A number string of the report's filters as pdftotext prints it (no spaces, maths minus)."""

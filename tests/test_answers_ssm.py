@@ -4,7 +4,7 @@ answer sheet, its numbers against summary.json, its data tables."""
 import re
 import subprocess
 
-from conftest import needs_latex
+from conftest import needs_latex, pdf_text as _pdf_text
 from saidl.common.io import read_json
 from saidl.common.stats import interval
 
@@ -12,13 +12,7 @@ pytestmark = needs_latex
 
 
 def pdf_text(path, first=None, last=None, layout=False) -> str:
-    """The PDF's text with all whitespace removed (pages first..last when given); with
-    ``layout`` the lines of the page layout, whitespace kept."""
-    pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
-    text = subprocess.run(["pdftotext", *pages, *(["-layout"] if layout else []), str(path), "-"],
-                          capture_output=True, text=True, check=True).stdout
-    return text if layout else re.sub(r"\s+", "", text)
-
+    return _pdf_text(path, first, last, mode="layout" if layout else None, strip=not layout)
 
 def ci_text(values) -> str:
     """What the ``ci`` filter prints for a value list, as pdftotext gives it without spaces."""

@@ -3,11 +3,10 @@ incremental rebuilds a user relies on (template edit, one figure by name, a figu
 
 import re
 import shutil
-import subprocess
 
 import pytest
 
-from conftest import needs_latex, smoke_snakemake as snakemake
+from conftest import needs_latex, pdf_text, smoke_snakemake as snakemake
 from saidl.common.io import read_json
 
 pytestmark = needs_latex
@@ -26,11 +25,6 @@ def workflow(smoke_workflow, tmp_path_factory):
     root = tmp_path_factory.mktemp("wf") / "repo"
     shutil.copytree(smoke_workflow, root, symlinks=True)
     return root
-
-
-def pdf_text(path) -> str:
-    return re.sub(r"\s+", "", subprocess.run(["pdftotext", str(path), "-"], capture_output=True,
-                                              text=True, check=True).stdout)
 
 
 def test_template_edit_rerenders_only_the_tex_and_pdfs(workflow):

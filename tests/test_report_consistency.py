@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import needs_latex
+from conftest import needs_latex, pdf_text
 from saidl.report.build import PAGE_PREFIX
 
 pytestmark = needs_latex
@@ -20,10 +20,7 @@ BOXES = re.compile(r"\\fcolorbox.*?\\end\{minipage\}\}", re.S)
 
 
 def text_of(pdf, first=None, last=None, layout=False) -> str:
-    args = ["pdftotext", *(["-layout"] if layout else [])]
-    if first is not None:
-        args += ["-f", str(first), "-l", str(last or first)]
-    return subprocess.run([*args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return pdf_text(pdf, first, last, mode="layout" if layout else None, strip=False)
 
 
 def page_count(pdf) -> int:
