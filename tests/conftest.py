@@ -60,7 +60,12 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def smoke_workflow(tmp_path_factory) -> Path:
     """A copy of the workflow with every smoke report built (all task PDFs and the combined one).
-    Shared by every test module that reads smoke PDFs: read it, never modify it (copy it first)."""
+    Shared by every test module that reads smoke PDFs: read it, never modify it (copy it first).
+    ``SAIDL_SMOKE_WORKFLOW=<dir>`` reuses a workflow copy built before (to iterate on the checks)."""
+    import os
+
+    if os.environ.get("SAIDL_SMOKE_WORKFLOW"):
+        return Path(os.environ["SAIDL_SMOKE_WORKFLOW"])
     root = tmp_path_factory.mktemp("smoke") / "repo"
     shutil.copytree(REPO, root, ignore=SMOKE_IGNORE)
     smoke_snakemake(root, "report", "--cores", "2")

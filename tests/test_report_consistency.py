@@ -67,7 +67,7 @@ def test_no_placeholder_or_raw_character_in_the_text(report):
     body = body_pages(report["pdf"])
     assert not re.search(r"[A-Za-z]\(s\)", body), f"{report['task']}: a plural written '(s)' in the report's text"
     assert not re.search(r"\bNone\b", body), f"{report['task']}: 'None' in the report's text"
-    assert not re.search(r"\bnan\b", body, re.I), f"{report['task']}: 'nan' in the report's text"
+    assert not re.search(r"\b(nan|NaN)\b", body), f"{report['task']}: 'nan' in the report's text"
 
 
 def test_answer_sheet_on_page_one_with_pages_that_exist(report):
