@@ -97,10 +97,10 @@ def test_data_tables_and_counts_match_the_summary(smoke_workflow):
     cfg = summary["run_configs"]["main"]
     for label, key in (("training images", "n_train"), ("validation images", "n_val"), ("test images", "n_test"),
                        ("epochs", "epochs"), ("batch size", "batch_size")):
-        assert re.search(rf"^{label}\s+{cfg[key]}\b", layout, re.M), f"hyperparameter table: {label} is not {cfg[key]}"
+        assert re.search(rf"^\s*{label}\s+{cfg[key]}\b", layout, re.M), f"hyperparameter table: {label} is not {cfg[key]}"
         assert summary["groups"]["main"][key] == cfg[key]
     seeds = ", ".join(str(s) for s in summary["groups"]["main"]["seeds"])
-    assert re.search(rf"^seeds, main\s+{re.escape(seeds)}\b", layout, re.M)
+    assert re.search(rf"^\s*seeds, main\s+{re.escape(seeds)}\b", layout, re.M)
     for noise, per_eta in summary["noise"]["main"].items():
         for eta, v in per_eta.items():
             if float(eta) > 0:
