@@ -15,7 +15,9 @@ from conftest import REPO, needs_latex
 from saidl.common.config import scale_changes
 from saidl.common.io import read_json
 
-pytestmark = needs_latex
+# the rehearsal build takes about 8 minutes on 2 idle cores and several times that on a loaded
+# machine: the timeout only catches a hang
+pytestmark = [needs_latex, pytest.mark.timeout(3600)]
 TASKS = ("coreml", "ssm", "rl", "diffusion", "paper", "multimodal")
 IGNORE = shutil.ignore_patterns(".venv", "results", "logs", ".snakemake", "__pycache__", "*.egg-info",
                                 ".pytest_cache", "data", ".whl")

@@ -163,9 +163,10 @@ def test_demo_sensitivity_reuses_the_main_run_at_the_papers_alpha_beta(cfgs):
     runs = run_configs(*cfgs, "demo")
     points = design(*cfgs, "demo")["sensitivity"]["points"]
     paper = next(p for p in points if (p["alpha"], p["beta"]) == (5.0, 5.0))
-    assert paper["runs"] == ["main-sym-0.8-ANL-CE-s0"]
+    seeds = cfgs[0]["scales"]["demo"]["sensitivity"]["seeds"]
+    assert paper["runs"] == [f"main-sym-0.8-ANL-CE-s{s}" for s in seeds]
     assert all(rid in runs for p in points for rid in p["runs"])
-    assert len([r for r in runs.values() if r["group"] == "sensitivity"]) == len(points) - 1
+    assert len([r for r in runs.values() if r["group"] == "sensitivity"]) == (len(points) - 1) * len(seeds)
 
 
 def test_an_unknown_variant_is_a_clear_config_error(cfgs):
