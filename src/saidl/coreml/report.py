@@ -10,13 +10,8 @@ from saidl.common.config import full_protocol
 from saidl.coreml.data import ASYM_MAPS
 from saidl.coreml.names import APL, DATASET_NAMES, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
 from saidl.coreml.reference import REFERENCE
-from saidl.report.latex import Tex, escape_tex
+from saidl.report.latex import Tex, escape_tex, format_pct as pct
 from saidl.report.tables import hparam_rows
-
-
-
-def pct(x: float | None) -> Tex:
-    return Tex("--") if x is None else Tex(f"{100 * x:.1f}\\,\\%")
 
 
 class Numbers:
@@ -67,8 +62,6 @@ def asym_pairs(dataset: str, classes: list[str]) -> list[dict]:
 def tex_join(*parts) -> Tex:
     """Concatenate pieces: Tex pieces stay raw, everything else is escaped."""
     return Tex("".join(p if isinstance(p, Tex) else escape_tex(p) for p in parts))
-
-
 
 
 def reference_rows(summary: dict, n: Numbers) -> list[dict]:

@@ -15,7 +15,7 @@ from saidl.coreml.names import ANL_A, ANL_MIN_PROB, DATASET_NAMES, MODEL_NAMES
 from saidl.paper.analyze import APL, best_apl, settings
 from saidl.paper.reference import REFERENCE
 from saidl.report.jinja import ci_filter
-from saidl.report.latex import Tex, format_pct
+from saidl.report.latex import Tex, format_pct as pct
 from saidl.report.tables import hparam_rows
 
 # The paper's CIFAR-10 protocol (shared/reference/noisy_labels.md, sections 1 and 5).
@@ -39,10 +39,6 @@ HPARAM_LABELS = {
     "device": ("device", ""),
 }
 HPARAM_SKIP = ("scale", "data_dir", "verify_checksums")
-
-
-def pct(x: float | None) -> Tex:
-    return format_pct(x)
 
 
 def hparams(summary: dict) -> list[dict]:

@@ -7,7 +7,7 @@ Verdicts (claims, the best set, comparisons) come from the summary, where analyz
 from __future__ import annotations
 
 from saidl.common.config import full_protocol
-from saidl.report.latex import Tex
+from saidl.report.latex import Tex, format_pct as pct
 from saidl.report.tables import hparam_rows
 from saidl.ssm.data import SEQ_DATASET_NAMES
 
@@ -82,10 +82,6 @@ def hparams(summary: dict) -> list[dict]:
         r["name"] = Tex(r["name"]) if "$" in r["name"] else r["name"]
         r["note"] = Tex(note) if "$" in note else note
     return rows
-
-
-def pct(x: float | None) -> Tex:
-    return Tex("--") if x is None else Tex(f"{100 * x:.1f}\\,\\%")
 
 
 def disc_numbers(summary: dict) -> dict:
