@@ -46,9 +46,12 @@ def smoke_snakemake(cwd, *args, check=True):
     return proc
 
 
-# The smoke build behind ``smoke_workflow`` takes about 4 minutes on 2 idle cores and several times
-# that on a loaded machine; the timeout of a test that uses it only has to catch a hang.
-SMOKE_BUILD_TIMEOUT = 3600
+# Every timeout in the tests only catches a hang, never slowness: a test that takes a minute on two
+# idle cores takes several on a machine loaded to 3x its cores (CI runners, parallel builds). One
+# value for every subprocess a test starts and for every test that builds a workflow.
+HANG_TIMEOUT = 3600
+# The smoke build behind ``smoke_workflow`` takes about 4 minutes on 2 idle cores.
+SMOKE_BUILD_TIMEOUT = HANG_TIMEOUT
 
 
 def pytest_collection_modifyitems(items):

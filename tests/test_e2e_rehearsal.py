@@ -11,13 +11,13 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, needs_latex
+from conftest import HANG_TIMEOUT, REPO, needs_latex
 from saidl.common.config import scale_changes
 from saidl.common.io import read_json
 
 # the rehearsal build takes about 8 minutes on 2 idle cores and several times that on a loaded
 # machine: the timeout only catches a hang
-pytestmark = [needs_latex, pytest.mark.timeout(3600)]
+pytestmark = [needs_latex, pytest.mark.timeout(HANG_TIMEOUT)]
 TASKS = ("coreml", "ssm", "rl", "diffusion", "paper", "multimodal")
 IGNORE = shutil.ignore_patterns(".venv", "results", "logs", ".snakemake", "__pycache__", "*.egg-info",
                                 ".pytest_cache", "data", ".whl")
@@ -27,9 +27,8 @@ IGNORE = shutil.ignore_patterns(".venv", "results", "logs", ".snakemake", "__pyc
 def workflow(tmp_path_factory):
     root = tmp_path_factory.mktemp("rehearsal") / "repo"
     shutil.copytree(REPO, root, ignore=IGNORE)
-    # a generous limit that only catches a hang: the rehearsal takes about 10 minutes on 2 idle cores
     proc = subprocess.run([sys.executable, "-m", "snakemake", "report", "--cores", "2", "--config", "scale=rehearsal"],
-                          cwd=root, capture_output=True, text=True, timeout=3600)
+                          cwd=root, capture_output=True, text=True, timeout=HANG_TIMEOUT)
     if proc.returncode != 0:
         raise AssertionError(f"rehearsal report failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return root

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import HANG_TIMEOUT, REPO
 from saidl import plan as P
 from saidl.common.errors import ConfigError
 
@@ -220,6 +220,6 @@ def test_make_plan_runs_the_module():
     assert "-m saidl.plan --scale full --device nvidia-h100" in out
     proc = subprocess.run([sys.executable, "-m", "saidl.plan", "--scale", "full", "--device", "nvidia-h100",
                            "--cores", "16", "--gpus", "1", "--tasks", "diffusion"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+                          cwd=REPO, capture_output=True, text=True, timeout=HANG_TIMEOUT)
     assert proc.returncode == 0, proc.stderr
     assert "diffusion.train_latent:adaln/sdpa/h768x12/p4/256px" in proc.stdout and "not measured" in proc.stdout

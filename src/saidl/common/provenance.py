@@ -36,7 +36,7 @@ def git_state() -> dict:
     """Commit and dirty flag of the working tree, or 'unknown' outside a git checkout."""
     def run(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
+                              check=True, timeout=120).stdout.strip()  # a hang guard only
     try:
         commit = run("rev-parse", "HEAD")
         dirty = bool(run("status", "--porcelain", "--untracked-files=no"))
