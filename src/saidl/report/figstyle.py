@@ -76,6 +76,28 @@ def apply_style() -> None:
     matplotlib.rcParams["axes.prop_cycle"] = matplotlib.cycler(color=PALETTE)
 
 
+def literal(value: Any) -> str:
+    """``value`` (a name from a config, a summary or a dataset) as text that matplotlib draws
+    exactly as written.
+
+    Matplotlib reads the text between two ``$`` as mathematics (``$x^2$`` becomes x squared,
+    ``$a_b$`` an a with a subscript b); an escaped dollar, ``\\$``, is drawn as a plain ``$``, both
+    in plain text and in the non-math part of a label that also holds our own mathtext such as
+    ``r"$\\eta$"``. Every other character is drawn as is outside ``$...$``. Use it wherever a
+    string that is not our own code becomes a label, a tick label, a title or an annotation.
+
+    A leading underscore would hide a legend entry (matplotlib skips labels that start with
+    ``_``); such a name gets a zero-width space in front, which draws nothing.
+    """
+    text = str(value).replace("$", "\\$")
+    return "\u200b" + text if text.startswith("_") else text
+
+
+def literals(values: Any) -> list[str]:
+    """:func:`literal` of each value, for tick labels and legend entries."""
+    return [literal(v) for v in values]
+
+
 def loss_style(name: str) -> dict[str, Any]:
     """Plot keyword arguments (color, marker, linestyle, linewidth) for a loss name.
 

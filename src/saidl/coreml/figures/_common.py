@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from saidl.report.figstyle import loss_style
+from saidl.report.figstyle import literal, loss_style
 
 
 def accuracy_series(summary: dict, noise: str, loss: str) -> tuple[list[float], np.ndarray, list[list[float]]]:
@@ -20,7 +20,7 @@ def plot_vs_eta(ax, summary: dict, noise: str, losses: list[str], seeds: bool = 
     for loss in losses:
         etas, mean, values = accuracy_series(summary, noise, loss)
         style = loss_style(loss)
-        ax.plot(etas, mean, label=loss, **style)
+        ax.plot(etas, mean, label=literal(loss), **style)
         if seeds and any(len(v) > 1 for v in values):
             xs = [e for e, v in zip(etas, values) for _ in v]
             ax.scatter(xs, [x for v in values for x in v], s=6, color=style["color"], alpha=0.45,

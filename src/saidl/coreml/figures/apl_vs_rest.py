@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 from saidl.coreml.figures._common import plot_vs_eta
 from saidl.report.figure_cli import run
 from saidl.coreml.names import APL
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literals
 
 
 def plot(summary: dict):
@@ -17,7 +17,7 @@ def plot(summary: dict):
         ax.set_title("symmetric" if noise == "sym" else "asymmetric")
         # Non-APL losses in grey so that the APL pairs stand out.
         for line in ax.get_lines():
-            if line.get_label() not in APL:
+            if line.get_label() not in literals(APL):
                 line.set_color("#9a9a9a")
                 line.set_linewidth(0.8)
     handles, labels = axes[0][0].get_legend_handles_labels()

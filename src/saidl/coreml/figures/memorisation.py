@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, loss_style
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal, loss_style
 
 PANELS = (("test_acc", "test accuracy"), ("train_clean_acc", "clean train labels fitted"),
           ("train_noisy_fit", "noisy train labels memorised"))
@@ -20,7 +20,7 @@ def plot(summary: dict):
             y = curves[loss][key]
             if any(v is None for v in y):
                 continue
-            ax.plot(np.arange(1, len(y) + 1), 100 * np.asarray(y), label=loss,
+            ax.plot(np.arange(1, len(y) + 1), 100 * np.asarray(y), label=literal(loss),
                     **{**loss_style(loss), "markevery": max(1, len(y) // 6)})
         ax.set_title(title)
         ax.set_xlabel("epoch")

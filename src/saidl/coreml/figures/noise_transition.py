@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literals
 
 
 def _panels(summary: dict) -> list[tuple[str, float]]:
@@ -29,8 +29,8 @@ def plot(summary: dict):
                 if t[i, j] >= 0.005:
                     ax.text(j, i, f"{t[i, j]:.2f}".lstrip("0"), ha="center", va="center", fontsize=5,
                             color="white" if t[i, j] > 0.5 else "black")
-        ax.set_xticks(range(k), summary["classes"], rotation=90, fontsize=6)
-        ax.set_yticks(range(k), summary["classes"], fontsize=6)
+        ax.set_xticks(range(k), literals(summary["classes"]), rotation=90, fontsize=6)
+        ax.set_yticks(range(k), literals(summary["classes"]), fontsize=6)
         ax.set_xlabel("noisy label")
         ax.set_ylabel("true label")
         ax.set_title(f"{'symmetric' if noise == 'sym' else 'asymmetric'} $\\eta$ = {eta:g}")

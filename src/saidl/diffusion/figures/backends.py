@@ -4,7 +4,7 @@ its 95 % t-interval from saidl.common.stats where there are two or more, and eve
 import matplotlib.pyplot as plt
 
 from saidl.common.stats import interval
-from saidl.report.figstyle import PALETTE, SINGLE_COLUMN_IN
+from saidl.report.figstyle import PALETTE, SINGLE_COLUMN_IN, literal, literals
 from saidl.report.figure_cli import run
 
 
@@ -24,8 +24,8 @@ def plot(summary: dict):
         if base:
             hi = iv[k]["hi"] if iv[k]["hi"] is not None else means[k]
             ax.text(max(hi, max(r["times_s"])), k, f"  {base / means[k]:.2f}x", va="center", fontsize=7)
-    ax.set_yticks(y, [r["backend"] for r in rows])
-    ax.set(xlabel=f"seconds for {b['n_images']} images, {b['steps']} {b['sampler'].upper()} steps")
+    ax.set_yticks(y, literals(r["backend"] for r in rows))
+    ax.set(xlabel=f"seconds for {b['n_images']} images, {b['steps']} {literal(b['sampler'].upper())} steps")
     ax.set_xlim(left=0)
     ax.invert_yaxis()
     ax.margins(x=0.25)

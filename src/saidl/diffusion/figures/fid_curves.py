@@ -2,7 +2,7 @@
 
 import matplotlib.pyplot as plt
 
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literal
 from saidl.report.figure_cli import run
 
 GROUP_TITLE = {"conditional": "class-conditional", "unconditional": "unconditional"}
@@ -18,10 +18,10 @@ def plot(summary: dict):
     for ax, g in zip(axes[0], groups):
         for i, rid in enumerate(summary["groups"][g]):
             c = summary["runs"][rid]["curve"]
-            ax.plot(c["step"], c["fid"], marker="o", color=PALETTE[i % len(PALETTE)], label=rid)
+            ax.plot(c["step"], c["fid"], marker="o", color=PALETTE[i % len(PALETTE)], label=literal(rid))
         n = summary["runs"][summary["groups"][g][0]]["curve"]["n"]
         dataset = summary["runs"][summary["groups"][g][0]]["dataset"]  # the image set this scale trained on
-        ax.set(xlabel="training step", ylabel=f"FID ({n} samples)", title=f"{GROUP_TITLE[g]} ({dataset})")
+        ax.set(xlabel="training step", ylabel=f"FID ({n} samples)", title=f"{GROUP_TITLE[g]} ({literal(dataset)})")
         ax.legend(fontsize=7)
     return fig
 

@@ -3,7 +3,7 @@ as judged by the probe classifier: class accuracy, diversity and Fréchet distan
 
 import matplotlib.pyplot as plt
 
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literal
 from saidl.report.figure_cli import run
 
 METRICS = (("class_acc", "class accuracy"), ("diversity", "diversity (mean pairwise\nfeature distance)"),
@@ -33,7 +33,7 @@ def plot(summary: dict):
                            and (r.get("variance") or "") == var), key=lambda r: r["steps"])
             name = smp.upper() + (f" ({VARIANCE_LABEL.get(var, var)})" if several and var else "")
             ax.plot([r["steps"] for r in rows], [r[key] for r in rows], marker="o", color=PALETTE[i + 1],
-                    label=name)
+                    label=literal(name))
         if st["real"]:
             ax.axhline(st["real"][key], color="grey", linestyle=":")
         ax.set(xlabel="sampling steps", ylabel=label, xscale="log")

@@ -6,7 +6,7 @@ import numpy as np
 
 from saidl.multimodal.grid import PRETRAINED
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literals
 
 
 
@@ -31,7 +31,7 @@ def plot(summary: dict):
         ax.text(vals.mean() + std + 1.0, yi, f"{vals.mean():.1f}", va="center", fontsize=6.5)
     ax.axvline(100 * summary["test_majority_acc"], color="black", linestyle=":", linewidth=0.9)
     ax.text(100 * summary["test_majority_acc"], y[0] + 0.6, " majority class", fontsize=6, va="bottom")
-    ax.set_yticks(y, order)
+    ax.set_yticks(y, literals(order))
     ax.set_xlim(0, 100)
     ax.set_xlabel("test accuracy (%) at the best validation epoch; dots: seeds")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in (PALETTE[7], PALETTE[0], PALETTE[1])]

@@ -4,13 +4,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import SINGLE_COLUMN_IN
+from saidl.report.figstyle import SINGLE_COLUMN_IN, literal, literals
 
 
 def plot(summary: dict):
     conf = np.asarray(summary["cells"][summary["best"]]["confusion"], dtype=float)
     rows = conf / np.maximum(conf.sum(1, keepdims=True), 1)
-    names = [n.split(" (")[0] for n in summary["eda"]["class_names"]]
+    names = literals(n.split(" (")[0] for n in summary["eda"]["class_names"])
     fig, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN + 0.4, SINGLE_COLUMN_IN), layout="constrained")
     ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(names)):
@@ -21,7 +21,7 @@ def plot(summary: dict):
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{summary['best']}: test, % of each true class", fontsize=8)
+    ax.set_title(f"{literal(summary['best'])}: test, % of each true class", fontsize=8)
     ax.grid(False)
     return fig
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from saidl.multimodal.figures.ablation import colour
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal
 
 
 def plot(summary: dict):
@@ -23,7 +23,7 @@ def plot(summary: dict):
               "linestyle": "--" if fs == summary["baseline"] else "-"}
         ep = np.asarray(c["curves"]["epoch"])
         left.plot(ep, c["curves"]["loss"], **kw)
-        right.plot(ep, 100 * np.asarray(c["curves"]["val_acc"]), label=fs if on else None, **kw)
+        right.plot(ep, 100 * np.asarray(c["curves"]["val_acc"]), label=literal(fs) if on else None, **kw)
     left.set_yscale("log")
     left.set_xlabel("epoch")
     left.set_ylabel("training loss")

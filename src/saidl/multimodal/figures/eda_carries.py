@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literals
 
 
 def plot(summary: dict):
@@ -14,8 +14,8 @@ def plot(summary: dict):
     classes = c["classes"][:16]
     fig, ax = plt.subplots(figsize=(DOUBLE_COLUMN_IN, 0.2 * len(classes) + 1.3), layout="constrained")
     im = ax.imshow(pct, cmap="Blues", vmin=0, vmax=100, aspect="auto")
-    ax.set_xticks(range(len(c["datatypes"])), c["datatypes"], rotation=30, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xticks(range(len(c["datatypes"])), literals(c["datatypes"]), rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), literals(classes))
     for i in range(pct.shape[0]):
         for j in range(pct.shape[1]):
             if pct[i, j] > 0:

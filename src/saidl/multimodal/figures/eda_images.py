@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal
 
 
 def plot(summary: dict):
@@ -23,7 +23,7 @@ def plot(summary: dict):
         row = [p for p in pics if p["class"] == n]
         for j, p in enumerate(row):
             axes[i, j].imshow(np.asarray(Image.open(io.BytesIO(base64.b64decode(p["png"]))).convert("RGB")))
-        axes[i, 0].text(-0.15, 0.5, n.split(" (")[0], transform=axes[i, 0].transAxes, ha="right", va="center",
+        axes[i, 0].text(-0.15, 0.5, literal(n.split(" (")[0]), transform=axes[i, 0].transAxes, ha="right", va="center",
                         fontsize=7)
     fig.subplots_adjust(left=0.2, wspace=0.05, hspace=0.08)
     return fig

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literals
 
 
 def plot(summary: dict):
@@ -15,7 +15,7 @@ def plot(summary: dict):
     x = np.arange(len(names))
     for k, split in enumerate(("training", "validation", "testing")):  # the JSON holds them sorted
         left.bar(x + (k - 1) * 0.27, eda["splits"][split], width=0.27, color=PALETTE[k], label=split)
-    left.set_xticks(x, [n.split(" (")[0] for n in names], rotation=20, ha="right")
+    left.set_xticks(x, literals(n.split(" (")[0] for n in names), rotation=20, ha="right")
     left.set_ylabel("labelled nodes")
     left.legend(fontsize=6)
     left.grid(axis="x", visible=False)

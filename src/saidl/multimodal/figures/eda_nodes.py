@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literals
 
 MODALITY_COLOURS = {"structure": PALETTE[7], "image": PALETTE[0], "text": PALETTE[1], "numeric": PALETTE[2],
                     "temporal": PALETTE[3], "spatial": PALETTE[4]}
@@ -14,7 +14,7 @@ MODALITY_COLOURS = {"structure": PALETTE[7], "image": PALETTE[0], "text": PALETT
 def hbar(ax, names, counts, colours=None, log=True):
     y = np.arange(len(names))[::-1]
     ax.barh(y, counts, color=colours or PALETTE[0], height=0.7)
-    ax.set_yticks(y, names)
+    ax.set_yticks(y, literals(names))
     if log:
         ax.set_xscale("log")
     for yi, c in zip(y, counts):

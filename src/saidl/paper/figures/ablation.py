@@ -6,7 +6,7 @@ import numpy as np
 
 from saidl.paper.figures._common import setting_label, variant_style
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literals
 
 
 def rows(summary: dict) -> list[tuple[str, dict]]:
@@ -37,7 +37,7 @@ def plot(summary: dict):
                    label="clean labels fitted" if yi == y[0] else None)
         right.barh(yi - 0.18, 100 * cell["noisy_fit"]["mean"], height=0.36, color=colour, alpha=0.35,
                    hatch="////", edgecolor="white", label="noisy labels memorised" if yi == y[0] else None)
-    left.set_yticks(y, [name for name, _ in data])
+    left.set_yticks(y, literals(name for name, _ in data))
     right.set_yticks(y, [""] * len(data))
     left.set_xlabel("test accuracy (%), last epoch")
     right.set_xlabel("training labels (%), last epoch")

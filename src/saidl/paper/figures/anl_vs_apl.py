@@ -7,7 +7,7 @@ import numpy as np
 from saidl.coreml.names import DATASET_NAMES
 from saidl.paper.figures._common import group_settings, setting_label, variant_style, variants_in
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal, literals
 
 
 def plot(summary: dict):
@@ -26,7 +26,7 @@ def plot(summary: dict):
                 x = j + (i - (len(present) - 1) / 2) * width
                 vals = 100 * np.asarray(cell["final"]["values"])
                 ax.bar(x, vals.mean(), width * 0.9, color=variant_style(name)["color"], alpha=0.9,
-                       label=None if name in labelled else name)
+                       label=None if name in labelled else literal(name))
                 labelled.add(name)
                 if len(vals) > 1:
                     ax.errorbar(x, vals.mean(), yerr=vals.std(ddof=1), color="black", linewidth=0.8, capsize=1.5)
@@ -34,10 +34,10 @@ def plot(summary: dict):
         ax.set_xticks(range(len(settings)), [setting_label(n, e) for n, e in settings])
         ax.set_ylabel("test accuracy (%), last epoch")
         ds = summary["groups"][group]["dataset"]
-        ax.set_title(f"{DATASET_NAMES.get(ds, ds)} ({group} comparison)")
+        ax.set_title(f"{literal(DATASET_NAMES.get(ds, ds))} ({group} comparison)")
         ax.grid(axis="x", visible=False)
         handles, labels = ax.get_legend_handles_labels()
-        order = sorted(range(len(labels)), key=lambda k: names.index(labels[k]))
+        order = sorted(range(len(labels)), key=lambda k: literals(names).index(labels[k]))
         ax.legend([handles[k] for k in order], [labels[k] for k in order], ncol=len(names),
                   loc="upper center", bbox_to_anchor=(0.5, -0.14))
     return fig

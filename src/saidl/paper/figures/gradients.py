@@ -6,7 +6,7 @@ import numpy as np
 
 from saidl.paper.figures._common import variant_style
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal
 
 
 def plot(summary: dict):
@@ -16,8 +16,8 @@ def plot(summary: dict):
     for name, norms in g["norms"].items():
         norms = np.asarray(norms)
         style = {**variant_style(name), "marker": None}
-        left.plot(p, norms / norms.max(), label=name, **style)
-        right.plot(p, norms, label=name, **style)
+        left.plot(p, norms / norms.max(), label=literal(name), **style)
+        right.plot(p, norms, label=literal(name), **style)
     left.set_title("relative to each loss's largest gradient")
     right.set_title("absolute (log scale)")
     right.set_yscale("log")

@@ -7,7 +7,7 @@ import numpy as np
 
 from saidl.paper.figures._common import setting_label, variant_style
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal
 
 PANELS = (("train_clean_acc", "clean training labels fitted"),
           ("train_noisy_fit", "noisy training labels memorised"),
@@ -28,7 +28,7 @@ def plot(summary: dict):
             y = curves[key]
             if any(v is None for v in y):
                 continue
-            ax.plot(np.arange(1, len(y) + 1), 100 * np.asarray(y), label=name,
+            ax.plot(np.arange(1, len(y) + 1), 100 * np.asarray(y), label=literal(name),
                     **{**variant_style(name), "marker": None})
         ax.set_title(title)
         ax.set_ylim(0, 100)

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from saidl.common.stats import interval
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literals
 from saidl.report.figure_cli import run
 
 
@@ -40,7 +40,7 @@ def plot(summary: dict):
         right.text(0.01, 0.02, "axis cut at R^2 = -1", transform=right.transAxes, fontsize=6)
     right.set_ylim(floor, 1.05)
     right.axhline(0.0, color="0.3", lw=0.6)
-    right.set_xticks(x, names, rotation=15, ha="right")
+    right.set_xticks(x, literals(names), rotation=15, ha="right")
     right.set(ylabel=r"held-out $R^2$ of a linear probe", title="what the embedding encodes")
     fig.legend(*right.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False,
                fontsize=7)  # below both panels, away from the bars and the tick labels

@@ -2,7 +2,7 @@
 
 import matplotlib.pyplot as plt
 
-from saidl.report.figstyle import SINGLE_COLUMN_IN
+from saidl.report.figstyle import SINGLE_COLUMN_IN, literal
 from saidl.report.figure_cli import run
 from saidl.rl.figures._common import colour
 
@@ -12,7 +12,7 @@ def plot(summary: dict):
     for v in summary["variants"]:
         p = summary["per_variant"][v]
         if p["sigma"]:
-            ax.plot(p["steps"], p["sigma"], marker="o", color=colour(v), label=v)
+            ax.plot(p["steps"], p["sigma"], marker="o", color=colour(v), label=literal(v))
     ax.set(xlabel="environment steps", ylabel=r"mean $\sigma$ of noisy layers")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)  # outside the curves
     return fig

@@ -5,7 +5,7 @@ honest picture; the intervals are in the report's table)."""
 import matplotlib.pyplot as plt
 import numpy as np
 
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literals
 from saidl.report.figure_cli import run
 
 
@@ -21,7 +21,7 @@ def plot(summary: dict):
                        label="one seed" if (i == 0 and key == "final") else None)
     ax.axhline(summary["random_return"]["mean"], color="grey", linestyle=":", linewidth=0.9,
                label="random policy")
-    ax.set_xticks(x, vs, rotation=20, ha="right")
+    ax.set_xticks(x, literals(vs), rotation=20, ha="right")
     ax.set_ylabel("evaluation return")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)  # outside the bars
     return fig

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from saidl.common.stats import interval
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literals
 from saidl.report.figure_cli import run
 
 
@@ -23,7 +23,7 @@ def plot(summary: dict):
     for xi, m, hi in zip(x, means, means + err[1]):
         ax.text(xi, hi + 1.5, f"{m:.1f}", ha="center", va="bottom", fontsize=7)
     ax.axhline(10, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_xticks(x, names, rotation=20, ha="right")
+    ax.set_xticks(x, literals(names), rotation=20, ha="right")
     ax.set_ylabel("test accuracy (%), last epoch")
     ax.set_ylim(0, 100)
     ax.bar([0], [0], color=PALETTE[0], label="bilinear")

@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literal
 from saidl.report.figure_cli import run
 
 
@@ -16,7 +16,7 @@ def plot(summary: dict):
     for ax, name in zip(axes.flat, names):
         for j, k in enumerate(summary["per_model"][name]["kernels"]):
             ax.plot(np.arange(len(k)), k, color=PALETTE[j % len(PALETTE)], linewidth=0.7)
-        ax.set_title(name)
+        ax.set_title(literal(name))
         ax.set_xscale("symlog", linthresh=10)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 import numpy as np
 
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, PALETTE, literal
 from saidl.report.figure_cli import run
 
 
@@ -15,8 +15,8 @@ def plot(summary: dict):
         epochs = np.arange(1, len(m["curve"]) + 1)
         style = {"color": PALETTE[i % len(PALETTE)], "marker": "o",
                  "linestyle": "--" if m["backend"] == "numpy" else "-"}
-        acc.plot(epochs, 100 * np.asarray(m["curve"]), label=name, **style)
-        loss.plot(epochs, m["loss_curve"], label=name, **style)
+        acc.plot(epochs, 100 * np.asarray(m["curve"]), label=literal(name), **style)
+        loss.plot(epochs, m["loss_curve"], label=literal(name), **style)
     acc.axhline(10, color="grey", linewidth=0.8, linestyle=":")
     acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy (dotted: chance)")
     loss.set(xlabel="epoch", ylabel="training loss", title="training cross-entropy")
