@@ -20,7 +20,7 @@ from saidl.common.io import read_json
 from saidl.common.paths import templates_dir, tex_dir
 from saidl.report.jinja import make_env, render_template
 from saidl.report.latex import Tex, escape_tex
-from saidl.report.latexmk import compile_pdf
+from saidl.report.latexmk import Terminated, compile_pdf, last_build_status
 from saidl.report.listings import code_listing
 
 
@@ -57,6 +57,9 @@ def answer_pages(aux: Path, prefix: str) -> str:
     if not aux.exists():
         raise LatexError(f"{aux} is missing: the report's LaTeX build folder is gone; "
                                 f"rebuild the task's PDF (snakemake --forcerun <task>_pdf)")
+    if last_build_status(aux.parent, aux.stem) not in ("done", None):
+        raise LatexError(f"{aux} is from a LaTeX build that did not finish (interrupted or failed); "
+                         f"rebuild the task's PDF (snakemake --forcerun <task>_pdf)")
     match = _ANSWERS_END.search(aux.read_text(encoding="utf-8", errors="replace"))
     if match is None:
         return "1"
@@ -110,7 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         "pdf": lambda: compile_pdf(args.tex, args.pdf, texinputs=[tex_dir(), *args.texinputs]),
         "combine": lambda: combine(args.pdfs, args.titles, args.scale, args.out),
     }
-    return exit_code(actions[args.cmd])
+    try:
+        return exit_code(actions[args.cmd])
+    except (KeyboardInterrupt, Terminated) as exc:
+        target = args.pdf if args.cmd == "pdf" else args.out
+        print(f"interrupted: {target} was not written; nothing half-built is kept, so the next run "
+              "builds it afresh", file=sys.stderr)
+        return exc.code if isinstance(exc, Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -4,16 +4,26 @@ pdflatex runs without shell escape and with paranoid file access (``openin_any=p
 ``openout_any=p``): it can only read files by relative name or through ``TEXINPUTS``, and only
 write inside the build folder. Failures become one :class:`LatexError` paragraph that names the
 generated line, its text, and the template line it came from (via the ``.srcmap.json`` sidecar).
+
+An interrupted build never poisons the next one: ``<build>/<stem>.saidl-build.json`` records
+whether the last build of the folder finished. A build that did not (Ctrl-C, ``kill``, a crash,
+a LaTeX error) leaves a partial PDF, a truncated log or aux, and a latexmk database that says
+"gave an error"; the next build kills what is left of its latexmk and starts from an empty
+folder. The PDF is moved into place (atomically) only after a build that succeeded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from saidl.common.errors import LatexError
@@ -91,27 +101,134 @@ def _latexmk_command(tex_path: Path, build: Path) -> list[str]:
     ]
 
 
-def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int | None, str]:
+class Terminated(SystemExit):
+    """Raised in place of dying on SIGTERM/SIGHUP, so the latexmk process group is killed first."""
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """While active (main thread only), SIGTERM and SIGHUP raise :class:`Terminated`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Terminated(128 + signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL process group ``pgid`` (latexmk and its pdflatex/bibtex); no error if it is gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _run(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float,
+    on_start: Callable[[int], None] | None = None,
+) -> tuple[int | None, str]:
     """Run ``command``; returns (exit code or None on timeout, combined output).
 
-    On timeout the whole process group (latexmk and its pdflatex) is killed.
+    The command runs in its own process group (``on_start`` gets its id). On timeout, Ctrl-C,
+    SIGTERM or SIGHUP the whole group (latexmk and its pdflatex) is killed, so no orphaned
+    pdflatex keeps writing into the build folder.
     """
-    proc = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        return None, output.decode("utf-8", "replace")
+    with _terminate_as_exception():
+        proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            if on_start is not None:
+                on_start(proc.pid)
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            output, _ = proc.communicate()
+            return None, output.decode("utf-8", "replace")
+        except BaseException:
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
     return proc.returncode, output.decode("utf-8", "replace")
+
+
+def _state_path(build: Path, stem: str) -> Path:
+    """The file that records whether the last build in ``build`` finished."""
+    return build / f"{stem}.saidl-build.json"
+
+
+def _read_state(path: Path) -> dict:
+    """The recorded build state (``{}`` when missing or unreadable, e.g. cut by an interruption)."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def last_build_status(build: Path, stem: str) -> str | None:
+    """How the last build of ``stem`` in ``build`` ended: "done", "failed", "running" (it was
+    interrupted, or is running now), or None when there is no record (a build by an older version)."""
+    status = _read_state(_state_path(build, stem)).get("status")
+    return status if isinstance(status, str) else None
+
+
+def _write_state(path: Path, **state: object) -> None:
+    path.write_text(json.dumps(state) + "\n", encoding="utf-8")
+
+
+def _is_latex_group(pgid: int) -> bool:
+    """True if some live process of group ``pgid`` is latexmk, pdflatex or bibtex (ours, left behind)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and re.search(r"latexmk|pdflatex|bibtex", cmdline):
+            return True
+    return False
+
+
+def _prepare_build(build: Path, stem: str) -> None:
+    """Make ``build`` ready for a new latexmk run.
+
+    If the last build there did not finish, its latexmk (if still alive) is killed and the folder
+    is emptied: its partial PDF, truncated log/aux and latexmk database would make latexmk stop
+    with "Nothing to do ... gave an error". A finished build's files are kept (latexmk reruns
+    only what changed).
+    """
+    state_path = _state_path(build, stem)
+    state = _read_state(state_path)
+    pgid = state.get("pgid")
+    if isinstance(pgid, int) and pgid > 1 and _is_latex_group(pgid):
+        _kill_group(pgid)
+    if build.exists() and state.get("status") != "done":
+        if any(build.iterdir()):
+            why = {"running": "it was interrupted", "failed": "it failed"}.get(state.get("status"), "no record of it")
+            print(f"note: the last LaTeX build in {build} did not finish ({why}); building it afresh",
+                  file=sys.stderr)
+        shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True, exist_ok=True)
+    _write_state(state_path, status="running")
 
 
 def compile_pdf(
@@ -121,7 +238,8 @@ def compile_pdf(
 
     The build happens in ``<tex dir>/build-<stem>/``; ``texinputs`` are extra folders searched
     for ``\\input``/``\\usepackage``/graphics files (e.g. the folder holding ``saidl.sty``).
-    A stale ``pdf_path`` is removed when compilation fails.
+    A stale ``pdf_path`` is removed when compilation fails. A build folder left by a build that
+    did not finish (interrupted, killed, failed) is emptied first (:func:`_prepare_build`).
     """
     tex_path, pdf_path = Path(tex_path).resolve(), Path(pdf_path)
     if shutil.which("latexmk") is None:
@@ -130,16 +248,34 @@ def compile_pdf(
             f"install TeX Live with: sudo apt-get install {DEBIAN_PACKAGES}"
         )
     build = tex_path.parent / f"build-{tex_path.stem}"
-    build.mkdir(parents=True, exist_ok=True)
+    state = _state_path(build, tex_path.stem)
+    _prepare_build(build, tex_path.stem)
     command = _latexmk_command(tex_path, build)
-    code, output = _run(command, tex_path.parent, _latex_env(texinputs, tex_path.parent), timeout)
+    env = _latex_env(texinputs, tex_path.parent)
+    code, output = _run(command, tex_path.parent, env, timeout,
+                        on_start=lambda pid: _write_state(state, status="running", pgid=pid))
     (build / f"{tex_path.stem}.latexmk.txt").write_text(output, encoding="utf-8")
     built_pdf = build / f"{tex_path.stem}.pdf"
     if code == 0 and built_pdf.exists():
+        _write_state(state, status="done")
         return atomic_write_bytes(pdf_path, built_pdf.read_bytes())
+    _write_state(state, status="failed")
     pdf_path.unlink(missing_ok=True)
     reason = f"timed out after {timeout:g} s" if code is None else f"latexmk exit code {code}"
     raise LatexError(_failure_message(tex_path, build, reason))
+
+
+def _latexmk_summary(output: Path) -> str:
+    """latexmk's "Collected error summary" (its lines joined by "; "), or "" if there is none."""
+    if not output.is_file():
+        return ""
+    text = output.read_text(encoding="utf-8", errors="replace")
+    _, found, rest = text.partition("Collected error summary (may duplicate other messages):")
+    if not found:
+        return ""
+    lines = [line.strip() for line in rest.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Refer to", "Latexmk:"))]
+    return "; ".join(lines[:3])
 
 
 def _line_text(path: Path, line: int | None) -> str | None:
@@ -158,7 +294,11 @@ def _failure_message(tex_path: Path, build: Path, reason: str) -> str:
         return f"LaTeX failed on {tex_path} ({reason}) before writing a log; see {output}."
     error = first_latex_error(log_path.read_text(encoding="utf-8", errors="replace"))
     if error is None:
-        return f"LaTeX failed on {tex_path} ({reason}) and its log names no error; full log: {log_path}."
+        output = build / f"{tex_path.stem}.latexmk.txt"
+        said = _latexmk_summary(output)
+        return (f"LaTeX failed on {tex_path} ({reason}) and its log names no error"
+                + (f"; latexmk says: {said}" if said else "")
+                + f"; full log: {log_path}, latexmk output: {output}.")
     file, line, message = error
     source = tex_path if file is None else (tex_path.parent / file).resolve()
     parts = [f"LaTeX failed on {source}:{line}: {message}"]

@@ -1,0 +1,215 @@
+"""Robustness of the PDF build (issue 14): interrupted builds, LaTeX error locations, commands
+that paste back exactly from a PDF, and the permissions of written results."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from saidl.common.errors import LatexError
+from saidl.common.io import atomic_write_bytes, atomic_write_text, write_json
+from saidl.report.latexmk import _latex_env, _latexmk_command, compile_pdf
+
+REPO = Path(__file__).resolve().parents[1]
+STY_DIR = REPO / "tex"
+TEMPLATES = REPO / "templates"
+
+needs_latex = pytest.mark.skipif(
+    any(subprocess.run(["which", tool], capture_output=True).returncode for tool in ("latexmk", "pdftotext")),
+    reason="latexmk/pdftotext missing: run `make env` (as root) first",
+)
+
+# Two passes (a forward \ref) of enough pages that pdflatex runs for a while and can be interrupted.
+SLOW_DOC = r"""\documentclass{article}
+\usepackage{lipsum,pgffor}
+\begin{document}
+\section{A}\label{a} See Section~\ref{b}.
+\foreach\i in {1,...,30}{\lipsum[1-50]}
+\section{B}\label{b} The end.
+\end{document}
+"""
+
+
+# ---------------------------------------------------------------- item 1: interrupted builds
+
+
+def _latex_processes(cwd: Path) -> list[tuple[int, int, str]]:
+    """(pid, process group, command name) of every latexmk/pdflatex running in folder ``cwd``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) != cwd.resolve():
+                continue
+            raw = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2:].split()
+        if fields[0] != "Z" and ("latexmk" in cmdline or "pdflatex" in cmdline):
+            found.append((int(entry.name), int(fields[2]), raw[raw.index("(") + 1: raw.rfind(")")]))
+    return found
+
+
+def _wait_for_pdflatex(folder: Path, log: Path, timeout: float = 120) -> int:
+    """The pid of the pdflatex running in ``folder`` once it has written part of ``log``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = [pid for pid, _, name in _latex_processes(folder) if name == "pdflatex"]
+        if running and log.exists() and log.stat().st_size > 2000:
+            return running[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no pdflatex started in {folder} within {timeout} s")
+
+
+def _wait_gone(folder: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while _latex_processes(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _slow_doc(tmp_path: Path) -> Path:
+    tex = tmp_path / "doc.tex"
+    tex.write_text(SLOW_DOC, encoding="utf-8")
+    return tex
+
+
+def _assert_builds(tex: Path) -> None:
+    pdf = compile_pdf(tex, tex.with_name("out.pdf"))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "See Section 2" in text  # the second pass ran: the reference is resolved
+
+
+@needs_latex
+def test_rerun_after_pdflatex_was_killed_mid_build_succeeds(tmp_path):
+    """The issue's state: pdflatex killed mid-build leaves a partial PDF, a truncated log and a
+    latexmk database that records the error; latexmk then said "Nothing to do ... gave an error"
+    (exit 12) on every rerun."""
+    tex = _slow_doc(tmp_path)
+    build = tmp_path / "build-doc"
+    build.mkdir()
+    latexmk = subprocess.Popen(_latexmk_command(tex, build), cwd=tmp_path, env=_latex_env([], tmp_path),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    os.kill(_wait_for_pdflatex(tmp_path, build / "doc.log"), signal.SIGTERM)
+    assert latexmk.wait(timeout=60) != 0
+    assert (build / "doc.fdb_latexmk").exists()  # the poisoned state: latexmk recorded the error
+    _assert_builds(tex)
+
+
+@needs_latex
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_rerun_after_interrupted_pdf_step_succeeds(tmp_path, sig):
+    """Ctrl-C (SIGINT), SIGTERM (what Snakemake sends its jobs) or kill -9 of the pdf step mid-build."""
+    tex = _slow_doc(tmp_path)
+    tex.with_name("out.pdf").write_bytes(b"%PDF stale")
+    step = subprocess.Popen(
+        [sys.executable, "-m", "saidl.report.build", "pdf", "--tex", str(tex), "--pdf", str(tmp_path / "out.pdf")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _wait_for_pdflatex(tmp_path, tmp_path / "build-doc" / "doc.log")
+    step.send_signal(sig)
+    output, _ = step.communicate(timeout=60)
+    assert step.returncode != 0
+    if sig != signal.SIGKILL:
+        _wait_gone(tmp_path, timeout=10)
+        assert not _latex_processes(tmp_path), "the interrupted step left latexmk/pdflatex running"
+        assert "Traceback" not in output, output
+        assert "interrupted" in output, output
+    # kill -9 leaves latexmk running on its own; the rerun stops it before it starts afresh
+    _assert_builds(tex)
+
+
+@needs_latex
+def test_rerun_after_truncated_aux_and_log_succeeds(tmp_path):
+    """A build cut while pdflatex wrote the .aux (an aux ending mid-line would stop every later
+    pdflatex run with "File ended while scanning use of \\@newl@bel")."""
+    tex = _slow_doc(tmp_path)
+    _assert_builds(tex)
+    build = tmp_path / "build-doc"
+    tex.write_text(SLOW_DOC.replace("The end.", "The end, changed."), encoding="utf-8")
+    (build / "doc.aux").write_text("\\relax\n\\newlabel{a}{{1}{1", encoding="utf-8")
+    log = build / "doc.log"
+    log.write_bytes(log.read_bytes()[:3000])
+    (build / "doc.pdf").write_bytes((build / "doc.pdf").read_bytes()[:5000])
+    (build / "doc.saidl-build.json").write_text('{"status": "running"}')
+    _assert_builds(tex)
+
+
+@needs_latex
+def test_failed_latex_run_does_not_poison_the_next(tmp_path):
+    """After a LaTeX error the fixed document builds (latexmk's error record is not replayed)."""
+    tex = tmp_path / "doc.tex"
+    tex.write_text("\\documentclass{article}\\begin{document}\\input{part}\\end{document}\n")
+    (tmp_path / "part.tex").write_text("\\undefinedmacro\n")
+    with pytest.raises(LatexError, match=r"Undefined control sequence"):
+        compile_pdf(tex, tmp_path / "out.pdf")
+    (tmp_path / "part.tex").write_text("Fixed.\n")
+    assert compile_pdf(tex, tmp_path / "out.pdf").exists()
+
+
+# ---------------------------------------------------------------- item 13: file permissions
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_atomic_writes_get_the_mode_of_a_normally_created_file(tmp_path, umask_022):
+    written = [atomic_write_bytes(tmp_path / "a.bin", b"x"), atomic_write_text(tmp_path / "b.txt", "x"),
+               write_json(tmp_path / "c.json", {"a": 1})]
+    with open(tmp_path / "plain.txt", "w") as fh:
+        fh.write("x")
+    assert [oct(_mode(p)) for p in written] == [oct(_mode(tmp_path / "plain.txt"))] * 3 == ["0o644"] * 3
+    os.umask(0o077)
+    assert _mode(atomic_write_bytes(tmp_path / "a.bin", b"y")) == 0o600  # the umask is followed, not fixed
+
+
+def test_saved_figure_gets_the_mode_of_a_normally_created_file(tmp_path, umask_022):
+    import matplotlib.pyplot as plt
+
+    from saidl.report.figstyle import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    save_figure(fig, tmp_path / "f.pdf")
+    plt.close(fig)
+    assert _mode(tmp_path / "f.pdf") == 0o644
+
+
+@needs_latex
+def test_compiled_pdf_gets_the_mode_of_a_normally_created_file(tmp_path, umask_022):
+    tex = tmp_path / "doc.tex"
+    tex.write_text("\\documentclass{article}\\begin{document}Hi.\\end{document}\n")
+    assert _mode(compile_pdf(tex, tmp_path / "out" / "doc.pdf")) == 0o644
+
+
+def test_combined_pdf_refuses_the_aux_of_an_unfinished_task_build(tmp_path):
+    """combine reads each task's answer-sheet pages from its .aux; a cut one is not trusted."""
+    from saidl.report.build import answer_pages
+
+    build = tmp_path / "tex" / "build-report"
+    build.mkdir(parents=True)
+    (build / "report.aux").write_text("\\newlabel{answers-end}{{}{CM-")
+    (build / "report.saidl-build.json").write_text('{"status": "running", "pgid": 1}')
+    with pytest.raises(LatexError, match=r"did not finish .*--forcerun <task>_pdf"):
+        answer_pages(build / "report.aux", "CM-")
+    (build / "report.aux").write_text("\\newlabel{answers-end}{{}{CM-3}{}{}{}}")
+    (build / "report.saidl-build.json").write_text('{"status": "done"}')
+    assert answer_pages(build / "report.aux", "CM-") == "1-3"
