@@ -213,3 +213,78 @@ def test_combined_pdf_refuses_the_aux_of_an_unfinished_task_build(tmp_path):
     (build / "report.aux").write_text("\\newlabel{answers-end}{{}{CM-3}{}{}{}}")
     (build / "report.saidl-build.json").write_text('{"status": "done"}')
     assert answer_pages(build / "report.aux", "CM-") == "1-3"
+
+
+# ---------------------------------------------------------------- item 7: unclosed braces
+
+
+def _render_and_compile(tmp_path: Path, templates: dict[str, str], context: dict) -> str:
+    """Render ``doc.tex`` (from ``templates``) and compile it; the LaTeX error message."""
+    from saidl.report.jinja import make_env, render_template
+
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    for name, text in templates.items():
+        (tpl / name).write_text(text, encoding="utf-8")
+    out = render_template(make_env([tpl, TEMPLATES]), "doc.tex", context, tmp_path / "out" / "doc.tex")
+    with pytest.raises(LatexError) as info:
+        compile_pdf(out, tmp_path / "out" / "doc.pdf", texinputs=[STY_DIR])
+    return str(info.value)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
+
+
+@needs_latex
+def test_unclosed_brace_in_a_template_names_the_line_that_opens_it(tmp_path):
+    doc = ("\\documentclass{article}\n\\begin{document}\nFirst paragraph.\n\n"
+           "Some \\textbf{abc and more text.\n\nLast paragraph \\VAR{ x }.\n\\end{document}\n")
+    message = _render_and_compile(tmp_path, {"doc.tex": doc}, {"x": 1})
+    assert ":None" not in message
+    assert f"{tmp_path / 'out' / 'doc.tex'}:5: File ended while scanning use of \\textbf: the {{ after " \
+           "\\textbf on this line is never closed (add the missing })" in message
+    assert "the generated line reads: Some \\textbf{abc and more text." in message
+    assert f"this line comes from {_shown(tmp_path / 'tpl' / 'doc.tex')}:5;" in message
+
+
+@needs_latex
+def test_unclosed_brace_in_a_macro_names_the_macro_line_and_its_caller(tmp_path):
+    """A macro whose body opens a group it never closes, called twice: the error names the macro's
+    line and the first call (TeX reads everything after it as \\fbox's argument)."""
+    macros = ("%# my macros\n\\BLOCK{ macro boxed(x) }\n\\fbox{\\textbf{\\VAR{ x }}\n\\BLOCK{ endmacro }\n")
+    doc = ("\\documentclass{article}\n\\BLOCK{ import 'mine.tex' as b }\n\\begin{document}\nIntro.\n"
+           "\\VAR{ b.boxed('one') }\n\nMiddle.\n\\VAR{ b.boxed('two') }\n\n\\end{document}\n")
+    message = _render_and_compile(tmp_path, {"doc.tex": doc, "mine.tex": macros}, {})
+    assert "File ended while scanning use of \\fbox: the { after \\fbox on this line is never closed" in message
+    assert "the generated line reads: \\fbox{\\textbf{one}" in message
+    assert (f"this line comes from {_shown(tmp_path / 'tpl' / 'mine.tex')}:3 "
+            f"(in macro boxed, called from {_shown(tmp_path / 'tpl' / 'doc.tex')}:5)") in message
+
+
+@needs_latex
+def test_unclosed_brace_in_a_macro_argument_names_the_calling_line(tmp_path):
+    """The open brace comes with a value (raw LaTeX evidence of m.claim in templates/common/macros.tex)."""
+    from saidl.report.latex import Tex
+
+    doc = ("\\documentclass{article}\n\\usepackage{saidl}\n\\BLOCK{ import 'common/macros.tex' as m }\n"
+           "\\begin{document}\nFirst paragraph.\n\n\\VAR{ m.claim('A title', 'supported', ev) }\n\n"
+           "Last paragraph.\n\\end{document}\n")
+    message = _render_and_compile(tmp_path, {"doc.tex": doc}, {"ev": Tex("\\textbf{evidence")})
+    assert "File ended while scanning use of \\textbf: the { after \\textbf on this line is never closed" in message
+    assert "the generated line reads: \\textbf{evidence;" in message
+    assert "comes from templates/common/macros.tex:" in message
+    assert f"(in macro claim, called from {_shown(tmp_path / 'tpl' / 'doc.tex')}:7)" in message
+
+
+@needs_latex
+def test_paragraph_ended_inside_an_argument_names_the_line_that_opens_it(tmp_path):
+    doc = ("\\documentclass{article}\n\\begin{document}\n\\section{One}\n"
+           "Text \\label{sec:one and more\n\nNext paragraph.\n\\end{document}\n")
+    message = _render_and_compile(tmp_path, {"doc.tex": doc}, {})
+    assert (f"{tmp_path / 'out' / 'doc.tex'}:4: Paragraph ended before \\label was complete: the {{ after "
+            "\\label on this line is never closed (add the missing })") in message
+    assert f"this line comes from {_shown(tmp_path / 'tpl' / 'doc.tex')}:4;" in message

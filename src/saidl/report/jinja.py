@@ -224,15 +224,114 @@ def srcmap_path(out_path: Path) -> Path:
     return Path(f"{out_path}.srcmap.json")
 
 
-def load_srcmap(out_path: Path) -> dict[int, tuple[str, int]]:
-    """Read the source map of ``out_path``: generated line -> (template file, template line)."""
+def _load_record(out_path: Path) -> tuple[jinja2.Environment, str] | None:
+    """The environment and template name recorded in the sidecar of ``out_path`` (None if missing)."""
     path = srcmap_path(out_path)
     if not path.exists() or not Path(out_path).exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return make_env([Path(p) for p in record["search_paths"]]), record["template"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def load_srcmap(out_path: Path) -> dict[int, tuple[str, int]]:
+    """Read the source map of ``out_path``: generated line -> (template file, template line)."""
+    record = _load_record(out_path)
+    if record is None:
         return {}
-    record = json.loads(path.read_text(encoding="utf-8"))
-    env = make_env([Path(p) for p in record["search_paths"]])
-    lines = build_srcmap(env, record["template"], Path(out_path).read_text(encoding="utf-8"))["lines"]
+    env, name = record
+    lines = build_srcmap(env, name, Path(out_path).read_text(encoding="utf-8"))["lines"]
     return {int(k): (v[0], int(v[1])) for k, v in lines.items()}
+
+
+_MACRO_START = re.compile(r"^\s*(?:\\BLOCK\{-?|%%)\s*macro\s+(?P<name>\w+)\s*\(")
+_MACRO_END = re.compile(r"^\s*(?:\\BLOCK\{-?|%%)\s*endmacro\b")
+
+
+def _macro_at(source: str, line: int) -> str | None:
+    """The name of the macro whose body holds template line ``line`` (None outside macros)."""
+    current = None
+    for number, raw in enumerate(source.splitlines(), start=1):
+        start = _MACRO_START.match(raw)
+        if start:
+            current = start.group("name")
+        if number == line:
+            return current
+        if _MACRO_END.match(raw):
+            current = None
+    return None
+
+
+def _call_lines(files: list[tuple[str, str]], macro: str) -> list[tuple[str, int]]:
+    """Every template line that calls ``macro`` (``m.macro(...)``, ``call m.macro(...)``)."""
+    call = re.compile(rf"(?<![\w])(?:\w+\.)?{re.escape(macro)}\s*\(")
+    found = []
+    for file, source in files:
+        for number, raw in enumerate(source.splitlines(), start=1):
+            if _MACRO_START.match(raw) or raw.lstrip().startswith("%#"):
+                continue
+            tags = raw[min((i for i in (raw.find("\\VAR{"), raw.find("\\BLOCK{")) if i >= 0), default=len(raw)):]
+            statement = raw.lstrip()[2:] if raw.lstrip().startswith("%%") else ""
+            if call.search(tags) or call.search(statement):
+                found.append((file, number))
+    return found
+
+
+def _caller(files: list[tuple[str, str]], lines: Mapping[int, tuple[str, int]], out_line: int,
+            macro: str) -> tuple[str, int] | None:
+    """The template line that called ``macro`` to produce generated line ``out_line``.
+
+    A single call site is the caller; among several, the first one at or after the last
+    template line (of the same file) that produced a generated line before ``out_line``."""
+    calls = _call_lines(files, macro)
+    if len(calls) <= 1:
+        return calls[0] if calls else None
+    for number in range(out_line - 1, 0, -1):
+        before = lines.get(number)
+        if before is None:
+            continue
+        after = [c for c in calls if c[0] == before[0] and c[1] >= before[1]]
+        if after:
+            return after[0]
+    return None
+
+
+def describe_origin(out_path: Path, line: int | None) -> str:
+    """Where generated line ``line`` of ``out_path`` comes from, for an error message:
+    "this line comes from t.tex:12", with "(in macro figure, called from report.tex:40)" when
+    the line is written by a macro; the nearest mapped line before it when it has none itself
+    (a line written only by a ``\\VAR{...}``)."""
+    record = _load_record(out_path)
+    if record is None or line is None:
+        return "no template line is known for it (no .srcmap.json next to the generated file)"
+    env, name = record
+    files = _template_files(env, name)
+    lines = {int(k): (v[0], int(v[1]))
+             for k, v in build_srcmap(env, name, Path(out_path).read_text(encoding="utf-8"))["lines"].items()}
+    origin = lines.get(line)
+    if origin is not None:
+        text = f"this line comes from {origin[0]}:{origin[1]}"
+    else:
+        nearest = next((n for n in range(line - 1, max(line - 40, 0), -1) if n in lines), None)
+        if nearest is None:
+            return "no template line is known for it (no close match in the .srcmap.json)"
+        origin = lines[nearest]
+        text = (f"no template line matches it; the nearest line before it (generated line {nearest}) "
+                f"comes from {origin[0]}:{origin[1]}")
+    sources = dict(files)
+    chain, out_line = [], line
+    while len(chain) < 4:
+        macro = _macro_at(sources.get(origin[0], ""), origin[1])
+        if macro is None:
+            break
+        caller = _caller(files, lines, out_line, macro)
+        chain.append(f"in macro {macro}, called from {caller[0]}:{caller[1]}" if caller else f"in macro {macro}")
+        if caller is None or caller == origin:
+            break
+        origin = caller
+    return text + "".join(f" ({part})" for part in chain)
 
 
 # ---------------------------------------------------------------- source map

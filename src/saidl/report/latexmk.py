@@ -28,7 +28,7 @@ from pathlib import Path
 
 from saidl.common.errors import LatexError
 from saidl.common.io import atomic_write_bytes
-from saidl.report.jinja import load_srcmap
+from saidl.report.jinja import describe_origin
 
 DEBIAN_PACKAGES = (
     "texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
@@ -222,10 +222,8 @@ def _prepare_build(build: Path, stem: str) -> None:
     if isinstance(pgid, int) and pgid > 1 and _is_latex_group(pgid):
         _kill_group(pgid)
     if build.exists() and state.get("status") != "done":
-        if any(build.iterdir()):
-            why = {"running": "it was interrupted", "failed": "it failed"}.get(state.get("status"), "no record of it")
-            print(f"note: the last LaTeX build in {build} did not finish ({why}); building it afresh",
-                  file=sys.stderr)
+        if state.get("status") == "running":
+            print(f"note: the last LaTeX build in {build} was interrupted; building it afresh", file=sys.stderr)
         shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True, exist_ok=True)
     _write_state(state_path, status="running")
@@ -301,14 +299,59 @@ def _failure_message(tex_path: Path, build: Path, reason: str) -> str:
                 + f"; full log: {log_path}, latexmk output: {output}.")
     file, line, message = error
     source = tex_path if file is None else (tex_path.parent / file).resolve()
+    runaway = _RUNAWAY.search(message)
+    if runaway and source.is_file():
+        command = runaway.group("cmd")
+        opened = _unclosed_group(source.read_text(encoding="utf-8", errors="replace"), command, line)
+        if opened is not None:
+            line, after_command = opened
+            brace = f"the {{ after {command}" if after_command else "a {"
+            message = f"{message.rstrip('.').rstrip()}: {brace} on this line is never closed (add the missing }})"
     parts = [f"LaTeX failed on {source}:{line}: {message}"]
     text = _line_text(source, line)
     if text is not None:
         parts.append(f"the generated line reads: {text}")
-    origin = load_srcmap(source).get(line) if line is not None else None
-    if origin is not None:
-        parts.append(f"this line comes from {origin[0]}:{origin[1]}")
-    else:
-        parts.append("no template line is known for it (no close match in the .srcmap.json)")
+    parts.append(describe_origin(source, line))
     parts.append(f"{reason}; full log: {log_path}")
     return "; ".join(parts) + "."
+
+
+# Errors of an argument that never ends: TeX names the command whose argument ran away.
+_RUNAWAY = re.compile(
+    r"(?:File ended while scanning use of|Paragraph ended before|"
+    r"Forbidden control sequence found while scanning use of)\s+(?P<cmd>\\[A-Za-z@]+|\\.)"
+)
+_VERBATIM = re.compile(r"\\begin\{(?P<env>lstlisting|verbatim\*?|Verbatim)\}.*?\\end\{(?P=env)\}", re.DOTALL)
+
+
+def _unclosed_group(text: str, command: str, upto_line: int | None) -> tuple[int, bool] | None:
+    """The line of the ``{`` that opened the argument TeX was still scanning at line ``upto_line``
+    (at the end of the file when None): the outermost brace still open there right after
+    ``command`` (TeX scans that argument and everything after it), else the innermost open brace. Returns (its line, whether it follows ``command``), or None if every brace
+    is closed. Escaped braces, comments and verbatim/listing blocks are skipped."""
+    text = _VERBATIM.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    limit = len(text)
+    if upto_line is not None:
+        starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        limit = starts[upto_line] if 0 < upto_line < len(starts) else len(text)
+    stack: list[int] = []
+    i = 0
+    while i < limit:
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "%":
+            end = text.find("\n", i)
+            i = limit if end < 0 else end
+            continue
+        if char == "{":
+            stack.append(i)
+        elif char == "}" and stack:
+            stack.pop()
+        i += 1
+    if not stack:
+        return None
+    after = re.compile(re.escape(command) + r"\s*(?:\[[^\]]*\]\s*)?\{$")
+    chosen = next((pos for pos in stack if after.search(text[max(0, pos - 200): pos + 1])), None)
+    return text.count("\n", 0, stack[-1] if chosen is None else chosen) + 1, chosen is not None
