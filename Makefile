@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SCALE  ?= demo
 CORES  ?= 4
 
-.PHONY: env system venv report test bench lint clean plan
+.PHONY: env system venv report test bench lint clean plan check-assets
 
 env: system venv
 
@@ -45,6 +45,13 @@ GPUS   ?= 1
 PLAN_SCALE = $(if $(filter command line environment,$(origin SCALE)),$(SCALE),full)
 plan: venv
 	$(BIN)/python -m saidl.plan --scale $(PLAN_SCALE) --device $(DEVICE) --cores $(CORES) --gpus $(GPUS)
+
+# Every dataset and weight of a scale (default full): where it is looked for, present / missing /
+# corrupt, and how to get it; exit status 1 if the run cannot get something itself. DEEP=1 also
+# hashes the multi-GB files; TASKS="coreml ssm" limits it to some tasks.
+ASSETS_SCALE = $(if $(filter command line environment,$(origin SCALE)),$(SCALE),full)
+check-assets: venv
+	$(BIN)/python -m saidl.common.assets --scale $(ASSETS_SCALE) $(if $(TASKS),--tasks $(TASKS)) $(if $(DEEP),--deep)
 
 lint: venv
 	$(BIN)/snakemake --lint
