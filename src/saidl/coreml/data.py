@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from saidl.common.assets import FASHION_MNIST_HOW, FASHION_MNIST_MD5, file_problem, gzip_problem, require
 from saidl.common.errors import ConfigError, DataError
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -61,16 +62,30 @@ class Arrays:
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except EOFError:
+        raise DataError(f"{path}: truncated (the gzip stream ends early); {FASHION_MNIST_HOW}") from None
+    except (OSError, zlib.error) as e:
+        raise DataError(f"{path}: not a valid gzip file ({e}); {FASHION_MNIST_HOW}") from None
     magic = int.from_bytes(raw[:4], "big")
     ndim = magic & 0xFF
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise DataError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {data.size}; "
-                        "reinstall it with `apt-get install --reinstall dataset-fashion-mnist`")
+        raise DataError(f"{path}: truncated (expected {int(np.prod(shape))} values, found {data.size}); "
+                        f"{FASHION_MNIST_HOW}")
     return data.reshape(shape)
+
+
+def check_fashion_mnist_file(path: Path) -> None:
+    """DataError unless ``path`` is the published Fashion-MNIST file of its name: the md5 of the
+    .gz (Zalando's or Debian's recompressed copy), else the md5 and size of its decompressed bytes."""
+    gz_md5, content_md5, content_size = FASHION_MNIST_MD5[path.name]
+    if file_problem(path, md5=gz_md5) is None:
+        return
+    require(path, gzip_problem(path, content_md5, content_size), FASHION_MNIST_HOW)
 
 
 def load_fashion_mnist(root: str | Path = FASHION_MNIST_DIR) -> Arrays:
@@ -84,6 +99,7 @@ def load_fashion_mnist(root: str | Path = FASHION_MNIST_DIR) -> Arrays:
     digest = hashlib.sha256()
     arrays = {}
     for key, name in FASHION_MNIST_FILES.items():
+        check_fashion_mnist_file(root / name)
         digest.update((root / name).read_bytes())
         arrays[key] = _read_idx(root / name)
     return Arrays(arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64),
@@ -108,6 +124,27 @@ def _cifar10_class(verify_checksums: bool):
     return UncheckedCIFAR10
 
 
+def _unreadable_cifar10_batch(folder: Path) -> tuple[Path, str] | None:
+    """(file, what is wrong) of the first CIFAR-10 python batch in ``folder`` that does not unpickle
+    to a dict, or None."""
+    import pickle
+
+    from torchvision.datasets import CIFAR10
+
+    for name in [n for n, _ in CIFAR10.train_list + CIFAR10.test_list] + [CIFAR10.meta["filename"]]:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            with open(path, "rb") as fh:
+                obj = pickle.load(fh, encoding="latin1")
+            if not isinstance(obj, dict):
+                return path, f"not a CIFAR-10 python batch (holds a {type(obj).__name__})"
+        except Exception as e:  # noqa: BLE001 - a cut or garbled pickle raises many types
+            return path, f"truncated or corrupt ({type(e).__name__}: {e})"
+    return None
+
+
 def load_cifar10(root: str | Path, download: bool = True, verify_checksums: bool = True) -> Arrays:
     """CIFAR-10 through torchvision, integrity-checked (torchvision's md5 of every batch) unless
     ``verify_checksums`` is false; then the files must be there (nothing is downloaded) and only
@@ -118,6 +155,13 @@ def load_cifar10(root: str | Path, download: bool = True, verify_checksums: bool
         train = cls(str(root), train=True, download=download and verify_checksums)
         test = cls(str(root), train=False, download=download and verify_checksums)
     except Exception as exc:  # torchvision raises URLError, RuntimeError or OSError here
+        bad = _unreadable_cifar10_batch(root / cls.base_folder) if (root / cls.base_folder).is_dir() else None
+        if bad is not None:
+            path, what = bad
+            fix = (f"remake the fake with `python -m saidl.fakes cifar10 --root {root.parent}`" if not verify_checksums
+                   else f"delete {root / cls.base_folder} and put the real 'cifar-10-python.tar.gz' (from "
+                   "https://www.cs.toronto.edu/~kriz/cifar.html) into " + str(root) + ", or let it download")
+            raise DataError(f"{path}: {what}; {fix}") from None
         if not verify_checksums:
             raise DataError(
                 f"CIFAR-10 batches not found or unreadable in {root / cls.base_folder} ({type(exc).__name__}: "

@@ -69,6 +69,9 @@ class SDVAECodec(nn.Module):
         if vae is None:
             from diffusers import AutoencoderKL
 
+            from saidl.common.assets import require_hub_snapshot
+
+            require_hub_snapshot(model_id, cache_dir)  # a cut or corrupt cached file: one line naming it
             try:
                 vae = AutoencoderKL.from_pretrained(model_id, **hub_kwargs(cache_dir))
             except Exception as e:  # noqa: BLE001 - hub, network and cache failures look alike

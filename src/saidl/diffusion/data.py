@@ -193,6 +193,10 @@ def open_hub_dataset(repo_id: str, hub_cache: str | Path | None, split: str = "t
         raise DataError("the SUN397 reader needs Hugging Face `datasets`: pip install datasets "
                         "(`make env` installs it with the diffusion extra)") from e
     local = hub_dataset_source(repo_id, hub_cache)
+    if local is not None:
+        from saidl.common.assets import require_hub_snapshot
+
+        require_hub_snapshot(repo_id, hub_cache, "dataset")  # a cut parquet shard: one line naming it
     where = local or f"the Hugging Face hub ({repo_id}, streamed)"
     cache = "your default Hugging Face cache" if hub_cache is None else f"the Hugging Face cache {hub_cache}"
     if local is None and os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
@@ -207,6 +211,39 @@ def open_hub_dataset(repo_id: str, hub_cache: str | Path | None, split: str = "t
         raise DataError(f"dataset '{repo_id}' could not be read from {where}: {e}. Run the full scale with "
                         f"network access, or download the dataset into {cache} first") from e
     return ds, where
+
+
+def _hub_fix(repo_id: str, where: str, hub_cache) -> str:
+    if Path(where).is_dir():
+        from saidl.common.assets import FAKE_ASSET_OF, hub_download_command
+        from saidl.fakes import fake_note
+
+        if fake_note(where) is not None:
+            return (f"remake the rehearsal fake with `python -m saidl.fakes {FAKE_ASSET_OF.get(repo_id, '<asset>')} "
+                    f"--root {Path(where).parents[3]}`")
+        return (f"delete {Path(where).parents[1]} and download it again with "
+                f"`{hub_download_command(repo_id, hub_cache, 'dataset')}`")
+    return "run again (a streamed read failed), or download the dataset into the Hugging Face cache first"
+
+
+class _reading:
+    """Turns any read error of a hub dataset (a cut parquet shard, a network failure while
+    streaming) into one DataError line naming the dataset, where it was read and the fix."""
+
+    def __init__(self, repo_id: str, where: str, hub_cache):
+        self.repo_id, self.where, self.hub_cache = repo_id, where, hub_cache
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        from saidl.common.errors import SaidlError
+
+        if exc is None or isinstance(exc, (SaidlError, KeyboardInterrupt)) or not isinstance(exc, Exception):
+            return False
+        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise DataError(f"dataset '{self.repo_id}' could not be read from {self.where} ({type(exc).__name__}: "
+                        f"{msg}); {_hub_fix(self.repo_id, self.where, self.hub_cache)}") from None
 
 
 def sun397_class_name(name: str) -> str:
@@ -240,7 +277,9 @@ def sun397_images(split: str, n_classes: int, per_class: int, ref_per_class: int
 
     ds, where = open_hub_dataset(repo_id, hub_cache, columns=["label"])
     names = list(ds.features["label"].names)
-    labels = np.concatenate([t.column("label").to_numpy() for t in ds.with_format("arrow").iter(batch_size=65_536)])
+    with _reading(repo_id, where, hub_cache):
+        labels = np.concatenate([t.column("label").to_numpy()
+                                 for t in ds.with_format("arrow").iter(batch_size=65_536)])
     counts = np.bincount(labels, minlength=len(names))
     need = per_class + ref_per_class
     eligible = np.flatnonzero(counts >= need)
@@ -261,18 +300,24 @@ def sun397_images(split: str, n_classes: int, per_class: int, ref_per_class: int
     rows = rows.cast_column("image", datasets.Image(decode=False))
     from PIL import Image
 
-    for table in rows.with_format("arrow").iter(batch_size=1024):
-        blobs = table.column("image").combine_chunks().field("bytes").to_pylist()
-        for label, blob in zip(table.column("label").to_pylist(), blobs):
-            i = slot.get(int(label))
-            if i is None:
-                continue
-            k = int(seen[i]) - (0 if train else per_class)
-            seen[i] += 1
-            if 0 <= k < want:
-                got[i][k] = center_square(Image.open(io.BytesIO(blob)).convert("RGB"), image_size)
-        if seen.min() >= upto:
-            break
+    with _reading(repo_id, where, hub_cache):
+        for table in rows.with_format("arrow").iter(batch_size=1024):
+            blobs = table.column("image").combine_chunks().field("bytes").to_pylist()
+            for label, blob in zip(table.column("label").to_pylist(), blobs):
+                i = slot.get(int(label))
+                if i is None:
+                    continue
+                k = int(seen[i]) - (0 if train else per_class)
+                seen[i] += 1
+                if 0 <= k < want:
+                    try:
+                        im = Image.open(io.BytesIO(blob or b"")).convert("RGB")
+                    except OSError as e:
+                        raise DataError(f"SUN397 ({where}): image {int(seen[i])} of class {names[int(label)]} cannot "
+                                        f"be decoded ({e}); {_hub_fix(repo_id, where, hub_cache)}") from None
+                    got[i][k] = center_square(im, image_size)
+            if seen.min() >= upto:
+                break
     if seen.min() < upto:  # the label counts promised more: the data changed between the two reads
         raise DataError(f"SUN397 ('{repo_id}' from {where}) ended with {int(seen.min())} images of a class "
                         f"where its label column counts at least {need}")

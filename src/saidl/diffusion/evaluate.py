@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from saidl.common.cli import exit_code
-from saidl.common.errors import ConfigError
+from saidl.common.errors import ConfigError, DataError
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import run_provenance
 from saidl.common.runtime import choose_device, seed_everything, set_threads
@@ -49,7 +49,39 @@ def embed_all(images: np.ndarray, names: list[str], device, cache_dir=None) -> d
     config's ``hub_cache``; None = the user's Hugging Face cache)."""
     from saidl.diffusion.embedders import make_embedder
 
+    check_embedder_weights(names, cache_dir)
     return {name: make_embedder(name, device=str(device), cache_dir=cache_dir)(to01(images)) for name in names}
+
+
+def check_embedder_weights(names: list[str], cache_dir=None) -> None:
+    """Before any embedder loads: a truncated or corrupt weight file (pip-installed Inception and
+    EfficientNet-Lite0, checked against pip's RECORD; a cached hub snapshot) is one DataError line
+    naming the file. Missing weights are left to the embedders, which say how to get them."""
+    import importlib.util
+
+    from saidl.common.assets import HUB_EMBEDDERS, PIP_WEIGHTS, require_hub_snapshot, require_pip_file
+
+    for name in names:
+        if name in PIP_WEIGHTS and importlib.util.find_spec(PIP_WEIGHTS[name][0].replace("-", "_")) is not None:
+            require_pip_file(name)
+        elif name in HUB_EMBEDDERS:
+            require_hub_snapshot(HUB_EMBEDDERS[name], cache_dir)
+
+
+def load_run_file(load, path: Path, what: str):
+    """``load(path)`` for a file an earlier job of this workflow wrote; an unreadable one (cut by an
+    interrupted copy, a full disk) is a DataError saying how to rebuild it."""
+    from saidl.common.errors import SaidlError
+
+    try:
+        return load(path)
+    except SaidlError:
+        raise
+    except Exception as e:  # noqa: BLE001 - torch/numpy/zip raise many types for a cut file
+        if not Path(path).is_file():
+            raise DataError(f"{path}: {what} missing; rerun snakemake to rebuild it") from None
+        raise DataError(f"{path}: {what} is unreadable ({type(e).__name__}: {str(e)[:200]}); delete it and rerun "
+                        "snakemake to rebuild it") from None
 
 
 def scores(feats: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> dict[str, dict]:
@@ -93,9 +125,19 @@ def reference(cfg: dict, out: Path, features: Path) -> dict:
     return res
 
 
+def run_codec(run_cfg: dict, ae: Path | None, device):
+    """The run's codec; a cut autoencoder file is a DataError saying how to rebuild it."""
+    if ae is None or run_cfg["codec"] != "autoencoder":
+        return load_codec(run_cfg, ae, device)
+    return load_run_file(lambda p: load_codec(run_cfg, p, device), ae, "the autoencoder weights")
+
+
 def load_reference(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as z:
-        return {k[5:]: z[k] for k in z.files if k.startswith("feat_")}
+    def read(p):
+        with np.load(p) as z:
+            return {k[5:]: z[k] for k in z.files if k.startswith("feat_")}
+
+    return load_run_file(read, path, "the reference features")
 
 
 # ------------------------------------------------------------------------------------------
@@ -121,9 +163,9 @@ def samples(cfg: dict, out: Path, weights: Path, ae: Path | None, ref_path: Path
     t0 = time.perf_counter()
     device = choose_device(cfg.get("device", "auto"))
     seed_everything(cfg["seed"])
-    model, state = load_dit(weights, device)
+    model, state = load_run_file(lambda p: load_dit(p, device), weights, "the DiT weights")
     run_cfg = state["config"]
-    codec = load_codec(run_cfg, ae, device)
+    codec = run_codec(run_cfg, ae, device)
     ref = load_reference(ref_path)
     t = time.perf_counter()
     imgs = generate(model, state, codec, cfg["n_eval"], cfg, device, cfg["seed"])
@@ -228,11 +270,11 @@ def study(cfg: dict, out: Path, weights: Path | None, ae: Path | None, grids_dir
         pinfo = {"test_acc": None, "classes": None}
         class_name = f"ImageNet class {cls}"
     else:
-        model, state = load_dit(weights, device)
+        model, state = load_run_file(lambda p: load_dit(p, device), weights, "the DiT weights")
         run_cfg, shape = state["config"], tuple(state["latent_shape"])
         if not run_cfg["num_classes"]:
             raise ConfigError("the guidance study needs a class-conditional DiT (study_run in tasks/diffusion/config.yaml)")
-        codec = load_codec(run_cfg, ae, device)
+        codec = run_codec(run_cfg, ae, device)
         probe, pinfo = train_probe({**run_cfg, **cfg}, device)
         class_name = pinfo["classes"][cls]
         with torch.no_grad():
@@ -293,7 +335,7 @@ def backends(cfg: dict, out: Path, weights: Path) -> dict:
 
     t0 = time.perf_counter()
     device = choose_device(cfg.get("device", "auto"))
-    model, state = load_dit(weights, device)
+    model, state = load_run_file(lambda p: load_dit(p, device), weights, "the DiT weights")
     run_cfg = state["config"]
     shape, n = tuple(state["latent_shape"]), cfg["n_backend_images"]
     k = run_cfg["num_classes"]

