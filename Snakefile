@@ -9,6 +9,34 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# This checkout's package, so that a copy of the workflow runs its own code and templates.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
+from saidl.common.config import check_config_file, rehearsal_block, scale_changes, validate as validate_clear, with_rehearsal
+from saidl.common.errors import ConfigError
+from saidl.common.workflow_lock import explain_locks
+
+# A lock left by a killed run: the failure names who holds it, or the one command that removes it
+# (spelled for the user's own PATH, so before the PATH below changes).
+if workflow.is_main_process:
+    explain_locks(os.getcwd())
+
+# Jobs run the Python of this Snakemake (the project's venv) unless --use-conda activates an env,
+# and import this checkout's package.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+os.environ["PYTHONPATH"] = os.path.join(workflow.basedir, "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
+
+# Every config file read strictly first (Snakemake's reader names no file or line and keeps the last
+# of two equal keys): a syntax error or a duplicate key is one line, `file:line: what is wrong`.
+CONFIG_FILES = ["config/config.yaml"] + [f"tasks/{t}/config.yaml" for t in
+                                         ("coreml", "ssm", "rl", "diffusion", "paper", "multimodal")]
+try:
+    for _f in CONFIG_FILES + [str(p) for p in workflow.overwrite_configfiles]:
+        if os.path.exists(_f):  # a missing one: Snakemake says so
+            check_config_file(_f)
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
+
 configfile: "config/config.yaml"
 configfile: "tasks/coreml/config.yaml"
 configfile: "tasks/ssm/config.yaml"
@@ -16,15 +44,6 @@ configfile: "tasks/rl/config.yaml"
 configfile: "tasks/diffusion/config.yaml"
 configfile: "tasks/paper/config.yaml"
 configfile: "tasks/multimodal/config.yaml"
-
-# Jobs run the Python of this Snakemake (the project's venv) unless --use-conda activates an env.
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-# ... and this checkout's package, so that a copy of the workflow runs its own code and templates.
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-os.environ["PYTHONPATH"] = os.path.join(workflow.basedir, "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
-
-from saidl.common.config import rehearsal_block, scale_changes, validate as validate_clear, with_rehearsal
-from saidl.common.errors import ConfigError
 
 try:
     validate_clear({k: config[k] for k in ("scale", "tasks", "fakes_dir") if k in config}, "config/schema.yaml",
@@ -65,12 +84,17 @@ rule fake_asset:
         "python -m saidl.fakes {wildcards.asset} --root {FAKES} --stamp {output} > {log} 2>&1 "
         "|| (tail -n 5 {log} >&2; exit 1)"
 
-include: "tasks/coreml/rules.smk"
-include: "tasks/ssm/rules.smk"
-include: "tasks/rl/rules.smk"
-include: "tasks/diffusion/rules.smk"
-include: "tasks/paper/rules.smk"
-include: "tasks/multimodal/rules.smk"
+# Each task's rules build its grid of runs: a config mistake found there (two entries with one run
+# id, an undefined name) is one line too, not a traceback.
+try:
+    include: "tasks/coreml/rules.smk"
+    include: "tasks/ssm/rules.smk"
+    include: "tasks/rl/rules.smk"
+    include: "tasks/diffusion/rules.smk"
+    include: "tasks/paper/rules.smk"
+    include: "tasks/multimodal/rules.smk"
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
 
 TASK_TITLES = {"coreml": "Core ML: learning with noisy labels",
                "ssm": "State-space models: S4 and S4D on sequential images",
@@ -101,9 +125,9 @@ rule combined_pdf:
         style="tex/saidl.sty",
     output:
         f"{RESULTS}/report.pdf",
-    params:
-        titles=[TASK_TITLES[t] for t in TASK_PDFS],
-        scale=SCALE,
+    params:  # functions: Snakemake expands {...} in plain string params, never in a function's value
+        titles=lambda w: [TASK_TITLES[t] for t in TASK_PDFS],
+        scale=lambda w: SCALE,
     log:
         f"{LOGS}/combined_pdf.log",
     conda:

@@ -50,7 +50,7 @@ rule coreml_grid:
     output:
         f"{COREML}/grid.json",
     params:
-        grid=json.dumps(COREML_RUNS, sort_keys=True),
+        grid=lambda w: json.dumps(COREML_RUNS, sort_keys=True),
     log:
         f"{LOGS}/coreml/grid.log",
     run:
@@ -120,7 +120,7 @@ rule coreml_tex:
     output:
         f"{COREML}/tex/report.tex",
     params:
-        changes=scale_changes_json("coreml"),
+        changes=lambda w: scale_changes_json("coreml"),
     log:
         f"{LOGS}/coreml/tex.log",
     conda:

@@ -142,7 +142,7 @@ rule diffusion_samples:
         json=f"{DIFF}/eval/{{diff_run}}.json",
         grid=f"{DIFF}/images/{{diff_run}}.png",
     params:
-        cfg=json.dumps(DIFF_EVAL, sort_keys=True),
+        cfg=lambda w: json.dumps(DIFF_EVAL, sort_keys=True),
         ae=lambda w, input: diff_ae_arg(input.ae),
     threads: DIFF_SCALE["threads"]
     resources:
@@ -168,7 +168,7 @@ rule diffusion_study:
         guidance=f"{DIFF}/images/study_guidance.png",
         steps=f"{DIFF}/images/study_steps.png",
     params:
-        cfg=json.dumps(DIFF_STUDY, sort_keys=True),
+        cfg=lambda w: json.dumps(DIFF_STUDY, sort_keys=True),
         ae=lambda w, input: diff_ae_arg(input.ae),
         weights=lambda w, input: f"--weights {input.weights[0]}" if input.weights else "",
         grids=f"{DIFF}/images",
@@ -193,7 +193,7 @@ rule diffusion_backends:
     output:
         f"{DIFF}/backends.json",
     params:
-        cfg=json.dumps(DIFF_BACKENDS, sort_keys=True),
+        cfg=lambda w: json.dumps(DIFF_BACKENDS, sort_keys=True),
         threads=DIFF_SCALE["threads"],
     threads: workflow.cores
     resources:
@@ -211,7 +211,7 @@ rule diffusion_grid:
     output:
         f"{DIFF}/grid.json",
     params:
-        grid=json.dumps({**DIFF_AES, **DIFF_RUNS}, sort_keys=True),
+        grid=lambda w: json.dumps({**DIFF_AES, **DIFF_RUNS}, sort_keys=True),
     log:
         f"{LOGS}/diffusion/grid.log",
     run:
@@ -265,7 +265,7 @@ rule diffusion_tex:
     output:
         f"{DIFF}/tex/report.tex",
     params:
-        changes=scale_changes_json("diffusion"),
+        changes=lambda w: scale_changes_json("diffusion"),
     log:
         f"{LOGS}/diffusion/tex.log",
     conda:

@@ -44,7 +44,7 @@ rule multimodal_data:
     output:
         f"{MM}/dataset.json",
     params:
-        cfg=json.dumps(MM_SCALE["data"], sort_keys=True),
+        cfg=lambda w: json.dumps(MM_SCALE["data"], sort_keys=True),
         graph=f"{MM}/graph",
     log:
         f"{LOGS}/multimodal/data.log",
@@ -129,7 +129,7 @@ rule multimodal_embed_timing:
     output:
         f"{MM}/embed_timing.json",
     params:
-        cfg=json.dumps(MM_JOBS["embed_timing"], sort_keys=True),
+        cfg=lambda w: json.dumps(MM_JOBS["embed_timing"], sort_keys=True),
         threads=MM_SCALE["threads"],  # torch threads, at most the cores the job reserves (clamped in the shell)
     threads: workflow.cores
     resources:
@@ -154,7 +154,7 @@ rule multimodal_finetune:
     output:
         f"{MM}/finetune.json",
     params:
-        cfg=json.dumps(MM_JOBS["finetune"], sort_keys=True),
+        cfg=lambda w: json.dumps(MM_JOBS["finetune"], sort_keys=True),
     threads: MM_SCALE["threads"]
     resources:
         gpu=MM_GPU,
@@ -171,7 +171,7 @@ rule multimodal_grid:
     output:
         f"{MM}/grid.json",
     params:
-        grid=json.dumps(MM_RUNS, sort_keys=True),
+        grid=lambda w: json.dumps(MM_RUNS, sort_keys=True),
     log:
         f"{LOGS}/multimodal/grid.log",
     run:
@@ -241,7 +241,7 @@ rule multimodal_tex:
     output:
         f"{MM}/tex/report.tex",
     params:
-        changes=scale_changes_json("multimodal"),
+        changes=lambda w: scale_changes_json("multimodal"),
     log:
         f"{LOGS}/multimodal/tex.log",
     conda:

@@ -51,8 +51,8 @@ rule paper_grid:
         grid=f"{PAPER}/grid.json",
         design=f"{PAPER}/design.json",
     params:
-        grid=json.dumps(PAPER_RUNS, sort_keys=True),
-        design=json.dumps(PAPER_DESIGN, sort_keys=True),
+        grid=lambda w: json.dumps(PAPER_RUNS, sort_keys=True),
+        design=lambda w: json.dumps(PAPER_DESIGN, sort_keys=True),
     log:
         f"{LOGS}/paper/grid.log",
     run:
@@ -124,7 +124,7 @@ rule paper_tex:
     output:
         f"{PAPER}/tex/report.tex",
     params:
-        changes=scale_changes_json("paper", "coreml"),
+        changes=lambda w: scale_changes_json("paper", "coreml"),
     log:
         f"{LOGS}/paper/tex.log",
     conda:

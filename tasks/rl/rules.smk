@@ -44,7 +44,7 @@ rule rl_grid:
     output:
         f"{RL}/grid.json",
     params:
-        grid=json.dumps(RL_RUNS, sort_keys=True),
+        grid=lambda w: json.dumps(RL_RUNS, sort_keys=True),
     log:
         f"{LOGS}/rl/grid.log",
     run:
@@ -95,7 +95,7 @@ rule rl_tex:
     output:
         f"{RL}/tex/report.tex",
     params:
-        changes=scale_changes_json("rl"),
+        changes=lambda w: scale_changes_json("rl"),
     log:
         f"{LOGS}/rl/tex.log",
     conda:

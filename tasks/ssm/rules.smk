@@ -52,7 +52,7 @@ rule ssm_analysis:
     output:
         f"{SSM}/{{ssm_analysis}}.json",
     params:
-        cfg=SSM_ANALYSIS_CFG,
+        cfg=lambda w: SSM_ANALYSIS_CFG,
     input:
         "src/saidl/ssm/analysis.py",
         "src/saidl/ssm/kernels.py",
@@ -71,7 +71,7 @@ rule ssm_grid:
     output:
         f"{SSM}/grid.json",
     params:
-        grid=json.dumps(SSM_RUNS, sort_keys=True),
+        grid=lambda w: json.dumps(SSM_RUNS, sort_keys=True),
     log:
         f"{LOGS}/ssm/grid.log",
     run:
@@ -125,7 +125,7 @@ rule ssm_tex:
     output:
         f"{SSM}/tex/report.tex",
     params:
-        changes=scale_changes_json("ssm"),
+        changes=lambda w: scale_changes_json("ssm"),
     log:
         f"{LOGS}/ssm/tex.log",
     conda:

@@ -18,16 +18,137 @@ def _where(path) -> str:
     return out or "<top level>"
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *anchor` merges may be overridden on purpose
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:
+                    continue  # an unhashable key: the base class says what is wrong
+                line = key_node.start_mark.line + 1
+                if first != line:
+                    raise ConfigError(
+                        f"{self.name}:{line}: key '{key}' is given twice in one mapping (lines {first} and "
+                        f"{line}); YAML would silently keep only the last value: delete or rename one of them")
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path: str | Path, what: str = "config") -> object:
+    """A YAML (or JSON) file parsed strictly: a syntax error or a duplicate key is a ConfigError
+    that starts with ``file:line:``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: {what} file is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    loader = _StrictLoader(text)
+    loader.name = str(path)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        as_json = _json_or_none(text, path)  # JSON that YAML refuses (tab indentation): Snakemake reads it
+        if as_json is not None:
+            return as_json
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        what_wrong = exc.problem or "invalid YAML"
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            what_wrong += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        if "\t" in what_wrong or "\\t" in what_wrong:
+            what_wrong += "; indent with spaces, not tabs"
+        raise ConfigError(f"{where}: invalid YAML: {what_wrong}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _json_or_none(text: str, path: Path):
+    """``text`` parsed as JSON (a duplicate key is a ConfigError), or None when it is not JSON."""
+    import json
+
+    def pairs(items):
+        out = {}
+        for key, value in items:
+            if key in out:
+                raise ConfigError(f"{path}: key '{key}' is given twice in one object; JSON readers silently keep "
+                                  "only the last value: delete or rename one of them")
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except ValueError:
+        return None
+
+
+def check_config_file(path: str | Path) -> dict:
+    """A config file parsed strictly (see :func:`load_yaml`); its top level must be a mapping."""
+    data = load_yaml(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: a config file must be a mapping of keys (key: value) at the top level, "
+                          f"not a {type(data).__name__}")
+    return data
+
+
 def validate(config: dict, schema_path: str | Path, source: str) -> None:
     """Validate ``config`` against a YAML JSON-schema; raise ConfigError naming the key."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_yaml(schema_path, "schema")
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is None:
         return
+    why = error.schema.get("description") if isinstance(error.schema, dict) else None
     raise ConfigError(
-        f"invalid config at '{_where(error.absolute_path)}': {error.message}. "
+        f"invalid config at '{_where(error.absolute_path)}': {error.message}"
+        f"{f' ({why})' if why else ''}. "
         f"Fix it in {source} or in the --config you passed (schema: {schema_path})")
+
+
+class RunGrid(dict):
+    """Run id -> run config. :meth:`add` refuses a second, different config under an id it already
+    holds (e.g. eta 0.8 and 0.8000001 both print as ``0.8``), naming both config entries; the same
+    config added twice is one run."""
+
+    def __init__(self, task: str):
+        super().__init__()
+        self.task = task
+        self.origin: dict[str, str] = {}
+
+    def add(self, rid: str, cfg: dict, where: str) -> str:
+        if rid in self and self[rid] != cfg:
+            raise ConfigError(
+                f"{self.origin[rid]} and {where} both map to the run id '{rid}', so one run would silently "
+                f"replace the other. Change or remove one of them in tasks/{self.task}/config.yaml (or in the "
+                "--config you passed): a run id keeps 6 significant digits of a number, and a name's spaces and "
+                "punctuation become _")
+        self[rid] = cfg
+        self.origin.setdefault(rid, where)
+        return rid
+
+    def __delitem__(self, rid):
+        super().__delitem__(rid)
+        self.origin.pop(rid, None)
+
+
+def slug(name: str, keep: str = "-") -> str:
+    """``name`` as a file-name and wildcard-safe id: ASCII letters and digits, the characters in
+    ``keep``; every other character becomes ``_`` (runs of ``_`` collapse, none at either end)."""
+    out = "".join(c if (c.isascii() and c.isalnum()) or c in keep else "_" for c in name)
+    while "__" in out:
+        out = out.replace("__", "_")
+    return out.strip("_")
 
 
 # The scales that run the papers' protocols: `rehearsal` is `full` with only budgets shrunk (and its
@@ -126,3 +247,24 @@ def defined_entry(task_cfg: dict, task: str, section: str, name: str, where: str
     except KeyError:
         raise ConfigError(f"{task}.scales.{where} names '{name}', which is not defined under {task}.{section} in "
                           f"tasks/{task}/config.yaml; defined: {', '.join(task_cfg[section])}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m saidl.common.config FILE...``: read config files strictly and say ``file:line: what
+    is wrong`` (for a --configfile, which Snakemake reads before the workflow can check it)."""
+    import sys
+
+    from .cli import exit_code
+
+    files = sys.argv[1:] if argv is None else argv
+
+    def check() -> None:
+        for f in files:
+            check_config_file(f)
+        print(f"ok: {', '.join(files)}")
+
+    return exit_code(check)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from saidl.common.config import scale_block
+from saidl.common.config import RunGrid, scale_block
 from saidl.common.errors import ConfigError
 
 
@@ -28,13 +28,14 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     if sc.get("precision", "fp32") != "fp32":  # fp32 is the trainer's default; keep ids' configs stable
         base["precision"] = sc["precision"]
     base["data_seed"] = 0
-    runs = {}
+    runs = RunGrid("coreml")
     for noise in ("sym", "asym"):
-        for eta in sc[noise]:
+        for i, eta in enumerate(sc[noise]):
             for loss in sc["losses"]:
                 for seed in sc["seeds"]:
                     rid = run_id(noise, eta, loss, seed)
-                    runs[rid] = {**base, "run_id": rid, "scale": scale, "noise": noise,
-                                 "eta": float(eta), "loss": loss, "seed": int(seed),
-                                 "loss_params": params[noise].get(loss, {})}
-    return runs
+                    runs.add(rid, {**base, "run_id": rid, "scale": scale, "noise": noise,
+                                   "eta": float(eta), "loss": loss, "seed": int(seed),
+                                   "loss_params": params[noise].get(loss, {})},
+                             f"coreml.scales.{scale}.{noise}[{i}] = {eta!r} (loss {loss}, seed {seed})")
+    return dict(runs)

@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from saidl.common.config import defined_entry, scale_block
+from saidl.common.config import RunGrid, defined_entry, scale_block
 from saidl.common.errors import ConfigError
 
 GROUPS = ("conditional", "unconditional")
+RESERVED = ("study_guidance", "study_steps")  # the study's image files, beside the runs' (images/<run>.png)
 
 
 def scale_config(task_cfg: dict, scale: str) -> dict:
@@ -39,16 +40,21 @@ def autoencoder_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
 def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     """Every DiT run of the scale keyed by its name."""
     sc = scale_config(task_cfg, scale)
-    runs = {}
-    for name in sc["runs"]:
+    runs = RunGrid("diffusion")
+    for i, name in enumerate(sc["runs"]):
         spec = defined_entry(task_cfg, "diffusion", "runs", name, f"{scale}.runs")
+        if name.startswith("ae-") or name in RESERVED:
+            raise ConfigError(f"diffusion run name '{name}' (diffusion.scales.{scale}.runs[{i}]) would share its "
+                              "files with an autoencoder (ae-<group>) or the study's images; rename the run in "
+                              "tasks/diffusion/config.yaml")
         group = sc["groups"][spec["group"]]  # a group's keys override the scale's dit block
         if spec["conditioning"] != "adaln" and not group["num_classes"]:
             raise ConfigError(f"diffusion run '{name}': {spec['conditioning']} conditioning needs a class-conditional "
                               "group (num_classes > 0)")
-        runs[name] = {**_common(sc, scale), **sc["schedule"], **sc["dit"], **group, **spec, "kind": "dit",
-                      "window": sc["window"] if spec["attention"] == "sliding" else None, "run_id": name}
-    return runs
+        runs.add(name, {**_common(sc, scale), **sc["schedule"], **sc["dit"], **group, **spec, "kind": "dit",
+                        "window": sc["window"] if spec["attention"] == "sliding" else None, "run_id": name},
+                 f"diffusion.scales.{scale}.runs[{i}] '{name}'")
+    return dict(runs)
 
 
 def eval_config(task_cfg: dict, scale: str, what: str) -> dict:
@@ -58,8 +64,15 @@ def eval_config(task_cfg: dict, scale: str, what: str) -> dict:
     if what == "evaluation":
         return base
     if what == "backends":
+        if sc["backends"]["backend_run"] not in sc["runs"]:
+            raise ConfigError(f"diffusion.scales.{scale}.backends.backend_run '{sc['backends']['backend_run']}' is "
+                              f"not one of the scale's runs ({', '.join(sc['runs'])}) in tasks/diffusion/config.yaml")
         return {**base, **sc["backends"], "window": sc["window"]}
     if what == "study":
+        if sc["study"]["study_run"] not in (*sc["runs"], "pretrained"):
+            raise ConfigError(f"diffusion.scales.{scale}.study.study_run '{sc['study']['study_run']}' is neither one "
+                              f"of the scale's runs ({', '.join(sc['runs'])}) nor 'pretrained' in "
+                              "tasks/diffusion/config.yaml")
         return {**base, **sc["study"]}
     raise ConfigError(f"unknown diffusion evaluation '{what}'")
 

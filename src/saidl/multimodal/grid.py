@@ -14,7 +14,8 @@ dates and coordinates. Each is one features file made once per scale.
 
 from __future__ import annotations
 
-from saidl.common.config import defined_entry, scale_block
+from saidl.common.config import RunGrid, defined_entry, scale_block
+from saidl.common.config import slug as _slug
 from saidl.common.errors import ConfigError
 
 MODALITY_ORDER = ("image", "text", "numeric", "temporal", "spatial")
@@ -28,7 +29,8 @@ def scale_config(task_cfg: dict, scale: str) -> dict:
 
 
 def slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c == "-" else "_" for c in name).strip("_")
+    """A feature set's name in a run id: ASCII letters, digits and ``-``; anything else ``_``."""
+    return _slug(name)
 
 
 def feature_names(fs: dict, where: str) -> dict[str, str]:
@@ -61,16 +63,18 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     """Every training run of the scale, keyed by run id."""
     sc = scale_config(task_cfg, scale)
     dec = sc["decomposition"]
-    runs: dict[str, dict] = {}
+    runs = RunGrid("multimodal")
 
     def add(group: str, name: str, decomposition: str, seed: int, where: str) -> None:
         fs = feature_set(task_cfg, scale, name, where)
         rid = run_id(group, name, decomposition, seed)
-        runs[rid] = {"task": "multimodal", "scale": scale, "group": group, "run_id": rid,
-                     "feature_set": name, "position": sc["feature_sets"].index(name) if name in sc["feature_sets"] else -1,
-                     "features": fs["features"], "seed": int(seed),
-                     "model": {**sc["model"], "decomposition": decomposition}, "train": dict(sc["train"]),
-                     "device": sc["device"]}
+        runs.add(rid, {"task": "multimodal", "scale": scale, "group": group, "run_id": rid,
+                       "feature_set": name,
+                       "position": sc["feature_sets"].index(name) if name in sc["feature_sets"] else -1,
+                       "features": fs["features"], "seed": int(seed),
+                       "model": {**sc["model"], "decomposition": decomposition}, "train": dict(sc["train"]),
+                       "device": sc["device"]},
+                 f"multimodal.scales.{scale}.{where} '{name}' ({decomposition}, seed {seed})")
 
     for name in sc["feature_sets"]:
         for seed in sc["seeds"]:
@@ -85,7 +89,7 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     for other in dec["compare"]:
         for seed in sc["seeds"]:
             add("decomposition", dec["feature_set"], other, seed, "decomposition.feature_set")
-    return runs
+    return dict(runs)
 
 
 def needed_features(task_cfg: dict, scale: str) -> list[str]:

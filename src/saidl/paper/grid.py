@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 
-from saidl.common.config import defined_entry, scale_block
+from saidl.common.config import RunGrid, defined_entry, scale_block, slug
 from saidl.common.errors import ConfigError
 from saidl.coreml.grid import run_configs as coreml_run_configs
 
@@ -31,9 +31,7 @@ def scale_config(task_cfg: dict, scale: str) -> dict:
 
 def run_id(group: str, noise: str, eta: float, variant: str, seed: int) -> str:
     """A file-name-safe id, e.g. ``main-sym-0.8-ANL-CE-s0`` or ``ablation-sym-0.8-ANL-CE_weight_decay-s1``."""
-    name = "".join(c if c.isalnum() or c in "+-." else "_" for c in variant.replace(", ", "_"))
-    name = name.replace("(", "").replace(")", "").replace("__", "_").strip("_")
-    return f"{group}-{noise}-{eta:g}-{name}-s{seed}"
+    return f"{group}-{noise}-{eta:g}-{slug(variant, keep='+-.')}-s{seed}"
 
 
 def _variant(task_cfg: dict, name: str, where: str) -> dict:
@@ -43,7 +41,7 @@ def _variant(task_cfg: dict, name: str, where: str) -> dict:
 class _Builder:
     def __init__(self, task_cfg: dict, coreml_cfg: dict, scale: str):
         self.task_cfg, self.coreml_cfg, self.scale = task_cfg, coreml_cfg, scale
-        self.runs: dict[str, dict] = {}
+        self.runs = RunGrid("paper")
         self._bases: dict[str, dict] = {}
 
     def base(self, coreml_scale: str) -> dict:
@@ -65,8 +63,9 @@ class _Builder:
                     "seed": int(seed), "task": "paper", "group": group, "variant": variant})
         rid = rid or run_id(group, noise, eta, variant, seed)
         cfg["run_id"] = rid
-        self.runs[rid] = cfg
-        return rid
+        weights = f", alpha {params['alpha']!r}, beta {params['beta']!r}" if params else ""
+        return self.runs.add(rid, cfg, f"paper.scales.{where} ({noise}, eta {eta!r}, variant '{variant}'{weights}, "
+                                       f"seed {seed})")
 
     def find_same(self, cfg: dict) -> str | None:
         """The id of an existing run that trains exactly as ``cfg`` does (labels aside)."""
@@ -150,7 +149,7 @@ def _build(task_cfg: dict, coreml_cfg: dict, scale: str) -> tuple[dict[str, dict
 
 def run_configs(task_cfg: dict, coreml_cfg: dict, scale: str) -> dict[str, dict]:
     """Every run of the scale, keyed by run id; a run config holds all it needs to train."""
-    return _build(task_cfg, coreml_cfg, scale)[0]
+    return dict(_build(task_cfg, coreml_cfg, scale)[0])
 
 
 def design(task_cfg: dict, coreml_cfg: dict, scale: str) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from saidl.common.config import defined_entry, scale_block
+from saidl.common.config import RunGrid, defined_entry, scale_block
 
 RUN_KEYS = ("dataset", "data_dir", "n_train", "n_val", "n_test", "epochs", "batch_size", "d_model",
             "n_layers", "d_state", "dropout", "lr", "ssm_lr", "weight_decay", "device")
@@ -16,7 +16,7 @@ def scale_config(task_cfg: dict, scale: str) -> dict:
 def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     """Every run of the scale keyed by ``<model>-s<seed>``; the NumPy model gets its overrides."""
     sc = scale_config(task_cfg, scale)
-    runs = {}
+    runs = RunGrid("ssm")
     for name in sc["models"]:
         model = defined_entry(task_cfg, "ssm", "models", name, f"{scale}.models")
         base = {k: sc.get(k) for k in RUN_KEYS}
@@ -25,6 +25,6 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
             base.update(sc.get("numpy", {}), device="cpu")
         for seed in sc["seeds"]:
             rid = f"{name}-s{seed}"
-            runs[rid] = {**base, **model, "model": name, "run_id": rid, "scale": scale,
-                         "seed": int(seed), "data_seed": 0}
-    return runs
+            runs.add(rid, {**base, **model, "model": name, "run_id": rid, "scale": scale,
+                           "seed": int(seed), "data_seed": 0}, f"ssm.scales.{scale}.models '{name}' (seed {seed})")
+    return dict(runs)
