@@ -288,3 +288,53 @@ def test_paragraph_ended_inside_an_argument_names_the_line_that_opens_it(tmp_pat
     assert (f"{tmp_path / 'out' / 'doc.tex'}:4: Paragraph ended before \\label was complete: the {{ after "
             "\\label on this line is never closed (add the missing })") in message
     assert f"this line comes from {_shown(tmp_path / 'tpl' / 'doc.tex')}:4;" in message
+
+
+# ---------------------------------------------------------------- item 12: commands paste back
+
+
+COMMANDS = [
+    "snakemake --cores 2 --config scale=full",
+    "snakemake --forcerun coreml_pdf --rerun-incomplete",
+    "python -m saidl.fakes --out data/fakes",
+    "ls ~/data/cifar-10_batches-py/*.gz",
+    "echo 'single' \"double\" `tick` <in >out 2>&1 | tee a---b.log",
+    "a--b ---c ,,d << e >> !`f ?`g",
+]
+
+CMD_DOC = r"""\documentclass{article}
+\usepackage{saidl}
+\BLOCK{ import 'common/macros.tex' as m }
+\begin{document}
+\VAR{ m.scale_note('rehearsal', changes) }
+Literal: \texttt{--config scale=full}; as a command: \saidlcmd{--config scale=full}.
+%% for c in commands
+Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt
+ut labore et dolore magna aliqua: [\VAR{ c | cmd }] and also (\texttt{\VAR{ c }}) end.
+
+%% endfor
+\end{document}
+"""
+
+
+@needs_latex
+def test_commands_printed_in_a_pdf_paste_back_exactly(tmp_path):
+    """Through the real build path (templates/common/macros.tex, tex/saidl.sty, compile_pdf),
+    pdftotext gives back every command exactly: no en dash for --, no curly quotes or guillemets,
+    and a command set with the ``cmd`` filter is never broken across lines."""
+    from saidl.report.jinja import make_env, render_template
+
+    (tmp_path / "doc.tex").write_text(CMD_DOC, encoding="utf-8")
+    changes = [{"key": "train.epochs", "full": 120, "value": 2}]
+    tex = render_template(make_env([tmp_path, TEMPLATES]), "doc.tex", {"commands": COMMANDS, "changes": changes},
+                          tmp_path / "out" / "doc.tex")
+    pdf = compile_pdf(tex, tmp_path / "out" / "doc.pdf", texinputs=[STY_DIR])
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Literal: --config scale=full; as a command: --config scale=full." in text
+    assert "python -m saidl.fakes" in text and "build --config scale=full for that" in text
+    assert "tasks/<task>/config.yaml" in text
+    flat = " ".join(text.split())
+    for command in COMMANDS:
+        assert flat.count(command) == 2, (command, text)  # both exact (\texttt{} may wrap at a space)
+        assert any(command in line for line in text.splitlines()), (command, text)  # cmd: on one line
+    assert not {"\u2013", "\u2014", "\u00ab", "\u00bb", "\u201e"} & set(text)  # no dash, guillemet or low quote

@@ -157,8 +157,15 @@ def breakable_filter(value: Any) -> Tex:
     return Tex(text)
 
 
+def cmd_filter(value: Any) -> Tex:
+    r"""A command, option or path as ``\saidlcmd{...}`` (tex/saidl.sty): escaped, in typewriter,
+    on one line, so that ``--config scale=full`` pastes back from the PDF exactly as written."""
+    return Tex(rf"\saidlcmd{{{escape_tex(value)}}}")
+
+
 FILTERS = {
     "breakable": breakable_filter,
+    "cmd": cmd_filter,
     "ci": ci_filter,
     "diff": diff_filter,
     "tex": tex_filter,
