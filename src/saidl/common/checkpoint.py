@@ -25,13 +25,41 @@ def save_checkpoint(path: Path, state: dict) -> None:
         raise
 
 
-def load_checkpoint(path: Path | None, config: dict, map_location=None) -> dict | None:
-    """The state saved at ``path`` if it exists and was written for ``config`` (else None)."""
+def load_torch_file(path: Path, fix: str, **kwargs):
+    """``torch.load(path, **kwargs)``; a cut or corrupt file is one DataError naming it and ``fix``
+    (how to get a good copy), never a pickle or zip traceback."""
+    import pickle
+    import zipfile
+
     import torch
+
+    from .errors import DataError
+
+    try:
+        return torch.load(path, **kwargs)
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError,
+            zipfile.BadZipFile) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        why = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise DataError(f"{path}: truncated or corrupt ({type(exc).__name__}: {why}); {fix}") from None
+
+
+def load_checkpoint(path: Path | None, config: dict, map_location=None) -> dict | None:
+    """The state saved at ``path`` if it exists and was written for ``config`` (else None). A cut
+    or corrupt checkpoint (a full disk, a copy interrupted) is set aside, logged, and the run
+    starts afresh: the run is deterministic, so only time is lost."""
+    from .errors import DataError
 
     if path is None or not Path(path).exists():
         return None
-    state = torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        state = load_torch_file(path, "", map_location=map_location, weights_only=False)
+    except DataError as exc:
+        bad = Path(path).with_name(Path(path).name + ".corrupt")
+        Path(path).replace(bad)
+        log.warning("%s; moved it to %s and starting afresh", str(exc).rstrip("; "), bad)
+        return None
     if state.get("config") != config:
         log.warning("checkpoint %s is from another config; starting afresh", path)
         return None

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
+from saidl.common.checkpoint import finish_run, load_checkpoint, load_torch_file, save_checkpoint
 from saidl.common.cli import exit_code, train_args
 from saidl.common.errors import ConfigError, DataError
 from saidl.common.provenance import run_provenance
@@ -38,7 +38,8 @@ def load_codec(cfg: dict, ae_path: Path | None, device: torch.device):
     if ae_path is None or not Path(ae_path).is_file():
         raise DataError(f"autoencoder weights {ae_path} not found: run the diffusion_autoencoder rule first "
                         "(snakemake builds it as a dependency)")
-    state = torch.load(ae_path, map_location="cpu", weights_only=False)
+    state = load_torch_file(ae_path, "delete it and rerun snakemake, which retrains it (rule diffusion_autoencoder)",
+                            map_location="cpu", weights_only=False)
     ae = SmallAutoencoder(state["image_channels"], state["latent_channels"], state["width"])
     ae.load_state_dict(state["state_dict"])
     return ae.eval().requires_grad_(False).to(device)
@@ -69,7 +70,8 @@ def load_dit(weights: Path, device: torch.device, which: str = "ema", state: dic
     The file is memory-mapped (only the tensors used are read: a DiT-B file holds the EMA and
     every snapshot); ``state`` reuses a file already loaded."""
     if state is None:
-        state = torch.load(weights, map_location="cpu", weights_only=False, mmap=True)
+        state = load_torch_file(weights, "delete it and rerun snakemake, which retrains that run",
+                                map_location="cpu", weights_only=False, mmap=True)
     model = build_dit(state["config"], tuple(state["latent_shape"]))
     sd = state["ema"] if which == "ema" else state["snapshots"][int(which)]
     model.load_state_dict(sd)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from saidl.common.checkpoint import load_torch_file
 from saidl.common.errors import DataError
 from saidl.common.io import read_json, write_json
 from saidl.common.provenance import run_provenance
@@ -78,7 +79,8 @@ def load_features(problem: Problem, features_dir: Path, names: dict[str, str]) -
         if not path.exists():
             raise DataError(f"features file {path} is missing; make it with "
                             f"`snakemake {path}` (rule multimodal_features)")
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = load_torch_file(path, "delete it and rerun snakemake, which recomputes it (saidl.multimodal.featurize)",
+                               map_location="cpu", weights_only=True)
         g2row = {int(g): i for i, g in enumerate(blob["nodes"].tolist())}
         local = wanted[m]
         glob = problem.sub.nodes[local].tolist()
