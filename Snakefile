@@ -59,6 +59,18 @@ except ConfigError as exc:
 validate(config, "config/schema.yaml")
 
 SCALE = config["scale"]
+
+# Pre-flight of a full run: every dataset and weight its tasks need, checked (cheaply) before a job,
+# and a GPU hour, is spent; the same list as `make check-assets`. Once, in the main process.
+if SCALE == "full" and workflow.is_main_process and os.environ.get("SAIDL_SKIP_ASSETS") != "1":
+    from saidl.common.assets import require_assets
+    from saidl.common.errors import DataError
+
+    try:
+        require_assets(config, SCALE, config["tasks"])
+    except (ConfigError, DataError) as exc:
+        sys.exit(f"asset check failed:\n{exc}")
+
 RESULTS = f"results/{SCALE}"
 LOGS = f"logs/{SCALE}"
 FAKES = config["fakes_dir"]

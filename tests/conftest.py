@@ -119,3 +119,19 @@ def save_tiny_clip(path: Path) -> Path:
     CLIPModel(cfg).save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+@pytest.fixture
+def workflow_copy(tmp_path) -> Path:
+    """A copy of the workflow (code, configs, templates; the data folder linked), so that a test
+    may edit a shipped config or leave a lock without touching the checkout."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("Snakefile", "pyproject.toml"):
+        shutil.copy2(REPO / name, root / name)
+    for name in ("config", "tasks", "src", "templates", "tex", "profiles", "envs"):
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    if (REPO / "data").exists():
+        (root / "data").symlink_to(REPO / "data")
+    return root

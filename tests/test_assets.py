@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import HANG_TIMEOUT
 from saidl.common import assets as A
 from saidl.common.errors import DataError
 
@@ -298,12 +299,12 @@ def test_check_assets_cli_exits_1_and_prints_where_and_fix(tmp_path):
         shutil.copytree(ROOT / d, tmp_path / d)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SAIDL_HASH_CACHE": str(tmp_path / "h.json")}
     out = subprocess.run([sys.executable, "-m", "saidl.common.assets", "--scale", "full", "--tasks", "coreml",
-                          "--offline"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                          "--offline"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT)
     assert out.returncode == 1, out.stderr
     assert "[MISSING] CIFAR-10" in out.stdout and "where: data/cifar10" in out.stdout
     assert A.CIFAR10_URL in out.stdout and "1 of 1 assets block the run." in out.stdout
     js = subprocess.run([sys.executable, "-m", "saidl.common.assets", "--scale", "full", "--tasks", "coreml",
-                         "--offline", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                         "--offline", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT)
     assert json.loads(js.stdout)[0]["status"] == "missing"
 
 

@@ -9,7 +9,7 @@ from saidl.common.errors import ConfigError, RunSchemaError
 from saidl.coreml.analyze import load_run
 from saidl.coreml.grid import run_configs
 
-from conftest import REPO
+from conftest import HANG_TIMEOUT, REPO
 
 SCHEMA = REPO / "tasks/coreml/schema.yaml"
 
@@ -40,7 +40,7 @@ def test_snakemake_refuses_a_bad_config_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("coreml:\n  scales:\n    demo:\n      sym: [-0.2]\n")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "report", "--cores", "1",
-                           "--configfile", str(bad)], cwd=REPO, capture_output=True, text=True, timeout=120)
+                           "--configfile", str(bad)], cwd=REPO, capture_output=True, text=True, timeout=HANG_TIMEOUT)
     assert proc.returncode != 0
     assert "config error: invalid config at 'coreml.scales.demo.sym[0]'" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr

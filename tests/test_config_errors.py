@@ -30,19 +30,8 @@ def task_cfg(task):
 
 
 @pytest.fixture
-def workflow(tmp_path):
-    """A copy of the workflow (code, configs, templates; the data folder linked), so that a test
-    may edit a shipped config or leave a lock without touching the checkout."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in ("Snakefile", "pyproject.toml"):
-        shutil.copy2(REPO / name, root / name)
-    for name in ("config", "tasks", "src", "templates", "tex", "profiles", "envs"):
-        if (REPO / name).exists():
-            shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    if (REPO / "data").exists():
-        (root / "data").symlink_to(REPO / "data")
-    return root
+def workflow(workflow_copy):
+    return workflow_copy
 
 
 def snakemake(cwd, *args, prog=SNAKEMAKE):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import HANG_TIMEOUT
 from saidl.common.errors import LatexError
 from saidl.common.io import atomic_write_bytes, atomic_write_text, write_json
 from saidl.report.latexmk import _latex_env, _latexmk_command, compile_pdf
@@ -59,7 +60,7 @@ def _latex_processes(cwd: Path) -> list[tuple[int, int, str]]:
     return found
 
 
-def _wait_for_pdflatex(folder: Path, log: Path, timeout: float = 120) -> int:
+def _wait_for_pdflatex(folder: Path, log: Path, timeout: float = HANG_TIMEOUT) -> int:
     """The pid of the pdflatex running in ``folder`` once it has written part of ``log``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,7 +71,7 @@ def _wait_for_pdflatex(folder: Path, log: Path, timeout: float = 120) -> int:
     raise AssertionError(f"no pdflatex started in {folder} within {timeout} s")
 
 
-def _wait_gone(folder: Path, timeout: float = 30) -> None:
+def _wait_gone(folder: Path, timeout: float = HANG_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while _latex_processes(folder) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -100,7 +101,7 @@ def test_rerun_after_pdflatex_was_killed_mid_build_succeeds(tmp_path):
     latexmk = subprocess.Popen(_latexmk_command(tex, build), cwd=tmp_path, env=_latex_env([], tmp_path),
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     os.kill(_wait_for_pdflatex(tmp_path, build / "doc.log"), signal.SIGTERM)
-    assert latexmk.wait(timeout=60) != 0
+    assert latexmk.wait(timeout=HANG_TIMEOUT) != 0
     assert (build / "doc.fdb_latexmk").exists()  # the poisoned state: latexmk recorded the error
     _assert_builds(tex)
 
@@ -116,10 +117,10 @@ def test_rerun_after_interrupted_pdf_step_succeeds(tmp_path, sig):
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _wait_for_pdflatex(tmp_path, tmp_path / "build-doc" / "doc.log")
     step.send_signal(sig)
-    output, _ = step.communicate(timeout=60)
+    output, _ = step.communicate(timeout=HANG_TIMEOUT)
     assert step.returncode != 0
     if sig != signal.SIGKILL:
-        _wait_gone(tmp_path, timeout=10)
+        _wait_gone(tmp_path)
         assert not _latex_processes(tmp_path), "the interrupted step left latexmk/pdflatex running"
         assert "Traceback" not in output, output
         assert "interrupted" in output, output
