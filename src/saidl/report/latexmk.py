@@ -230,7 +230,7 @@ def _prepare_build(build: Path, stem: str) -> None:
 
 
 def compile_pdf(
-    tex_path: Path, pdf_path: Path, texinputs: Sequence[Path] = (), timeout: float = 300
+    tex_path: Path, pdf_path: Path, texinputs: Sequence[Path] = (), timeout: float = 1200  # a hang guard only
 ) -> Path:
     """Compile ``tex_path`` into ``pdf_path`` (written atomically); raise :class:`LatexError` on failure.
 
