@@ -114,3 +114,26 @@ def test_combined_pdf_opens_with_every_answer_sheet_and_keeps_each_reports_page_
         for i in range(1, task_pages + 1):
             assert f"{prefix}{i}" in numbered, f"{task}: page {prefix}{i} missing from the combined PDF"
         assert re.search(rf"{re.escape(prefix)}1\s*$", contents, re.M), f"{task}: not in the contents"
+
+
+UNESCAPE = {r"\_": "_", r"\#": "#", r"\%": "%", r"\&": "&", r"\{": "{", r"\}": "}", r"\$": "$",
+            r"\textasciitilde{}": "~", r"\textasciicircum{}": "^", r"\textbackslash{}": "\\", "{}": ""}
+
+
+def test_every_command_and_path_pastes_back_exactly(report):
+    """What a report sets in typewriter (commands, options, paths, module names) comes out of the
+    PDF as typed: no `--` joined into an en dash, no curly quotes (checked with pdftotext)."""
+    text = " ".join(text_of(report["pdf"]).split())
+    assert not re.search(r"(^|\s)[–—][a-z]", text), f"{report['task']}: an option printed with an en dash"
+    typed = re.findall(r"\\(?:saidlcmd|texttt)\{((?:[^{}\\]|\\[_#%&{}$]|\\text\w+\{\}|\{\})*)\}", report["tex"])
+    checked = 0
+    for raw in set(typed):
+        literal = raw
+        for esc, char in UNESCAPE.items():
+            literal = literal.replace(esc, char)
+        literal = " ".join(literal.split())
+        if "\\" in literal or len(literal) < 4:
+            continue
+        assert literal in text, f"{report['task']}: {literal!r} is set in the PDF but does not paste back"
+        checked += 1
+    assert checked, f"{report['task']}: no command or path found to check"
