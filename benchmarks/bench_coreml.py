@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from saidl.coreml.data import CIFAR10_CLASSES, NORMALISE
+from saidl.common.datasets import CIFAR10_CLASSES, NORMALISE
 from saidl.coreml.models import CNN8
 from saidl.coreml.train import Prepared, Split, Trainer
 

@@ -24,7 +24,7 @@ import time
 import numpy as np
 import torch
 
-from saidl.coreml.data import CIFAR10_CLASSES, NORMALISE
+from saidl.common.datasets import CIFAR10_CLASSES, NORMALISE
 from saidl.coreml.train import Prepared, Split, Trainer
 
 BATCH = 128

@@ -99,7 +99,7 @@ def sync(device: torch.device) -> None:
 def dataset_or_stand_in(name: str, data_dir: Path | None):
     """None when the dataset is installed (``prepare`` loads it), else random uint8 arrays of
     its shapes and balanced labels, standing in for it (a GPU machine may lack both)."""
-    from saidl.coreml import data as D
+    from saidl.common import datasets as D
 
     if name == "cifar10":
         if (data_dir / "cifar-10-batches-py").is_dir() or (data_dir / "cifar-10-python.tar.gz").is_file():

@@ -53,7 +53,7 @@ def _fmnist_copy(tmp_path: Path) -> Path:
 
 @needs_fmnist
 def test_cut_fashion_mnist_gz_is_one_data_error_line(tmp_path):
-    from saidl.coreml.data import load_fashion_mnist
+    from saidl.common.datasets import load_fashion_mnist
 
     root = _fmnist_copy(tmp_path)
     _cut(root / "t10k-labels-idx1-ubyte.gz")
@@ -65,7 +65,7 @@ def test_cut_fashion_mnist_gz_is_one_data_error_line(tmp_path):
 
 @needs_fmnist
 def test_flipped_byte_in_fashion_mnist_fails_its_checksum(tmp_path):
-    from saidl.coreml.data import load_fashion_mnist
+    from saidl.common.datasets import load_fashion_mnist
 
     root = _fmnist_copy(tmp_path)
     path = root / "t10k-labels-idx1-ubyte.gz"
@@ -79,7 +79,7 @@ def test_flipped_byte_in_fashion_mnist_fails_its_checksum(tmp_path):
 
 @needs_fmnist
 def test_recompressed_fashion_mnist_with_the_same_content_is_accepted(tmp_path):
-    from saidl.coreml.data import check_fashion_mnist_file
+    from saidl.common.datasets import check_fashion_mnist_file
 
     root = _fmnist_copy(tmp_path)
     path = root / "t10k-labels-idx1-ubyte.gz"
@@ -88,7 +88,7 @@ def test_recompressed_fashion_mnist_with_the_same_content_is_accepted(tmp_path):
 
 
 def test_cut_cifar10_batch_names_the_file(tmp_path):
-    from saidl.coreml.data import load_cifar10
+    from saidl.common.datasets import load_cifar10
     from saidl.fakes import make
 
     make("cifar10", tmp_path)

@@ -298,7 +298,7 @@ def test_wallpaper_crops_missing_files(tmp_path):
 
 
 def test_fashion_mnist_is_padded_to_32():
-    from saidl.coreml.data import FASHION_MNIST_DIR
+    from saidl.common.datasets import FASHION_MNIST_DIR
     from saidl.diffusion.data import fashion_mnist
 
     if not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
@@ -469,7 +469,7 @@ def test_run_dit_resumes_exactly(task_cfg, tmp_path, monkeypatch):
 
 
 def test_run_dit_resumes_exactly_with_label_dropout(task_cfg, tmp_path, monkeypatch):
-    from saidl.coreml.data import FASHION_MNIST_DIR
+    from saidl.common.datasets import FASHION_MNIST_DIR
 
     if not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("Fashion-MNIST missing: apt-get install dataset-fashion-mnist")

@@ -787,7 +787,7 @@ def fetch(rows: list[dict], config: dict, scale: str) -> None:
             continue
         print(f"fetching {r['name']} into {r['where']} ...", file=sys.stderr)
         if r["name"] == "CIFAR-10":
-            from saidl.coreml.data import load_cifar10
+            from saidl.common.datasets import load_cifar10
 
             load_cifar10(r["where"])
         elif r["name"] == "dmg777k":

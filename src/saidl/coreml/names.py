@@ -2,6 +2,8 @@
 
 import math
 
+from saidl.common.datasets import DATASET_NAMES  # noqa: F401 -- moved there; report.py files still import it here
+
 SINGLE_LOSSES = ("CE", "FL", "MAE", "RCE", "GCE", "NCE", "NFL")
 PAIRS = {"SCE": ("CE", "RCE"), "NCE+RCE": ("NCE", "RCE"), "NCE+MAE": ("NCE", "MAE"),
          "NFL+RCE": ("NFL", "RCE"), "NFL+MAE": ("NFL", "MAE")}
@@ -19,5 +21,4 @@ RCE_CONSTANT = -math.log(RCE_LOG_ZERO)  # RCE = this times (1 - p_y), up to the 
 ANL_MIN_PROB = 1e-7  # ANL's min_prob: probabilities are clamped here before the log
 ANL_A = -math.log(ANL_MIN_PROB)  # NNCE's constant A = -log(1e-7) ~ 16.118
 
-DATASET_NAMES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST"}
 MODEL_NAMES = {"cnn8": "the paper's 8-layer CNN", "mlp": "a two-hidden-layer MLP (784-512-512-10)"}

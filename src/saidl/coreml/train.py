@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
 from saidl.common.cli import exit_code, train_args
+from saidl.common.datasets import NORMALISE, stratified_split
 from saidl.common.provenance import run_provenance
 from saidl.common.runtime import choose_device, seed_everything
 from saidl.coreml import data as D
@@ -54,9 +55,9 @@ def prepare(cfg: dict, device: torch.device) -> Prepared:
     k = len(arrays.classes)
     # Subsets are fixed by data_seed (not the run seed), so every run sees the same images; the
     # labels of the training and validation subsets are then corrupted with exact counts.
-    tr_idx, va_idx = D.stratified_split(arrays.y_train, [cfg["n_train"], cfg["n_val"]], cfg["data_seed"], k)
+    tr_idx, va_idx = stratified_split(arrays.y_train, [cfg["n_train"], cfg["n_val"]], cfg["data_seed"], k)
     te_idx = (np.arange(len(arrays.y_test)) if cfg["n_test"] is None
-              else D.stratified_split(arrays.y_test, [cfg["n_test"]], cfg["data_seed"], k)[0])
+              else stratified_split(arrays.y_test, [cfg["n_test"]], cfg["data_seed"], k)[0])
     y_tr, y_va = arrays.y_train[tr_idx], arrays.y_train[va_idx]
     noisy_tr, t = D.noisy_labels(y_tr, cfg["dataset"], cfg["noise"], cfg["eta"], cfg["seed"], k, "train")
     noisy_va, _ = D.noisy_labels(y_va, cfg["dataset"], cfg["noise"], cfg["eta"], cfg["seed"], k, "val")
@@ -67,7 +68,7 @@ def prepare(cfg: dict, device: torch.device) -> Prepared:
 
     train = split(arrays.x_train[tr_idx], noisy_tr, y_tr)
     realised = D.realised_transition(y_tr, noisy_tr, k)
-    mean, std = D.NORMALISE[cfg["dataset"]]
+    mean, std = NORMALISE[cfg["dataset"]]
     shape = (1, -1, 1, 1)
     return Prepared(
         train=train,

@@ -69,7 +69,7 @@ def _digest(*arrays: np.ndarray) -> str:
 
 def fashion_mnist(split: str, n: int | None, seed: int, image_size: int = 32) -> Images:
     """Fashion-MNIST ``split`` ('train' or 'test'), ``n`` class-balanced images, zero-padded."""
-    from saidl.coreml.data import load_fashion_mnist, stratified_split
+    from saidl.common.datasets import load_fashion_mnist, stratified_split
 
     arr = load_fashion_mnist()
     x, y = (arr.x_train, arr.y_train) if split == "train" else (arr.x_test, arr.y_test)

@@ -12,7 +12,7 @@ This fake writes the same files in the same pickle format with fewer images per 
 its own mean colour and an oriented grating, under per-image noise, brightness and a random
 shift, so a model learns something in a few steps and the grayscale (luma) sequences of the SSM
 task keep a class signal too. The real batches' md5 sums cannot match: the rehearsal reads it with
-``verify_checksums: false`` (``saidl.coreml.data.load_cifar10``).
+``verify_checksums: false`` (``saidl.common.datasets.load_cifar10``).
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from saidl.common.errors import ConfigError
-from saidl.coreml.data import load_cifar10, load_fashion_mnist, stratified_split
-from saidl.coreml.names import DATASET_NAMES
+from saidl.common.datasets import DATASET_NAMES, load_cifar10, load_fashion_mnist, stratified_split
 
 SEQ_NORMALISE = {"fashion_mnist": (0.2860, 0.3530), "cifar10_gray": (122.6 / 255, 61.0 / 255)}
 SEQ_DATASET_NAMES = {**DATASET_NAMES, "cifar10_gray": "sequential grayscale CIFAR-10 (LRA Image)"}

@@ -423,7 +423,7 @@ def fashion_mnist_sequences(n_train: int = 1000, n_test: int = 500, seed: int = 
                             dtype=np.float32):
     """Fashion-MNIST as (N, 784, 1) pixel sequences, /255 then normalised (mean 0.2860, std
     0.3530); a seeded random subset of ``n_train`` training and ``n_test`` test images."""
-    from saidl.coreml.data import NORMALISE, load_fashion_mnist  # NumPy only, imported lazily
+    from saidl.common.datasets import NORMALISE, load_fashion_mnist  # NumPy only, imported lazily
 
     arrays = load_fashion_mnist()
     (mean,), (std,) = NORMALISE["fashion_mnist"]

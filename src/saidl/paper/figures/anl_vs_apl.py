@@ -4,7 +4,7 @@ seeds as dots): ANL against the APL pairs and CE; a second row for the transfer 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from saidl.coreml.names import DATASET_NAMES
+from saidl.common.datasets import DATASET_NAMES
 from saidl.paper.figures._common import group_settings, setting_label, variant_style, variants_in
 from saidl.report.figure_cli import run
 from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal, literals
