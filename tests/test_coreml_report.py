@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from saidl.common import stats
+from saidl.common.datasets import CIFAR10_CLASSES
 from saidl.common.io import write_json
 from saidl.coreml import data as D
 from saidl.coreml.analyze import check_claims, collect
@@ -45,7 +46,7 @@ def synthetic_runs(cfg: dict, scale: str, acc, tmp_path, wall=lambda c: 1.0):
             "noise": {"type": c["noise"], "eta": c["eta"], "n_train": 100, "n_noisy": int((noisy != labels).sum()),
                       "realised_rate": float((noisy != labels).mean()), "transition": t.round(6).tolist(),
                       "realised_transition": D.realised_transition(labels, noisy).round(6).tolist(),
-                      "classes": list(D.CIFAR10_CLASSES)},
+                      "classes": list(CIFAR10_CLASSES)},
             "timing": {"wall_time_s": wall(c), "epoch_time_s": [0.5, 0.5]},
             "provenance": {**PROVENANCE, "dataset": {"name": "cifar10", "checksum": "c", "n_train": 100,
                                                      "n_val": 0, "n_test": 100, "source": "fake"}},
@@ -148,7 +149,7 @@ def test_claims_hold_numbers_and_verdicts_only(tmp_path, changed_cfg):
     # every claim's sentences are in the template, with a branch per verdict
     tpl = (REPO / "templates/coreml/report.tex").read_text()
     for verdict in ("supported", "partly supported", "contradicted", "mixed", "not shown"):
-        assert f"v == '{verdict}'" in tpl
+        assert f"verdict == '{verdict}'" in tpl
 
 
 def test_claims_on_a_summary_still_report_real_differences(tmp_path, changed_cfg):

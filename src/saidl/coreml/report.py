@@ -10,19 +10,20 @@ from saidl.common.config import full_protocol
 from saidl.coreml.data import ASYM_MAPS
 from saidl.coreml.names import APL, DATASET_NAMES, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
 from saidl.coreml.reference import REFERENCE
-from saidl.report.latex import Tex, escape_tex, format_pct as pct
+from saidl.report.latex import format_pct
 from saidl.report.tables import hparam_rows
 
 
 class Numbers:
-    """Look-ups into the summary for the template: ``n.get('sym', 0.8, 'CE')`` (an interval dict,
-    print it with ``| ci``), ``n.pct('sym', 0.8, 'CE')`` (its mean in %)."""
+    """Look-ups into the summary for the template: ``numbers.get('sym', 0.8, 'CE')`` (an interval
+    dict, print it with ``| ci``), ``numbers.mean('sym', 0.8, 'CE')`` (its mean, print it with
+    ``| pct``). Nothing here formats a number: the template's filters do."""
 
     def __init__(self, summary: dict):
-        self.s = summary
+        self.summary = summary
 
     def cell(self, noise: str, eta: float, loss: str) -> dict | None:
-        return self.s["cells"].get(noise, {}).get(f"{eta:g}", {}).get(loss)
+        return self.summary["cells"].get(noise, {}).get(f"{eta:g}", {}).get(loss)
 
     def get(self, noise: str, eta: float, loss: str, what: str = "final") -> dict | None:
         c = self.cell(noise, eta, loss)
@@ -32,18 +33,13 @@ class Numbers:
         st = self.get(noise, eta, loss, what)
         return None if st is None else st["mean"]
 
-    def pct(self, noise: str, eta: float, loss: str, what: str = "final") -> Tex:
-        return pct(self.mean(noise, eta, loss, what))
+    def means(self, noise: str, eta: float, losses) -> list[float]:
+        """The mean final accuracies of ``losses`` that were run (the template prints their range)."""
+        return [m for m in (self.mean(noise, eta, loss) for loss in losses) if m is not None]
 
-    def span(self, noise: str, eta: float, losses) -> Tex:
-        """The lowest to the highest mean final accuracy of ``losses``, e.g. ``77.8--79.5\\,\\%``."""
-        got = [m for m in (self.mean(noise, eta, l) for l in losses) if m is not None]
-        if not got:
-            return Tex("--")
-        return Tex(f"{100 * min(got):.1f}--{100 * max(got):.1f}\\,\\%")
-
-    def realised(self, noise: str, eta: float) -> Tex:
-        return pct(self.s["noise"][noise][f"{eta:g}"]["realised_rate"]["mean"])
+    def realised_rate(self, noise: str, eta: float) -> float:
+        """The mean share of wrong training labels the noise left at ``eta``."""
+        return self.summary["noise"][noise][f"{eta:g}"]["realised_rate"]["mean"]
 
 
 def asym_pairs(dataset: str, classes: list[str]) -> list[dict]:
@@ -59,18 +55,13 @@ def asym_pairs(dataset: str, classes: list[str]) -> list[dict]:
     return out
 
 
-def tex_join(*parts) -> Tex:
-    """Concatenate pieces: Tex pieces stay raw, everything else is escaped."""
-    return Tex("".join(p if isinstance(p, Tex) else escape_tex(p) for p in parts))
-
-
 def reference_rows(summary: dict, n: Numbers) -> list[dict]:
     rows = []
     for (noise, eta), losses in REFERENCE.items():
         for loss, (value, tag) in losses.items():
             if n.cell(noise, eta, loss) is not None:
                 rows.append({"noise": noise, "eta": eta, "loss": loss, "paper": value, "tag": tag,
-                             "ours": _mean_only(n.get(noise, eta, loss))})
+                             "ours": format_pct((n.get(noise, eta, loss) or {}).get("mean"), unit=False)})
     return rows
 
 
@@ -90,21 +81,16 @@ def noise_split(summary: dict, noise: str, eta: float | None) -> dict | None:
 
 def focal_gammas(summary: dict) -> list[dict]:
     """The focal exponent of every loss of the grid that has one, grouped by value:
-    ``[{"gamma": "0.5", "losses": ["FL", "NFL"]}]`` (from the runs' loss parameters)."""
-    groups: dict[str, list[str]] = {}
+    ``[{"gamma": 0.5, "losses": ["FL", "NFL"]}]`` (from the runs' loss parameters)."""
+    groups: dict[float, list[str]] = {}
     for loss in summary["losses"]:
         for noise in ("sym", "asym"):
             gamma = summary["loss_params"].get(noise, {}).get(loss, {}).get("gamma")
             if gamma is not None:
-                names = groups.setdefault(f"{gamma:g}", [])
+                names = groups.setdefault(gamma, [])
                 if loss not in names:
                     names.append(loss)
     return [{"gamma": g, "losses": names} for g, names in groups.items()]
-
-
-def _mean_only(st: dict | None) -> Tex:
-    """The mean in % with one decimal (``--`` when missing): beside published numbers."""
-    return Tex("--") if st is None or st.get("mean") is None else Tex(f"{100 * st['mean']:.1f}")
 
 
 HPARAM_LABELS = {
@@ -165,17 +151,9 @@ def weakest(rows: list[dict], key: str) -> dict | None:
     return min(got, key=lambda r: r[key]["diff"]) if got else None
 
 
-def strongest(rows: list[dict], key: str) -> dict | None:
-    got = [r for r in rows if r.get(key) is not None and r[key].get("diff") is not None]
-    return max(got, key=lambda r: r[key]["diff"]) if got else None
-
-
-def count(cmps, verdict: str) -> int:
+def count_verdicts(cmps, verdict: str) -> int:
+    """How many of the comparisons ``cmps`` have ``verdict``."""
     return sum(1 for c in cmps if c is not None and c["verdict"] == verdict)
-
-
-def seeds_word(k: int) -> str:
-    return f"{k} seed" if k == 1 else f"{k} seeds"
 
 
 def context(summary: dict) -> dict:
@@ -194,7 +172,7 @@ def context(summary: dict) -> dict:
     grads = swap["gradients"] if swap else []
     mae_grads = [g for g in grads if g["passive"] == "MAE"]
     return {
-        "s": summary, "n": n, "provenance": prov,
+        "summary": summary, "numbers": n, "provenance": prov,
         "claims": {c["id"]: c for c in summary["claims"]},
         "best": summary.get("best", {}), "findings": findings, "timing": summary["timing"],
         "ce_peak": findings.get("ce_peak"), "swap": swap,
@@ -217,21 +195,19 @@ def context(summary: dict) -> dict:
                       if mae_grads else []),
         "hparams": hparams(summary),
         "sym_split": noise_split(summary, "sym", hi), "asym_split": noise_split(summary, "asym", hi_asym),
-        "focal": focal_gammas(summary),
-        "grad_clip": (f"{summary['config']['grad_clip']:g}" if summary["config"].get("grad_clip") else None),
+        "focal_gammas": focal_gammas(summary),
+        "grad_clip": summary["config"].get("grad_clip") or None,
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
         "model": MODEL_NAMES.get(summary["config"]["model"], summary["config"]["model"]),
-        "sym": sym, "asym": asym, "hi": hi, "hi_asym": hi_asym, "noisy_sym": noisy_sym,
-        "losses": losses, "apl": apl, "vanilla": [l for l in VANILLA if l in losses],
-        "normalized": [l for l in NORMALIZED if l in losses],
-        "pairs": [(a, b) for a, b in zip(NORMALIZED, VANILLA) if a in losses and b in losses],
+        "sym_etas": sym, "asym_etas": asym, "high_eta": hi, "high_asym_eta": hi_asym, "noisy_sym_etas": noisy_sym,
+        "losses": losses, "apl_losses": apl,
+        "normalized_pairs": [(a, b) for a, b in zip(NORMALIZED, VANILLA) if a in losses and b in losses],
         "asym_pairs": asym_pairs(ds, summary["classes"]),
-        "rce_const": f"{RCE_CONSTANT:.4f}",
+        "rce_constant": RCE_CONSTANT,
         "reference": reference_rows(summary, n) if full_protocol(summary["scale"]) else [],
-        "pct": pct, "weakest": weakest, "strongest": strongest, "count": count,
-        "k": lambda eta: f"{eta:g}",
-        "n_seeds": n_seeds, "seeds_word": seeds_word(n_seeds), "enough_seeds": n_seeds >= 2,
+        "weakest": weakest, "count_verdicts": count_verdicts,
+        "n_seeds": n_seeds, "enough_seeds": n_seeds >= 2,
         # the half-width of a t-interval over n seeds in units of their standard deviation
         "t_factor": stats.t_quantile(n_seeds - 1) / math.sqrt(n_seeds) if n_seeds >= 2 else None,
         "total_minutes": summary["timing"]["total_s"] / 60,

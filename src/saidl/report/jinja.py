@@ -35,9 +35,13 @@ from saidl.report.latex import (
     escape_tex,
     format_num,
     format_pct,
+    format_plural,
     format_pm,
+    format_short,
     format_sig,
+    format_signed,
     format_thousands,
+    math_minus,
     mean_std,
 )
 
@@ -106,8 +110,7 @@ def pm_filter(values: Any, digits: int = 1, scale: float = 100.0) -> Tex:
 
 def _fmt(x: float, digits: int, scale: float, sign: bool = False) -> str:
     """One number times ``scale`` with ``digits`` decimals; a minus sign is set in maths."""
-    text = f"{x * scale:{'+' if sign else ''}.{digits}f}"
-    return "$-$" + text[1:] if text.startswith("-") else text
+    return math_minus(f"{x * scale:{'+' if sign else ''}.{digits}f}")
 
 
 def ci_filter(stat: Any, digits: int = 1, scale: float = 100.0, n: bool = True, bounds: Any = "auto") -> Tex:
@@ -171,8 +174,11 @@ FILTERS = {
     "tex": tex_filter,
     "texname": texname_filter,
     "pct": format_pct,
+    "plural": format_plural,
     "pm": pm_filter,
+    "short": format_short,
     "sig": format_sig,
+    "signed": format_signed,
     "num": format_num,
     "thousands": format_thousands,
 }

@@ -190,6 +190,12 @@ def mean_std(values: Iterable[float]) -> tuple[float, float | None] | None:
     return statistics.fmean(finite), statistics.stdev(finite)
 
 
+def math_minus(text: str) -> str:
+    """A formatted number whose leading minus sign is set in maths (``$-$0.3``), as LaTeX's
+    text hyphen is too short for a minus."""
+    return "$-$" + text[1:] if text.startswith("-") else text
+
+
 def format_pm(mean: float, std: float | None, digits: int = 1, scale: float = 100.0) -> Tex:
     """Format ``mean ± std`` (both multiplied by ``scale``) as ``87.3 $\\pm$ 0.4``."""
     text = f"{mean * scale:.{digits}f}"
@@ -198,11 +204,12 @@ def format_pm(mean: float, std: float | None, digits: int = 1, scale: float = 10
     return Tex(text)
 
 
-def format_pct(value: Any, digits: int = 1) -> Tex:
-    """Format a fraction as a percentage: 0.8734 becomes ``87.3\\,\\%``."""
+def format_pct(value: Any, digits: int = 1, unit: bool = True) -> Tex:
+    """Format a fraction as a percentage: 0.8734 becomes ``87.3\\,\\%`` (``87.3`` with
+    ``unit=False``, for a column or a range whose unit is printed once)."""
     if not _is_number(value):
         return MISSING
-    return Tex(rf"{value * 100:.{digits}f}\,\%")
+    return Tex(rf"{value * 100:.{digits}f}\,\%" if unit else f"{value * 100:.{digits}f}")
 
 
 def format_num(value: Any, digits: int = 2) -> Tex:
@@ -229,3 +236,29 @@ def format_thousands(value: Any) -> Tex:
     if not _is_number(value):
         return MISSING
     return Tex(f"{round(float(value)):,}".replace(",", "{,}"))
+
+
+def format_short(value: Any, digits: int = 6) -> Tex:
+    """A setting (noise rate, guidance scale, step size) as short as Python's ``g`` format
+    writes it: 0.8, 1.5, 10, 1e-05; ``digits`` significant digits at most."""
+    if not _is_number(value):
+        return MISSING
+    return Tex(f"{value:.{digits}g}")
+
+
+def format_signed(value: Any, digits: int = 1) -> Tex:
+    """A difference of single numbers (no interval) with its sign: ``+1.5``, ``$-$0.3``."""
+    if not _is_number(value):
+        return MISSING
+    return Tex(math_minus(f"{value:+.{digits}f}"))
+
+
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def format_plural(count: Any, word: str, words: bool = False) -> Tex:
+    """A count and its noun: ``3 seeds``, ``1 epoch``; with ``words=True`` small counts are
+    spelled out (``one seed``, ``three seeds``)."""
+    number = NUMBER_WORDS.get(count, str(count)) if words else str(count)
+    return escape_tex(f"{number} {word}{'' if count == 1 else 's'}")
+
