@@ -138,7 +138,8 @@ def _realish(n: int, size: int = 32, seed: int = 0):
 def test_to_rgb01_and_factory():
     import torch
 
-    from saidl.diffusion.embedders import EMBEDDERS, make_embedder, to_rgb01
+    from saidl.common.encoders import to_rgb01
+    from saidl.diffusion.embedders import EMBEDDERS, make_embedder
 
     x = to_rgb01(torch.rand(2, 1, 8, 8))
     assert x.shape == (2, 3, 8, 8) and torch.equal(x[:, 0], x[:, 2])
@@ -237,7 +238,8 @@ def _tiny(family: str):
 def test_hf_embedders_on_tiny_random_models(family):
     import torch
 
-    from saidl.diffusion.embedders import _normalise, make_embedder, resize_crop
+    from saidl.common.encoders import normalise as _normalise, resize_crop
+    from saidl.diffusion.embedders import make_embedder
 
     model, dim = _tiny(family)
     emb = make_embedder(family, model=model)

@@ -37,10 +37,9 @@ from tqdm import tqdm
 
 from saidl.common.errors import ConfigError, DataError
 from saidl.common.provenance import file_sha256
-from saidl.diffusion.embedders import (CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD,
-                                       _device_key, _efficientnet_lite0_model, _normalise,
-                                       efficientnet_lite0_weights_path, hub_load_error, resize_crop,
-                                       to_rgb01)
+from saidl.common.encoders import (CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, device_key,
+                                   efficientnet_lite0_model, efficientnet_lite0_weights_path, hub_load_error,
+                                   normalise, resize_crop, to_rgb01)
 
 __all__ = ["TEXT_ENCODERS", "IMAGE_ENCODERS", "CLIP_ID", "Encoder", "TextEncoder", "ImageEncoder",
            "MiniLMEncoder", "EffNetLite0Encoder", "CLIPTextEncoder", "CLIPImageEncoder", "MiniLMTrainable",
@@ -105,7 +104,7 @@ class Encoder:
     dim = 0
 
     def __init__(self, device="cpu"):
-        self.device = torch.device(_device_key(device))
+        self.device = torch.device(device_key(device))
         self._fingerprint: str | None = None
 
     def fingerprint_fields(self) -> dict:
@@ -178,7 +177,7 @@ class ImageEncoder(Encoder):
                 x = resize_crop(torch.cat(xs), self.size, self.resample)
             else:
                 x = torch.cat([resize_crop(t, self.size, self.resample) for t in xs])
-        return _normalise(x, self.mean, self.std)
+        return normalise(x, self.mean, self.std)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Preprocessed batch -> ``(B, dim)``."""
@@ -402,7 +401,7 @@ class EffNetLite0Encoder(ImageEncoder):
 
     @property
     def model(self):
-        return _efficientnet_lite0_model(str(self.device))
+        return efficientnet_lite0_model(str(self.device))
 
     def _load(self) -> None:
         self.model
