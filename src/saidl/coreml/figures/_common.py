@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from saidl.report.figstyle import literal, loss_style
+from saidl.coreml.styles import loss_style
+from saidl.report.figstyle import literal
 
 
 def accuracy_series(summary: dict, noise: str, loss: str) -> tuple[list[float], np.ndarray, list[list[float]]]:

@@ -4,8 +4,9 @@ the clean and the noisy training labels (memorisation), per loss."""
 import matplotlib.pyplot as plt
 import numpy as np
 
+from saidl.coreml.styles import loss_style
 from saidl.report.figure_cli import run
-from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal, loss_style
+from saidl.report.figstyle import DOUBLE_COLUMN_IN, literal
 
 PANELS = (("test_acc", "test accuracy"), ("train_clean_acc", "clean train labels fitted"),
           ("train_noisy_fit", "noisy train labels memorised"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from saidl.report.figstyle import PALETTE, loss_style
+from saidl.coreml.styles import loss_style
+from saidl.report.figstyle import PALETTE
 
 # One colour per variant across every figure (Okabe & Ito); ANL dash-dotted, ablations dotted.
 _STYLES: dict[str, dict[str, Any]] = {
