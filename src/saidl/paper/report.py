@@ -15,7 +15,6 @@ from saidl.coreml.names import ANL_A, ANL_MIN_PROB, DATASET_NAMES, MODEL_NAMES
 from saidl.paper.analyze import APL, best_apl, settings
 from saidl.paper.reference import REFERENCE
 from saidl.report.jinja import ci_filter
-from saidl.report.latex import Tex, format_pct as pct
 from saidl.report.tables import hparam_rows
 
 # The paper's CIFAR-10 protocol (shared/reference/noisy_labels.md, sections 1 and 5).
@@ -69,35 +68,33 @@ def hparams(summary: dict) -> list[dict]:
 
 
 class Numbers:
-    """Look-ups into the summary: ``n.ci('main', 'sym', 0.8, 'ANL-CE')`` and friends."""
+    """Look-ups into the summary: ``numbers.get('main', 'sym', 0.8, 'ANL-CE')`` (an interval, print
+    it with ``| ci``), ``numbers.mean(...)`` (print it with ``| pct``) and friends. Nothing here
+    formats a number: the template's filters do."""
 
     def __init__(self, summary: dict):
-        self.s = summary
+        self.summary = summary
 
     def cell(self, group: str, noise: str, eta: float, variant: str) -> dict | None:
-        return self.s["cells"].get(group, {}).get(noise, {}).get(f"{float(eta):g}", {}).get(variant)
+        return self.summary["cells"].get(group, {}).get(noise, {}).get(f"{float(eta):g}", {}).get(variant)
 
     def mean(self, group: str, noise: str, eta: float, variant: str, what: str = "final") -> float | None:
         c = self.cell(group, noise, eta, variant)
         return None if c is None or c.get(what) is None else c[what]["mean"]
 
-    def pct(self, group: str, noise: str, eta: float, variant: str, what: str = "final") -> Tex:
-        return pct(self.mean(group, noise, eta, variant, what))
-
-    def ci(self, group: str, noise: str, eta: float, variant: str, what: str = "final") -> Tex:
-        """mean [95 % interval], n over seeds, in %."""
+    def get(self, group: str, noise: str, eta: float, variant: str, what: str = "final") -> dict | None:
+        """The interval over seeds of ``what`` (None when the cell was not run)."""
         c = self.cell(group, noise, eta, variant)
-        if c is None or c.get(what) is None:
-            return Tex("--")
-        return ci_filter(c[what])
+        return None if c is None else c.get(what)
 
     def best_apl(self, group: str, noise: str, eta: float) -> tuple[str, float] | None:
-        cells = self.s["cells"].get(group, {}).get(noise, {}).get(f"{float(eta):g}", {})
+        cells = self.summary["cells"].get(group, {}).get(noise, {}).get(f"{float(eta):g}", {})
         got = best_apl(cells)
         return None if got is None else (got[0], got[1]["mean"])
 
-    def realised(self, group: str, noise: str, eta: float) -> Tex:
-        return pct(self.s["noise"][group][noise][f"{float(eta):g}"]["realised_rate"])
+    def realised_rate(self, group: str, noise: str, eta: float) -> float:
+        """The share of wrong training labels the noise left at ``eta``."""
+        return self.summary["noise"][group][noise][f"{float(eta):g}"]["realised_rate"]
 
 
 def reference_rows(n: Numbers) -> list[dict]:
@@ -106,7 +103,7 @@ def reference_rows(n: Numbers) -> list[dict]:
         for v, (value, tag) in variants.items():
             if n.cell("main", noise, eta, v) is not None:
                 rows.append({"noise": noise, "eta": eta, "variant": v, "paper": value, "tag": tag,
-                             "ours": n.ci("main", noise, eta, v)})
+                             "ours": ci_filter(n.get("main", noise, eta, v))})
     return rows
 
 
@@ -141,10 +138,6 @@ def fall_backs(summary: dict, noise: str, eta: float, threshold: float = 0.05) -
     return sorted((r for r in out if r["drop"] > threshold), key=lambda r: -r["drop"])
 
 
-def seeds_word(n: int) -> str:
-    return f"{n} seed" if n == 1 else f"{n} seeds"
-
-
 def context(summary: dict) -> dict:
     n = Numbers(summary)
     main = summary["groups"]["main"]
@@ -165,30 +158,26 @@ def context(summary: dict) -> dict:
     grads = summary["gradients"]["norms"]
     steps = main["epochs"] * -(-main["n_train"] // main["batch_size"])
     return {
-        "s": summary, "n": n, "claims": claims, "claim_list": summary["claims"],
-        "provenance": prov, "pct": pct,
+        "summary": summary, "numbers": n, "claims": claims, "claim_list": summary["claims"],
+        "provenance": prov,
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
         "model": MODEL_NAMES.get(main["model"], main["model"]), "main": main, "n_seeds": n_seeds,
-        "seeds_word": seeds_word,
         "transfer": transfer,
         "transfer_dataset": DATASET_NAMES.get(transfer["dataset"], transfer["dataset"]) if transfer else None,
         "main_settings": main_settings, "main_rows": main_rows, "anl": anl, "apl": apl,
-        "ab": ab, "ab_eta": float(ab["eta"]), "sens": sens,
+        "ablation": ab, "ablation_eta": float(ab["eta"]), "sensitivity": sens,
         "verdict_counts": [(v, verdicts.count(v)) for v in CLAIM_VERDICTS if verdicts.count(v)],
         "n_claims": len(verdicts),
-        "anl_a": f"{ANL_A:.3f}", "anl_min_prob": Tex(f"10^{{{math.log10(ANL_MIN_PROB):.0f}}}"),
+        "anl_a": ANL_A, "anl_min_prob_exponent": math.log10(ANL_MIN_PROB),
         "reference": reference_rows(n) if full_protocol(summary["scale"]) else [],
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
         "n_runs": len(summary["provenance"]["runs"]),
         "grad_ratio": max(grads["MAE"]) / max(grads["NNCE"]),
-        "g": lambda x: f"{float(x):g}",
         "noise_word": lambda noise: "symmetric" if noise == "sym" else "asymmetric",
-        "sens_cross": bool(summary["design"]["sensitivity"].get("cross")),
+        "sensitivity_cross": bool(summary["design"]["sensitivity"].get("cross")),
         "clean_peaks": clean_peaks(summary, ab["noise"], ab["eta"]),
         "fall_backs": fall_backs(summary, ab["noise"], ab["eta"]), "fall_back_threshold": 0.05,
-        "sens_alphas": ", ".join(f"{a:g}" for a in sens["alphas"]),
-        "sens_betas": ", ".join(f"{b:g}" for b in sens["betas"]),
         "sweeps": summary["sweeps"], "control": summary["scale_control"],
         "hparams": hparams(summary),
         "steps": steps, "paper_steps": PAPER_EPOCHS * -(-PAPER_TRAIN_IMAGES // PAPER_BATCH),

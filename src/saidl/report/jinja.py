@@ -122,6 +122,8 @@ def ci_filter(stat: Any, digits: int = 1, scale: float = 100.0, n: bool = True, 
     lie in [0, 1] (an accuracy interval never reads "[93.2, 101.5]")."""
     from saidl.common.stats import interval
 
+    if stat is None:
+        return MISSING
     st = stat if isinstance(stat, Mapping) and "lo" in stat else interval(stat)
     if st.get("mean") is None:
         return MISSING
