@@ -54,8 +54,9 @@ def plain_load(root: Path) -> int:
 
 
 def loader(scale: float) -> None:
+    from _graphs import bench_graph  # benchmarks/_graphs.py
+
     from saidl.multimodal import kgbench as kb
-    from saidl.multimodal.synth import bench_graph
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "graph"

@@ -26,7 +26,7 @@ modality shows about the monument is drawn from its apparent class:
   gives the address and municipality, so location also reaches the graph structure.
 
 Monument numbers (nonNegativeInteger), registration dates, booleans and URLs carry no signal.
-:func:`bench_graph` writes a graph of dmg777k's size (vectorised) for the loader benchmark.
+A graph of dmg777k's size for the loader benchmark: ``benchmarks/_graphs.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import logging
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -226,7 +227,7 @@ class _Graph:
         return i
 
 
-def _sorted_write(root: Path, nodes: list[tuple[str, str]], relations: list[str], triples: np.ndarray,
+def sorted_write(root: Path, nodes: list[tuple[str, str]], relations: list[str], triples: np.ndarray,
                   labelled: np.ndarray, classes: np.ndarray, fractions, rng: np.random.Generator) -> dict:
     """Sort nodes and relations as kgbench's hdt2csv does (duplicate triples dropped), split the
     labelled nodes stratified, write. Returns the number of triples and the split sizes."""
@@ -420,21 +421,33 @@ def _wkt(lon: float, lat: float) -> str:
 
 
 # ------------------------------------------------------------------------------------ generate
-def generate(root: str | os.PathLike, *, n_monuments: int = 1200, seed: int = 0, image_size: int = 32,
-             image_fraction: float = 0.8, text_fraction: float = 0.9, signal: dict[str, float] | None = None,
-             splits: tuple[float, float, float] = DEFAULT_SPLITS) -> dict:
-    """Write a synthetic dmg777k-style dataset (kgbench layout + synthetic.json) to ``root`` and
-    return its metadata. Deterministic in ``seed``; see the module docstring for the design."""
-    signal = _check(n_monuments, image_fraction, text_fraction, signal or {}, splits)
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    g = _Graph()
-    counts = class_counts(n_monuments)
-    y = rng.permutation(np.repeat(np.arange(K), counts))
-    apparent = {m: np.where(rng.random(n_monuments) < signal[m], y, rng.integers(K, size=n_monuments))
-                for m in MODALITIES}
+@dataclass
+class _World:
+    """The entities around the monuments (node ids into the graph), and what ties them to classes."""
 
-    # geography: provinces, municipalities, places
+    names: list[str]
+    n_mun: int
+    municipalities: list[int]
+    places: list[int]
+    place_xy: np.ndarray
+    place_mun: np.ndarray
+    streets: list[int]
+    streets_of: list[np.ndarray]
+    functions: list[list[int]] = field(default_factory=list)
+    styles: list[int] = field(default_factory=list)
+    materials: list[int] = field(default_factory=list)
+    periods: list[int] = field(default_factory=list)
+    architects: list[int] = field(default_factory=list)
+    organisations: list[int] = field(default_factory=list)
+    photographers: list[int] = field(default_factory=list)
+    complexes: list[int] = field(default_factory=list)
+    arch_cls: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    org_cls: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cx_cls: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _geography(g: _Graph, rng: np.random.Generator, n_monuments: int) -> _World:
+    """Provinces, municipalities, places (with WKT points) and streets."""
     prov_xy = np.array([(x, yy) for _, x, yy in PROVINCES])
     provinces = []
     for name, _, _ in PROVINCES:
@@ -473,8 +486,11 @@ def generate(root: str | os.PathLike, *, n_monuments: int = 1200, seed: int = 0,
         g.add(s, CEO + "ligtInWoonplaats", places[street_place[k]])
         streets.append(s)
     streets_of = [np.flatnonzero(street_place == k) for k in range(n_place)]
+    return _World(names, n_mun, municipalities, places, place_xy, place_mun, streets, streets_of)
 
-    # concepts: functions, styles, materials, periods (SKOS)
+
+def _concepts(g: _Graph, w: _World) -> None:
+    """Functions, styles, materials and periods (SKOS concepts)."""
     def concept(kind: str, slug: str, nl: str, en: str, scheme: str) -> int:
         c = g.typed(f"{ID}{kind.lower()}/{slug}", kind)
         g.add(c, SKOS + "prefLabel", g.node(nl, "@nl"))
@@ -482,56 +498,138 @@ def generate(root: str | os.PathLike, *, n_monuments: int = 1200, seed: int = 0,
         g.add(c, SKOS + "inScheme", g.iri(f"{ID}schema/{scheme}"))
         return c
 
-    functions = []
     for c, (category, *members) in enumerate(FUNCTIONS):
         top = concept("Functie", f"categorie-{c}", *category, "functies")
-        functions.append([concept("Functie", nl.replace(" ", "-"), nl, en, "functies") for nl, en in members])
-        for f in functions[-1]:
+        w.functions.append([concept("Functie", nl.replace(" ", "-"), nl, en, "functies") for nl, en in members])
+        for f in w.functions[-1]:
             g.add(f, SKOS + "broader", top)
-    styles = [concept("Bouwstijl", nl.lower().replace(" ", "-"), nl, en, "stijlen") for nl, en, _ in STYLES]
+    w.styles = [concept("Bouwstijl", nl.lower().replace(" ", "-"), nl, en, "stijlen") for nl, en, _ in STYLES]
     for k, (_, en, parent) in enumerate(STYLES):
-        g.add(styles[k], RDFS + "comment", g.node(f"Architectural style: {en}.", "@en"))
+        g.add(w.styles[k], RDFS + "comment", g.node(f"Architectural style: {en}.", "@en"))
         if parent is not None:
-            g.add(styles[k], SKOS + "broader", styles[parent])
-    materials = [concept("Materiaal", m, m, m, "materialen") for m in MATERIALS]
-    periods = []
+            g.add(w.styles[k], SKOS + "broader", w.styles[parent])
+    w.materials = [concept("Materiaal", m, m, m, "materialen") for m in MATERIALS]
     for name, lo, hi in PERIODS:
         p = concept("Periode", name.lower().replace(" ", "-"), name, name, "perioden")
         g.add(p, CEO + "periodeBegin", g.node(str(lo), GYEAR_DT))
         g.add(p, CEO + "periodeEind", g.node(str(hi), GYEAR_DT))
-        periods.append(p)
+        w.periods.append(p)
 
-    # agents and complexes, each tied to a class
+
+def _agents(g: _Graph, rng: np.random.Generator, w: _World, n_monuments: int) -> None:
+    """Architects, organisations, photographers and complexes, each tied to a class."""
     n_arch, n_org, n_cx = max(10, n_monuments // 25), max(8, n_monuments // 40), max(5, n_monuments // 30)
-    arch_cls, org_cls, cx_cls = (rng.integers(K, size=n) for n in (n_arch, n_org, n_cx))
-    architects = []
+    w.arch_cls, w.org_cls, w.cx_cls = (rng.integers(K, size=n) for n in (n_arch, n_org, n_cx))
     for k in range(n_arch):
         a = g.typed(f"{ID}architect/{k}", "Architect")
         g.add(a, RDFS + "label", g.node(f"{_FIRST[rng.integers(len(_FIRST))]} {_LAST[rng.integers(len(_LAST))]}",
                                         STRING_DT))
         g.add(a, CEO + "geboortejaar", g.node(str(int(rng.integers(1550, 1930))), GYEAR_DT))
-        architects.append(a)
-    organisations, photographers = [], []
+        w.architects.append(a)
     for k in range(n_org + 4):
         o = g.typed(f"{ID}organisatie/{k}", "Organisatie")
         kind = "Fotodienst" if k >= n_org else ("Stichting", "Vereniging", "Gemeente")[k % 3]
-        g.add(o, RDFS + "label", g.node(f"{kind} {names[rng.integers(len(names))]} {k}", STRING_DT))
+        g.add(o, RDFS + "label", g.node(f"{kind} {w.names[rng.integers(len(w.names))]} {k}", STRING_DT))
         g.add(o, SDO + "url", g.node(f"https://www.organisatie-{k}.nl/", ANYURI_DT))
-        (organisations if k < n_org else photographers).append(o)
-    complexes = []
+        (w.organisations if k < n_org else w.photographers).append(o)
     for k in range(n_cx):
         c = g.typed(f"{ID}complex/{500000 + k}", "Complex")
         g.add(c, CEO + "complexnummer", g.node(str(500000 + k), NNINT_DT))
-        complexes.append(c)
+        w.complexes.append(c)
 
-    def of_class(cls_of: np.ndarray, c: int) -> int:
-        """A random member of a class-tied pool (any member when the class has none)."""
-        pool = np.flatnonzero(cls_of == c)
-        return int(rng.choice(pool)) if len(pool) else int(rng.integers(len(cls_of)))
 
-    # monuments
+def _of_class(rng: np.random.Generator, cls_of: np.ndarray, c: int) -> int:
+    """A random member of a class-tied pool (any member when the class has none)."""
+    pool = np.flatnonzero(cls_of == c)
+    return int(rng.choice(pool)) if len(pool) else int(rng.integers(len(cls_of)))
+
+
+def _monument_record(g: _Graph, rng: np.random.Generator, w: _World, nr: int) -> int:
+    """The monument node with its register fields (number, URL, date, flags, parcel): no signal."""
+    m = g.typed(f"{ID}monument/{nr}", "Rijksmonument")
+    g.add(m, CEO + "monumentnummer", g.node(str(nr), NNINT_DT))
+    g.add(m, CEO + "registerURL", g.node(f"https://monumentenregister.cultureelerfgoed.nl/monumenten/{nr}",
+                                         ANYURI_DT))
+    g.add(m, CEO + "registratiedatum", g.node(f"{rng.integers(1965, 2011)}-{rng.integers(1, 13):02d}-"
+                                              f"{rng.integers(1, 29):02d}", DATE_DT))
+    g.add(m, CEO + "zichtbaarVanafOpenbareWeg", g.node("true" if rng.random() < 0.8 else "false", BOOLEAN_DT))
+    g.add(m, CEO + "inBeschermdGezicht", g.node("true" if rng.random() < 0.3 else "false", BOOLEAN_DT))
+    g.add(m, CEO + "kadastraalPerceel", g.node(f"{w.names[rng.integers(len(w.names))][:3].upper()}00 "
+                                               f"{chr(65 + rng.integers(26))} {rng.integers(1, 9999)}", STRING_DT))
+    return m
+
+
+def _address(g: _Graph, rng: np.random.Generator, w: _World, m: int, nr: int, p: int, xy: np.ndarray) -> None:
+    """Address and location (the spatial modality): street, number, postcode, place, municipality, WKT."""
+    adr = g.typed(f"_:adres-{nr}", "Adres", blank=True)
+    g.add(m, CEO + "heeftAdres", adr)
+    pool = w.streets_of[p]
+    street = w.streets[int(rng.choice(pool))] if len(pool) else w.streets[int(rng.integers(len(w.streets)))]
+    g.add(adr, CEO + "heeftStraat", street)
+    g.add(adr, CEO + "huisnummer", g.node(f"{rng.integers(1, 200)}{'a' if rng.random() < 0.1 else ''}", "none"))
+    g.add(adr, CEO + "postcode", g.node(f"{rng.integers(1000, 10000)} {chr(65 + rng.integers(26))}"
+                                        f"{chr(65 + rng.integers(26))}", STRING_DT))
+    g.add(adr, CEO + "ligtInWoonplaats", w.places[p])
+    g.add(m, CEO + "ligtInGemeente", w.municipalities[w.place_mun[p]])
+    geom = g.typed(f"_:geo-monument-{nr}", "Geometrie", blank=True)
+    g.add(m, GEO + "hasGeometry", geom)
+    g.add(geom, GEO + "asWKT", g.node(_wkt(*xy), WKT_DT))
+
+
+def _structure(g: _Graph, rng: np.random.Generator, w: _World, m: int, c: int) -> None:
+    """The structure modality: functions of class ``c``, a preferred style and materials, agents, a complex."""
+    fs = rng.permutation(len(w.functions[c]))
+    g.add(m, CEO + "heeftFunctie", w.functions[c][fs[0]])
+    if rng.random() < 0.4:
+        g.add(m, CEO + "oorspronkelijkeFunctie", w.functions[c][fs[1]])
+    pref = STYLE_PREFS[c]
+    style = pref[rng.integers(len(pref))] if rng.random() < 0.7 else rng.integers(len(w.styles))
+    g.add(m, CEO + "heeftBouwstijl", w.styles[style])
+    for k in rng.choice(len(MATERIALS), size=rng.integers(1, 3), replace=False):
+        pref = MATERIAL_PREFS[c]
+        g.add(m, CEO + "heeftMateriaal", w.materials[pref[k % len(pref)] if rng.random() < 0.6 else k])
+    if rng.random() < 0.3:
+        g.add(m, CEO + "heeftArchitect", w.architects[_of_class(rng, w.arch_cls, c)])
+    if rng.random() < 0.5:
+        g.add(m, CEO + "heeftEigenaar", w.organisations[_of_class(rng, w.org_cls, c)])
+    if rng.random() < 0.25:
+        g.add(m, CEO + "onderdeelVan", w.complexes[_of_class(rng, w.cx_cls, c)])
+
+
+def _height_and_year(g: _Graph, rng: np.random.Generator, w: _World, m: int, height_cls, year_cls) -> None:
+    """The number and date modalities: a height drawn for class ``height_cls`` and a construction
+    year (and its period) for class ``year_cls``; None leaves it out."""
+    if height_cls is not None:
+        med, sd = HEIGHT[height_cls]
+        g.add(m, CEO + "hoogte", g.node(str(max(1, int(round(med * np.exp(rng.normal(0, sd)))))), PINT_DT))
+    if year_cls is not None:
+        mu, sd = YEAR[year_cls]
+        year = int(np.clip(round(rng.normal(mu, sd)), 1000, 1990))
+        g.add(m, CEO + "bouwjaar", g.node(str(year), GYEAR_DT))
+        period = next(k for k, (_, lo, hi) in enumerate(PERIODS) if lo <= year <= hi)
+        g.add(m, CEO + "heeftPeriode", w.periods[period])
+
+
+def _images(g: _Graph, rng: np.random.Generator, w: _World, m: int, nr: int, c: int, image_size: int) -> int:
+    """The image modality: one or two building pictures of class ``c``; returns how many."""
+    n = 1 + (rng.random() < SECOND_IMAGE)
+    for k in range(n):
+        res = g.typed(f"_:afbeelding-{nr}-{k}", "Afbeelding", blank=True)
+        g.add(m, CEO + "heeftAfbeelding", res)
+        png = kgb.encode_image(draw_building(c, rng, image_size))
+        g.add(res, CEO + "afbeelding", g.node(png, IMAGE_DT))
+        g.add(res, SDO + "contentUrl", g.node(f"https://images.cultureelerfgoed.nl/{nr}-{k}.png", ANYURI_DT))
+        g.add(res, DCT + "creator", w.photographers[rng.integers(len(w.photographers))])
+        g.add(res, DCT + "created", g.node(str(int(rng.integers(1950, 2021))), GYEAR_DT))
+    return int(n)
+
+
+def _monuments(g: _Graph, rng: np.random.Generator, w: _World, apparent: dict[str, np.ndarray], n_monuments: int,
+               image_fraction: float, text_fraction: float, image_size: int) -> tuple[np.ndarray, int, int]:
+    """Every monument with what each modality shows of its apparent class; returns the monuments'
+    node ids, the number of images and the number of texts."""
     xy = _points(rng, apparent["spatial"])
-    mon_place = _nearest(xy, place_xy)
+    mon_place = _nearest(xy, w.place_xy)
     numbers = rng.choice(np.arange(1, 540000), size=n_monuments, replace=False)
     has_image = rng.random(n_monuments) < image_fraction
     has_text = rng.random(n_monuments) < text_fraction
@@ -542,79 +640,43 @@ def generate(root: str | os.PathLike, *, n_monuments: int = 1200, seed: int = 0,
     n_images = 0
     for i in tqdm(range(n_monuments), desc="monuments", disable=None):
         nr = int(numbers[i])
-        m = targets[i] = g.typed(f"{ID}monument/{nr}", "Rijksmonument")
-        g.add(m, CEO + "monumentnummer", g.node(str(nr), NNINT_DT))
-        g.add(m, CEO + "registerURL", g.node(f"https://monumentenregister.cultureelerfgoed.nl/monumenten/{nr}",
-                                             ANYURI_DT))
-        g.add(m, CEO + "registratiedatum", g.node(f"{rng.integers(1965, 2011)}-{rng.integers(1, 13):02d}-"
-                                                  f"{rng.integers(1, 29):02d}", DATE_DT))
-        g.add(m, CEO + "zichtbaarVanafOpenbareWeg", g.node("true" if rng.random() < 0.8 else "false", BOOLEAN_DT))
-        g.add(m, CEO + "inBeschermdGezicht", g.node("true" if rng.random() < 0.3 else "false", BOOLEAN_DT))
-        g.add(m, CEO + "kadastraalPerceel", g.node(f"{names[rng.integers(len(names))][:3].upper()}00 "
-                                                   f"{chr(65 + rng.integers(26))} {rng.integers(1, 9999)}", STRING_DT))
-        # address and location (spatial modality)
+        m = targets[i] = _monument_record(g, rng, w, nr)
         p = int(mon_place[i])
-        adr = g.typed(f"_:adres-{nr}", "Adres", blank=True)
-        g.add(m, CEO + "heeftAdres", adr)
-        pool = streets_of[p]
-        street = streets[int(rng.choice(pool))] if len(pool) else streets[int(rng.integers(n_street))]
-        g.add(adr, CEO + "heeftStraat", street)
-        g.add(adr, CEO + "huisnummer", g.node(f"{rng.integers(1, 200)}{'a' if rng.random() < 0.1 else ''}", "none"))
-        g.add(adr, CEO + "postcode", g.node(f"{rng.integers(1000, 10000)} {chr(65 + rng.integers(26))}"
-                                            f"{chr(65 + rng.integers(26))}", STRING_DT))
-        g.add(adr, CEO + "ligtInWoonplaats", places[p])
-        g.add(m, CEO + "ligtInGemeente", municipalities[place_mun[p]])
-        geom = g.typed(f"_:geo-monument-{nr}", "Geometrie", blank=True)
-        g.add(m, GEO + "hasGeometry", geom)
-        g.add(geom, GEO + "asWKT", g.node(_wkt(*xy[i]), WKT_DT))
-        # structure modality
-        c = int(apparent["structure"][i])
-        fs = rng.permutation(len(functions[c]))
-        g.add(m, CEO + "heeftFunctie", functions[c][fs[0]])
-        if rng.random() < 0.4:
-            g.add(m, CEO + "oorspronkelijkeFunctie", functions[c][fs[1]])
-        pref = STYLE_PREFS[c]
-        style = pref[rng.integers(len(pref))] if rng.random() < 0.7 else rng.integers(len(styles))
-        g.add(m, CEO + "heeftBouwstijl", styles[style])
-        for k in rng.choice(len(MATERIALS), size=rng.integers(1, 3), replace=False):
-            pref = MATERIAL_PREFS[c]
-            g.add(m, CEO + "heeftMateriaal", materials[pref[k % len(pref)] if rng.random() < 0.6 else k])
-        if rng.random() < 0.3:
-            g.add(m, CEO + "heeftArchitect", architects[of_class(arch_cls, c)])
-        if rng.random() < 0.5:
-            g.add(m, CEO + "heeftEigenaar", organisations[of_class(org_cls, c)])
-        if rng.random() < 0.25:
-            g.add(m, CEO + "onderdeelVan", complexes[of_class(cx_cls, c)])
-        # number and date modalities
-        if has_height[i]:
-            med, sd = HEIGHT[apparent["number"][i]]
-            g.add(m, CEO + "hoogte", g.node(str(max(1, int(round(med * np.exp(rng.normal(0, sd)))))), PINT_DT))
-        if has_year[i]:
-            mu, sd = YEAR[apparent["date"][i]]
-            year = int(np.clip(round(rng.normal(mu, sd)), 1000, 1990))
-            g.add(m, CEO + "bouwjaar", g.node(str(year), GYEAR_DT))
-            period = next(k for k, (_, lo, hi) in enumerate(PERIODS) if lo <= year <= hi)
-            g.add(m, CEO + "heeftPeriode", periods[period])
-        # text modality
-        if has_text[i]:
+        _address(g, rng, w, m, nr, p, xy[i])
+        _structure(g, rng, w, m, int(apparent["structure"][i]))
+        _height_and_year(g, rng, w, m, apparent["number"][i] if has_height[i] else None,
+                         apparent["date"][i] if has_year[i] else None)
+        if has_text[i]:  # the text modality
             annotation, lang, _ = LANGUAGES[lang_idx[i]]
             g.add(m, CEO + "omschrijving", g.node(describe(int(apparent["text"][i]), lang, rng), annotation))
         g.add(m, RDFS + "label", g.node(f"{_STREETS[rng.integers(len(_STREETS))]} {rng.integers(1, 200)}, "
-                                        f"{names[n_mun + p]}", STRING_DT))
-        # image modality
+                                        f"{w.names[w.n_mun + p]}", STRING_DT))
         if has_image[i]:
-            for k in range(1 + (rng.random() < SECOND_IMAGE)):
-                res = g.typed(f"_:afbeelding-{nr}-{k}", "Afbeelding", blank=True)
-                g.add(m, CEO + "heeftAfbeelding", res)
-                png = kgb.encode_image(draw_building(int(apparent["image"][i]), rng, image_size))
-                g.add(res, CEO + "afbeelding", g.node(png, IMAGE_DT))
-                g.add(res, SDO + "contentUrl", g.node(f"https://images.cultureelerfgoed.nl/{nr}-{k}.png", ANYURI_DT))
-                g.add(res, DCT + "creator", photographers[rng.integers(len(photographers))])
-                g.add(res, DCT + "created", g.node(str(int(rng.integers(1950, 2021))), GYEAR_DT))
-                n_images += 1
+            n_images += _images(g, rng, w, m, nr, int(apparent["image"][i]), image_size)
+    return targets, n_images, int(has_text.sum())
+
+
+def generate(root: str | os.PathLike, *, n_monuments: int = 1200, seed: int = 0, image_size: int = 32,
+             image_fraction: float = 0.8, text_fraction: float = 0.9, signal: dict[str, float] | None = None,
+             splits: tuple[float, float, float] = DEFAULT_SPLITS) -> dict:
+    """Write a synthetic dmg777k-style dataset (kgbench layout + synthetic.json) to ``root`` and
+    return its metadata. Deterministic in ``seed``; see the module docstring for the design."""
+    signal = _check(n_monuments, image_fraction, text_fraction, signal or {}, splits)
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    g = _Graph()
+    counts = class_counts(n_monuments)
+    y = rng.permutation(np.repeat(np.arange(K), counts))
+    apparent = {m: np.where(rng.random(n_monuments) < signal[m], y, rng.integers(K, size=n_monuments))
+                for m in MODALITIES}
+    w = _geography(g, rng, n_monuments)
+    _concepts(g, w)
+    _agents(g, rng, w, n_monuments)
+    targets, n_images, n_texts = _monuments(g, rng, w, apparent, n_monuments, image_fraction, text_fraction,
+                                            image_size)
 
     root = Path(root)
-    n_triples, sizes = _sorted_write(root, g.nodes, list(RELATIONS), np.array(g.triples, dtype=np.int64), targets, y,
+    n_triples, sizes = sorted_write(root, g.nodes, list(RELATIONS), np.array(g.triples, dtype=np.int64), targets, y,
                           splits, rng)
     annotations = Counter(a for _, a in g.nodes)
     n_entities = sum(annotations[a] for a in kgb.ENTITY_ANNOTATIONS)
@@ -630,139 +692,10 @@ def generate(root: str | os.PathLike, *, n_monuments: int = 1200, seed: int = 0,
         "modality_relations": MODALITY_RELATIONS,
         "counts": {"nodes": len(g.nodes), "entities": n_entities, "literals": len(g.nodes) - n_entities,
                    "relations": len(RELATIONS), "triples": n_triples, "monuments": n_monuments,
-                   "images": n_images, "texts": int(has_text.sum()), "splits": sizes,
+                   "images": n_images, "texts": n_texts, "splits": sizes,
                    "annotations": dict(sorted(annotations.items()))},
     }
     write_json(root / "synthetic.json", meta)
     log.info("synthetic graph: %d monuments, %d nodes, %d triples, %d images in %.1fs -> %s", n_monuments,
              len(g.nodes), n_triples, n_images, time.perf_counter() - t0, root)
-    return meta
-
-
-# ---------------------------------------------------------------------------------- bench_graph
-# dmg777k at scale 1 (raw/stats in pbloem/kgbench-data): entity counts per type, unique literals
-# per datatype and literal occurrences per datatype; the rest of the 777,124 triples link entities.
-_BENCH_ENTITIES = {"Rijksmonument": 20866, "Afbeelding": 46108, "Adres": 20866, "Geometrie": 20866,
-                   "Straat": 20000, "Woonplaats": 2500, "Gemeente": 355, "Provincie": 12, "Architect": 3000,
-                   "Organisatie": 1500, "Bouwstijl": 60, "Functie": 400, "Materiaal": 40, "Periode": 12}
-_BENCH_ENTITY_TOTAL = 148127  # complexes fill the rest
-_BENCH_TARGETS = 8396
-_BENCH_TRIPLES = 777124
-_BENCH_LITERALS = {  # datatype: (unique nodes, occurrences)
-    IMAGE_DT: (46108, 46108), ANYURI_DT: (72779, 72779), WKT_DT: (20866, 20866), NNINT_DT: (8396, 8396),
-    BOOLEAN_DT: (2, 8299), GYEAR_DT: (800, 1800), PINT_DT: (300, 510), STRING_DT: (46217, 326159)}
-_BENCH_EXTRA_RELATIONS = 60 - len(RELATIONS)
-
-
-def bench_graph(root: str | os.PathLike, scale: float = 1.0, seed: int = 0, image_size: int = 16) -> dict:
-    """Write a graph of dmg777k's size times ``scale`` (148k entities, 196k unique literals among them
-    46k real base64 PNG images of ``image_size`` pixels, 777k triples, 60 relations, 8,396 labelled
-    monuments) for the loader benchmark; vectorised. Only a weak structural class signal."""
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-
-    def n_of(v: int) -> int:
-        return max(1, int(round(v * scale)))
-
-    relations = list(RELATIONS) + [f"{CEO}kenmerk{k}" for k in range(_BENCH_EXTRA_RELATIONS)]
-    r2i = {r: i for i, r in enumerate(relations)}
-    nodes: list[tuple[str, str]] = [(TYPES[t], "iri") for t in (*_BENCH_ENTITIES, "Complex")]
-    type_id = {t: i for i, t in enumerate((*_BENCH_ENTITIES, "Complex"))}
-    blocks: dict[str, np.ndarray] = {}
-    sizes = {t: n_of(v) for t, v in _BENCH_ENTITIES.items()}
-    sizes["Complex"] = max(1, n_of(_BENCH_ENTITY_TOTAL) - sum(sizes.values()) - len(nodes))
-    for t, n in sizes.items():
-        blank = t in ("Afbeelding", "Adres", "Geometrie")
-        start = len(nodes)
-        if blank:
-            nodes += [(f"_:{t.lower()}-{k}", "blank_node") for k in range(n)]
-        else:
-            nodes += [(f"{ID}{t.lower()}/{k}", "iri") for k in range(n)]
-        blocks[t] = np.arange(start, start + n)
-    lits: dict[str, np.ndarray] = {}
-    for dt, (unique, _) in _BENCH_LITERALS.items():
-        n = 2 if dt == BOOLEAN_DT else n_of(unique)
-        start = len(nodes)
-        if dt == IMAGE_DT:
-            pix = rng.integers(0, 256, size=(n, image_size, image_size, 3), dtype=np.uint8)
-            labels = [kgb.encode_image(Image.fromarray(p)) for p in pix]
-        elif dt == ANYURI_DT:
-            labels = [f"https://images.cultureelerfgoed.nl/{k}.jpg" for k in range(n)]
-        elif dt == WKT_DT:
-            xy = rng.uniform(NL_BOX[:2], NL_BOX[2:], size=(n, 2))
-            labels = [f"POINT({x:.6f} {yy:.6f})" for x, yy in xy.tolist()]
-        elif dt == BOOLEAN_DT:
-            labels = ["false", "true"]
-        elif dt == GYEAR_DT:
-            labels = [str(1100 + k) for k in range(n)]
-        elif dt in (NNINT_DT, PINT_DT):
-            labels = [str(k + 1) for k in range(n)]
-        else:
-            ann = np.array([a for a, _, _ in LANGUAGES])[rng.choice(3, size=n, p=[p for _, _, p in LANGUAGES])]
-            fill = np.array(FILLERS["nl"])[rng.integers(len(FILLERS["nl"]), size=n)]
-            nodes += [(f"{f} ({k})", a) for k, (f, a) in enumerate(zip(fill.tolist(), ann.tolist()))]
-            lits[dt] = np.arange(start, len(nodes))
-            continue
-        nodes += [(label, dt) for label in labels]
-        lits[dt] = np.arange(start, len(nodes))
-
-    parts = []
-
-    def link(rel: str, s: np.ndarray, o: np.ndarray) -> None:
-        parts.append(np.column_stack([s, np.full(len(s), r2i[rel]), o]))
-
-    for t, ids in blocks.items():  # every entity is typed
-        link(RDF + "type", ids, np.full(len(ids), type_id[t]))
-    mon = blocks["Rijksmonument"]
-
-    def pick(pool: np.ndarray, n: int) -> np.ndarray:
-        return pool[rng.integers(len(pool), size=n)]
-
-    link(CEO + "heeftAdres", pick(mon, len(blocks["Adres"])), blocks["Adres"])
-    link(GEO + "hasGeometry", pick(mon, len(blocks["Geometrie"])), blocks["Geometrie"])
-    link(CEO + "heeftAfbeelding", pick(mon, len(blocks["Afbeelding"])), blocks["Afbeelding"])
-    link(CEO + "heeftStraat", blocks["Adres"], pick(blocks["Straat"], len(blocks["Adres"])))
-    link(CEO + "ligtInWoonplaats", blocks["Straat"], pick(blocks["Woonplaats"], len(blocks["Straat"])))
-    link(CEO + "ligtInGemeente", blocks["Woonplaats"], pick(blocks["Gemeente"], len(blocks["Woonplaats"])))
-    link(CEO + "ligtInProvincie", blocks["Gemeente"], pick(blocks["Provincie"], len(blocks["Gemeente"])))
-    link(CEO + "onderdeelVan", pick(mon, len(blocks["Complex"])), blocks["Complex"])
-    # the labelled monuments and a weak structural signal: their function tied to the class
-    n_t = min(n_of(_BENCH_TARGETS), len(mon))
-    targets = rng.choice(mon, size=n_t, replace=False)
-    y = rng.permutation(np.repeat(np.arange(K), class_counts(n_t)))
-    func = blocks["Functie"]
-    per = max(1, len(func) // K)
-    shown = np.where(rng.random(n_t) < DEFAULT_SIGNAL["structure"], y, rng.integers(K, size=n_t))
-    link(CEO + "heeftFunctie", targets, func[np.minimum(shown * per + rng.integers(per, size=n_t), len(func) - 1)])
-    # literals: unique-valued ones once each, the others reused
-    subj = {IMAGE_DT: blocks["Afbeelding"], WKT_DT: blocks["Geometrie"], NNINT_DT: targets}
-    rel_of = {IMAGE_DT: [CEO + "afbeelding"], WKT_DT: [GEO + "asWKT"], NNINT_DT: [CEO + "monumentnummer"],
-              ANYURI_DT: [SDO + "contentUrl", CEO + "registerURL", SDO + "url"],
-              BOOLEAN_DT: [CEO + "zichtbaarVanafOpenbareWeg", CEO + "inBeschermdGezicht"],
-              GYEAR_DT: [CEO + "bouwjaar", CEO + "geboortejaar", DCT + "created"], PINT_DT: [CEO + "hoogte"],
-              STRING_DT: [RDFS + "label", RDFS + "comment", CEO + "omschrijving", CEO + "postcode",
-                          CEO + "kadastraalPerceel", SKOS + "prefLabel", *relations[len(RELATIONS):]]}
-    used = sum(len(p) for p in parts)
-    non_string = sum(n_of(occ) for dt, (_, occ) in _BENCH_LITERALS.items() if dt != STRING_DT)
-    for dt, (_, occ) in _BENCH_LITERALS.items():
-        objs = lits[dt]
-        n = max(n_of(_BENCH_TRIPLES) - used - non_string, len(objs)) if dt == STRING_DT else n_of(occ)
-        o = np.concatenate([objs, pick(objs, max(0, n - len(objs)))])[:n]
-        s = subj.get(dt, mon)
-        s = s[:n] if len(s) >= n and dt in subj else pick(s, n)
-        r = np.array([r2i[x] for x in rel_of[dt]])[rng.integers(len(rel_of[dt]), size=n)]
-        parts.append(np.column_stack([s, r, o]))
-    triples = np.concatenate(parts)
-    n_triples, sizes_split = _sorted_write(Path(root), nodes, relations, triples, targets, y, DEFAULT_SPLITS, rng)
-    meta = {"kind": "dmg777k-sized benchmark graph (saidl.multimodal.synth.bench_graph)",
-            "params": {"scale": scale, "seed": seed, "image_size": image_size},
-            "classes": [{"index": k, "iri": CLASS_IRIS[k], "name_nl": nl, "name_en": en}
-                        for k, (nl, en, _) in enumerate(CLASSES)],
-            "counts": {"nodes": len(nodes), "entities": int(sum(a in kgb.ENTITY_ANNOTATIONS for _, a in nodes)),
-                       "literals": int(sum(a not in kgb.ENTITY_ANNOTATIONS for _, a in nodes)),
-                       "images": len(lits[IMAGE_DT]), "relations": len(relations), "triples": n_triples,
-                       "splits": sizes_split}}
-    write_json(Path(root) / "synthetic.json", meta)
-    log.info("benchmark graph (scale %g): %d nodes, %d triples in %.1fs -> %s", scale, len(nodes), n_triples,
-             time.perf_counter() - t0, root)
     return meta
