@@ -4,34 +4,13 @@ from __future__ import annotations
 
 from saidl.common.config import full_protocol
 
-from saidl.report.latex import Tex
+from saidl.report.latex import Tex, format_num, format_pct, format_short
 
 DATASET_TEXT = {"fashion-mnist": "Fashion-MNIST", "wallpaper-crops": "crops of outdoor photos (MATE wallpapers)",
                 "landscapes": "landscape pictures", "sun397": "SUN397"}
 CONDITIONING_TEXT = {"adaln": "adaLN-Zero", "in_context": "in-context tokens", "cross_attn": "cross-attention"}
 EMBEDDER_TEXT = {"inception": "Inception-v3", "efficientnet-lite0": "EfficientNet-Lite0", "clip": "CLIP",
                  "siglip": "SigLIP", "align": "ALIGN"}
-
-
-def f1(x: float | None) -> Tex:
-    return Tex("--") if x is None else Tex(f"{x:.1f}")
-
-
-def gn(x: float | None) -> Tex:
-    """A setting such as a guidance scale, as short as it is exact: 0, 1.5, 10."""
-    return Tex("--") if x is None else Tex(f"{x:g}")
-
-
-def signed(x: float | None, digits: int = 1) -> Tex:
-    """A difference of single numbers (no interval), with its sign: +1.5, $-$0.3."""
-    if x is None:
-        return Tex("--")
-    text = f"{x:+.{digits}f}"
-    return Tex("$-$" + text[1:] if text.startswith("-") else text)
-
-
-def f3(x: float | None) -> Tex:
-    return Tex("--") if x is None else Tex(f"{x:.3f}")
 
 
 def dataset_text(name: str | None, run: dict | None) -> str | None:
@@ -63,12 +42,12 @@ def _arm_name(f: dict, variance: bool = True) -> str:
 
 
 def _score_text(f: dict, row: dict) -> str:
-    return f"{row['fd_probe']:.1f}" if f["metric"] == "fd" else f"{row['confidence']:.3g}"
+    return format_num(row["fd_probe"], 1) if f["metric"] == "fd" else format_short(row["confidence"], 3)
 
 
 def _cost_text(f: dict) -> str:
     """How sampling time behaved across the step counts, from the measured times only."""
-    times = ", ".join(f"{t:.1f}\\,s at {c}" for c, t in zip(f["counts"], f["times_s"]))
+    times = ", ".join(f"{format_num(t, 1)}\\,s at {c}" for c, t in zip(f["counts"], f["times_s"]))
     if not f["time_monotone"]:
         return (f"the time did \\textbf{{not}} rise with the number of steps ({times}); each time is one "
                 "measurement, and the study job does not reserve the CPU (other jobs of the workflow may run beside it), "
@@ -129,7 +108,7 @@ def swa_prose(reach: dict) -> Tex:
     g, w, L = reach["side"], reach["window"], reach["depth"]
     text = (f"With a ${g}\\times{g}$ token grid and $w={w}$, each token attends to at most "
             f"${reach['keys_per_layer']}$ of the {reach['tokens']} tokens in one layer "
-            f"({100 * reach['fraction_per_layer']:.0f}\\,\\%). ")
+            f"({format_pct(reach['fraction_per_layer'], 0)}). ")
     if reach["covers_grid"]:
         text += (f"The receptive field grows by $w$ per layer, so after {reach['layers_to_cover']} of the {L} "
                  f"layers every token can have received information from every other: the comparison measures "
@@ -248,23 +227,23 @@ def context(summary: dict) -> dict:
     n_study = study["config"]["n_study"]
     base = next((r for r in cond if runs[r]["conditioning"] == "adaln"), None)
     return {
-        "summary": summary, "emb_desc": emb_desc, "runs": runs, "order": summary["run_order"], "cond": cond, "land": land,
-        "emb": emb, "claims": summary["claims"], "f1": f1, "f3": f3, "gn": gn, "signed": signed, "scale": summary["scale"],
+        "summary": summary, "embedder_descriptions": emb_desc, "runs": runs, "order": summary["run_order"],
+        "cond_runs": cond, "land_runs": land, "embedders": emb, "claims": summary["claims"], "scale": summary["scale"],
         "is_full": full_protocol(summary["scale"]),
-        "cond_ds": dataset_text(cond_ds, runs[cond[0]] if cond else None),
-        "land_ds": dataset_text(land_ds, runs[land[0]] if land else None),
-        "ref_text": reference_text(summary["references"], {"conditional": dataset_text(cond_ds, None),
+        "cond_dataset": dataset_text(cond_ds, runs[cond[0]] if cond else None),
+        "land_dataset": dataset_text(land_ds, runs[land[0]] if land else None),
+        "reference_sets_text": reference_text(summary["references"], {"conditional": dataset_text(cond_ds, None),
                                                            "unconditional": dataset_text(land_ds, None)}),
         "land_stand_in": land_ds == "wallpaper-crops", "cond_stand_in": cond_ds == "fashion-mnist",
-        "own_codec": summary["codec"] == "autoencoder", "aes": summary["autoencoders"],
-        "cond_text": CONDITIONING_TEXT, "emb_text": EMBEDDER_TEXT, "refs": summary["references"],
+        "own_codec": summary["codec"] == "autoencoder", "autoencoders": summary["autoencoders"],
+        "conditioning_text": CONDITIONING_TEXT, "embedder_text": EMBEDDER_TEXT, "references": summary["references"],
         "study": study, "n_study": n_study, "guidance_rows": guidance_rows, "steps_rows": steps_rows,
-        "guidance_findings": a["study"].get("guidance"), "steps_findings": a["study"]["steps"],
+        "guidance": a["study"].get("guidance"), "steps_findings": a["study"]["steps"],
         "backends": backends, "ran": ran, "skipped": skipped, "adaln_run": base,
         "swa": a.get("swa"), "cond_ranking": a.get("conditioning"), "land_ranking": a.get("landscape_ranking"),
         "steps_text": steps_prose(a["study"]), "variance_findings": a["study"].get("variance"),
         "variance_text": VARIANCE_TEXT, "variance_short": {"learned_range": "learned var.", "fixed_small": "fixed var."},
-        "codec_desc": "; ".join(sorted({r.get("codec") or "--" for r in runs.values()})),
+        "codec_description": "; ".join(sorted({r.get("codec") or "--" for r in runs.values()})),
         "swa_text": swa_prose(a["swa"]["reach"]) if a.get("swa") and a["swa"].get("reach") else None,
         "curves": curves, "n_curves_min_inside": sum(1 for v in curves.values() if not v["min_at_end"]),
         "evaluation": summary["evaluation"], "hparams": hparam_table(summary),
