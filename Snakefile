@@ -1,7 +1,6 @@
 # SAiDL Spring 2025 induction assignment: every task's runs, figures, tables and LaTeX report.
 #   snakemake --cores 4 --resources gpu=1 report          # demo scale (default)
 #   snakemake --cores 4 --resources gpu=1 report --config scale=full
-import json
 import os
 import sys
 
@@ -12,8 +11,9 @@ min_version("9.0")
 # This checkout's package, so that a copy of the workflow runs its own code and templates.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from saidl.common.config import check_config_file, rehearsal_block, scale_changes, validate as validate_clear, with_rehearsal
+from saidl.common.config import check_config_file, rehearsal_block, validate as validate_clear, with_rehearsal
 from saidl.common.errors import ConfigError
+from saidl.common.workflow import Rehearsal, check_selected, load_tasks, logged
 from saidl.common.workflow_lock import explain_locks
 
 # A lock left by a killed run: the failure names who holds it, or the one command that removes it
@@ -26,10 +26,24 @@ if workflow.is_main_process:
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 os.environ["PYTHONPATH"] = os.path.join(workflow.basedir, "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
 
+envvars:  # what every job needs, passed on to cluster jobs too
+    "PATH",
+    "PYTHONPATH",
+
+# The one conda environment of every job (`--use-conda`).
+SAIDL_ENV = os.path.join(workflow.basedir, "envs", "saidl.yaml")
+
+# The tasks (name -> report title, in the combined report's order): the one list, config/tasks.yaml.
+# A task is its folders: tasks/<task>/ (config.yaml, schema.yaml, rules.smk), templates/<task>/,
+# src/saidl/<task>/.
+try:
+    TASKS = load_tasks(workflow.basedir)
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
+
 # Every config file read strictly first (Snakemake's reader names no file or line and keeps the last
 # of two equal keys): a syntax error or a duplicate key is one line, `file:line: what is wrong`.
-CONFIG_FILES = ["config/config.yaml"] + [f"tasks/{t}/config.yaml" for t in
-                                         ("coreml", "ssm", "rl", "diffusion", "paper", "multimodal")]
+CONFIG_FILES = ["config/config.yaml"] + [f"tasks/{t}/config.yaml" for t in TASKS]
 try:
     for _f in CONFIG_FILES + [str(p) for p in workflow.overwrite_configfiles]:
         if os.path.exists(_f):  # a missing one: Snakemake says so
@@ -37,18 +51,16 @@ try:
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
 
-configfile: "config/config.yaml"
-configfile: "tasks/coreml/config.yaml"
-configfile: "tasks/ssm/config.yaml"
-configfile: "tasks/rl/config.yaml"
-configfile: "tasks/diffusion/config.yaml"
-configfile: "tasks/paper/config.yaml"
-configfile: "tasks/multimodal/config.yaml"
+for _f in CONFIG_FILES:
+    configfile: _f
+
+config.setdefault("tasks", list(TASKS))  # the reports `report` builds: every task unless chosen
 
 try:
     validate_clear({k: config[k] for k in ("scale", "tasks", "fakes_dir") if k in config}, "config/schema.yaml",
                    "config/config.yaml")
-    for _task in ("coreml", "ssm", "rl", "diffusion", "paper", "multimodal"):
+    check_selected(config["tasks"], TASKS)
+    for _task in TASKS:
         validate_clear({_task: with_rehearsal(config.get(_task), _task)}, f"tasks/{_task}/schema.yaml",
                        f"tasks/{_task}/config.yaml")
     if config.get("scale") == "rehearsal":
@@ -76,44 +88,35 @@ LOGS = f"logs/{SCALE}"
 FAKES = config["fakes_dir"]
 
 
-def rehearsal_assets(*assets):
-    """The fake assets (python -m saidl.fakes) a job reads at the rehearsal scale; none elsewhere."""
-    return [f"{FAKES}/.complete/{a}.json" for a in assets] if SCALE == "rehearsal" else []
-
-
-def scale_changes_json(*tasks):
-    """The rehearsal's differences from full for the report's first page (JSON; [] at other scales)."""
-    return json.dumps([c for t in tasks for c in scale_changes(config[t], t, SCALE)])
+# The fake assets (python -m saidl.fakes) a job reads at the rehearsal scale; none elsewhere.
+rehearsal_assets = Rehearsal(FAKES, SCALE).assets
 
 
 rule fake_asset:
     """One format-exact local fake of a full-scale dataset or hub snapshot, for the rehearsal."""
     output:
         f"{FAKES}/.complete/{{asset}}.json",
+    params:
+        root=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
     log:
         f"{LOGS}/fakes/{{asset}}.log",
+    conda:
+        SAIDL_ENV
     shell:
-        "python -m saidl.fakes {wildcards.asset} --root {FAKES} --stamp {output} > {log} 2>&1 "
-        "|| (tail -n 5 {log} >&2; exit 1)"
+        logged("python -m saidl.fakes {wildcards.asset} --root {params.root} --stamp {output}")
 
-# Each task's rules build its grid of runs: a config mistake found there (two entries with one run
-# id, an undefined name) is one line too, not a traceback.
+
+# Each task's own rules (training, special steps), which put the task's differences in the shared
+# rules into CHAINS[task]; then the shared rules (grid, collect, figure, table, tex, pdf) of every
+# task. A config mistake found there (two entries with one run id, an undefined name) is one line.
+CHAINS = {}
 try:
-    include: "tasks/coreml/rules.smk"
-    include: "tasks/ssm/rules.smk"
-    include: "tasks/rl/rules.smk"
-    include: "tasks/diffusion/rules.smk"
-    include: "tasks/paper/rules.smk"
-    include: "tasks/multimodal/rules.smk"
+    for _task in TASKS:
+        include: f"tasks/{_task}/rules.smk"
+    include: "tasks/common.smk"
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
 
-TASK_TITLES = {"coreml": "Core ML: learning with noisy labels",
-               "ssm": "State-space models: S4 and S4D on sequential images",
-               "rl": "Reinforcement learning: TD3 on Hopper with noisy nets and SALE",
-               "diffusion": "Diffusion: DiT, attention backends, sliding windows, FID and CMMD",
-               "paper": "Paper implementation: Active Negative Loss against APL",
-               "multimodal": "Multi-modality: R-GCN node classification on a multimodal knowledge graph"}
 TASK_PDFS = {task: f"{RESULTS}/{task}/{task}.pdf" for task in config["tasks"]}
 
 
@@ -138,12 +141,12 @@ rule combined_pdf:
     output:
         f"{RESULTS}/report.pdf",
     params:  # functions: Snakemake expands {...} in plain string params, never in a function's value
-        titles=lambda w: [TASK_TITLES[t] for t in TASK_PDFS],
+        titles=lambda w: [TASKS[t] for t in TASK_PDFS],
         scale=lambda w: SCALE,
     log:
         f"{LOGS}/combined_pdf.log",
     conda:
-        "envs/coreml.yaml"
+        SAIDL_ENV
     shell:
-        "python -m saidl.report.build combine --pdfs {input.pdfs} --titles {params.titles:q} "
-        "--scale {params.scale} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        logged("python -m saidl.report.build combine --pdfs {input.pdfs} --titles {params.titles:q} ",
+               "--scale {params.scale} --out {output}")

@@ -3,7 +3,10 @@
 # encoders through the embedding cache) -> one R-GCN run per feature set and seed; the
 # precomputed-vs-on-the-fly timing and the joint fine-tuning bonus -> summary -> report.
 import json
+import os
+import re
 
+from saidl.common.workflow import Chain, logged
 from saidl.multimodal.figures import FIGURES as MM_FIGURES
 from saidl.multimodal.grid import job_config as mm_job_config
 from saidl.multimodal.grid import needed_features as mm_needed_features
@@ -17,24 +20,27 @@ MM_RUNS = mm_run_configs(config["multimodal"], SCALE)
 MM_FEATURES = mm_needed_features(config["multimodal"], SCALE)
 MM_JOBS = {job: mm_job_config(config["multimodal"], SCALE, job) for job in ("embed_timing", "finetune")}
 MM_GPU = 1 if MM_SCALE["device"].startswith("cuda") or (MM_SCALE["device"] == "auto" and SCALE == "full") else 0
-MM_TEMPLATES = sorted(str(p) for p in Path("templates/multimodal").glob("*.tex")) + sorted(
-    str(p) for p in Path("templates/common").glob("*.tex") if p.name != "combined.tex")
-MM_LISTED = ["src/saidl/multimodal/graph.py", "src/saidl/multimodal/model.py", "src/saidl/multimodal/kgbench.py",
-             "src/saidl/multimodal/report.py"]
 MM_THREADS = f"OMP_NUM_THREADS={MM_SCALE['threads']} MKL_NUM_THREADS={MM_SCALE['threads']} "
-MM_HUB_FAKES = {"clip-image": "hub-clip-b32", "clip-text": "hub-clip-b32"}  # hub encoder -> its rehearsal fake
+# The rehearsal's hub snapshot (python -m saidl.fakes) of each feature read from a hub encoder.
+MM_HUB_FAKES = {"clip-image": "hub-clip-b32", "clip-text": "hub-clip-b32"}
+MM_FEATURE_FAKES = {f: rehearsal_assets(*[MM_HUB_FAKES[f]] if f in MM_HUB_FAKES else []) for f in MM_FEATURES}
+MM_JOB_FAKES = {job: rehearsal_assets(*sorted({MM_HUB_FAKES[f] for f in cfg["features"].values() if f in MM_HUB_FAKES}))
+                for job, cfg in MM_JOBS.items()}
 
-
-def mm_hub_fakes(names):
-    """The rehearsal's hub snapshots that the given feature names read (none at other scales)."""
-    return rehearsal_assets(*sorted({MM_HUB_FAKES[n] for n in names if n in MM_HUB_FAKES}))
+# Collect reads the runs, the dataset and its EDA, every feature file's metadata and the two
+# studies; the features folder is one of its arguments.
+CHAINS["multimodal"] = Chain(
+    wildcard="mm", grids={"grid": MM_RUNS}, runs=list(MM_RUNS), figures=MM_FIGURES, tables=MM_TABLES,
+    collect_inputs={"dataset": f"{MM}/dataset.json", "eda": f"{MM}/eda.json",
+                    "features": expand(f"{MM}/features/{{f}}.json", f=MM_FEATURES),
+                    "embed_timing": f"{MM}/embed_timing.json", "finetune": f"{MM}/finetune.json"},
+    collect_args="--dataset {input.dataset} --eda {input.eda} --features-dir {folder[features]} "
+                 "--embed-timing {input.embed_timing} --finetune {input.finetune}")
 
 
 wildcard_constraints:
     mm_run="|".join(re.escape(r) for r in MM_RUNS),
     mm_feature="|".join(re.escape(f) for f in MM_FEATURES),
-    mm_figure="|".join(MM_FIGURES),
-    mm_table="|".join(MM_TABLES),
 
 
 rule multimodal_data:
@@ -49,10 +55,9 @@ rule multimodal_data:
     log:
         f"{LOGS}/multimodal/data.log",
     conda:
-        "../../envs/coreml.yaml"
+        SAIDL_ENV
     shell:
-        "python -m saidl.multimodal.data --config-json {params.cfg:q} --graph-dir {params.graph} --out {output} "
-        "> {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        logged("python -m saidl.multimodal.data --config-json {params.cfg:q} --graph-dir {params.graph} --out {output}")
 
 
 rule multimodal_eda:
@@ -67,17 +72,16 @@ rule multimodal_eda:
     log:
         f"{LOGS}/multimodal/eda.log",
     conda:
-        "../../envs/coreml.yaml"
+        SAIDL_ENV
     shell:
-        "python -m saidl.multimodal.eda --dataset {input.dataset} --hops {params.hops} --out {output} "
-        "> {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        logged("python -m saidl.multimodal.eda --dataset {input.dataset} --hops {params.hops} --out {output}")
 
 
 rule multimodal_features:
     """One features file: simple encodings, or a frozen pretrained encoder run once (cached)."""
     input:
         dataset=f"{MM}/dataset.json",
-        fakes=lambda w: mm_hub_fakes([w.mm_feature]),
+        fakes=lambda w: MM_FEATURE_FAKES[w.mm_feature],
     output:
         pt=f"{MM}/features/{{mm_feature}}.pt",
         meta=f"{MM}/features/{{mm_feature}}.json",
@@ -91,10 +95,10 @@ rule multimodal_features:
     log:
         f"{LOGS}/multimodal/features_{{mm_feature}}.log",
     conda:
-        "../../envs/coreml.yaml"
+        SAIDL_ENV
     shell:
-        MM_THREADS + "python -m saidl.multimodal.featurize --config-json {params.cfg:q} --dataset {input.dataset} "
-        "--out {output.pt} --threads {threads} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        logged(MM_THREADS, "python -m saidl.multimodal.featurize --config-json {params.cfg:q} --dataset {input.dataset} "
+               "--out {output.pt} --threads {threads}")
 
 
 rule multimodal_train:
@@ -106,16 +110,17 @@ rule multimodal_train:
         f"{MM}/runs/{{mm_run}}.json",
     params:
         cfg=lambda w: json.dumps(MM_RUNS[w.mm_run], sort_keys=True),
+        features_dir=lambda w: f"{MM}/features",
     threads: MM_SCALE["threads"]
     resources:
         gpu=MM_GPU,
     log:
         f"{LOGS}/multimodal/train/{{mm_run}}.log",
     conda:
-        "../../envs/coreml.yaml"
+        SAIDL_ENV
     shell:
-        MM_THREADS + "python -m saidl.multimodal.train --config-json {params.cfg:q} --dataset {input.dataset} "
-        "--features-dir {MM}/features --out {output} --threads {threads} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        logged(MM_THREADS, "python -m saidl.multimodal.train --config-json {params.cfg:q} --dataset {input.dataset} "
+               "--features-dir {params.features_dir} --out {output} --threads {threads}")
 
 
 rule multimodal_embed_timing:
@@ -124,12 +129,13 @@ rule multimodal_embed_timing:
     input:
         dataset=f"{MM}/dataset.json",
         features=[f"{MM}/features/{f}.pt" for f in MM_JOBS["embed_timing"]["features"].values()],
-        fakes=mm_hub_fakes(MM_JOBS["embed_timing"]["features"].values()),
+        fakes=MM_JOB_FAKES["embed_timing"],
         code=["src/saidl/multimodal/embedtime.py", "src/saidl/multimodal/train.py"],
     output:
         f"{MM}/embed_timing.json",
     params:
         cfg=lambda w: json.dumps(MM_JOBS["embed_timing"], sort_keys=True),
+        features_dir=lambda w: f"{MM}/features",
         threads=MM_SCALE["threads"],  # torch threads, at most the cores the job reserves (clamped in the shell)
     threads: workflow.cores
     resources:
@@ -137,11 +143,11 @@ rule multimodal_embed_timing:
     log:
         f"{LOGS}/multimodal/embed_timing.log",
     conda:
-        "../../envs/coreml.yaml"
+        SAIDL_ENV
     shell:
-        MM_THREADS + "python -m saidl.multimodal.embedtime --config-json {params.cfg:q} --dataset {input.dataset} "
-        "--features-dir {MM}/features --out {output} --threads $(( {params.threads} < {threads} ? {params.threads} : {threads} )) "
-        "> {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        logged(MM_THREADS, "python -m saidl.multimodal.embedtime --config-json {params.cfg:q} --dataset {input.dataset} "
+               "--features-dir {params.features_dir} --out {output} "
+               "--threads $(( {params.threads} < {threads} ? {params.threads} : {threads} ))")
 
 
 rule multimodal_finetune:
@@ -149,123 +155,20 @@ rule multimodal_finetune:
     input:
         dataset=f"{MM}/dataset.json",
         features=[f"{MM}/features/{f}.pt" for f in MM_JOBS["finetune"]["features"].values()],
-        fakes=mm_hub_fakes(MM_JOBS["finetune"]["features"].values()),
+        fakes=MM_JOB_FAKES["finetune"],
         code=["src/saidl/multimodal/finetune.py", "src/saidl/multimodal/train.py"],
     output:
         f"{MM}/finetune.json",
     params:
         cfg=lambda w: json.dumps(MM_JOBS["finetune"], sort_keys=True),
+        features_dir=lambda w: f"{MM}/features",
     threads: MM_SCALE["threads"]
     resources:
         gpu=MM_GPU,
     log:
         f"{LOGS}/multimodal/finetune.log",
     conda:
-        "../../envs/coreml.yaml"
+        SAIDL_ENV
     shell:
-        MM_THREADS + "python -m saidl.multimodal.finetune --config-json {params.cfg:q} --dataset {input.dataset} "
-        "--features-dir {MM}/features --out {output} --threads {threads} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
-
-
-rule multimodal_grid:
-    output:
-        f"{MM}/grid.json",
-    params:
-        grid=lambda w: json.dumps(MM_RUNS, sort_keys=True),
-    log:
-        f"{LOGS}/multimodal/grid.log",
-    run:
-        from saidl.common.io import write_json
-
-        write_json(output[0], json.loads(params.grid))
-
-
-rule multimodal_collect:
-    input:
-        grid=f"{MM}/grid.json",
-        runs=expand(f"{MM}/runs/{{r}}.json", r=MM_RUNS),
-        dataset=f"{MM}/dataset.json",
-        eda=f"{MM}/eda.json",
-        features=expand(f"{MM}/features/{{f}}.json", f=MM_FEATURES),
-        embed_timing=f"{MM}/embed_timing.json",
-        finetune=f"{MM}/finetune.json",
-        code="src/saidl/multimodal/analyze.py",
-    output:
-        f"{MM}/summary.json",
-    log:
-        f"{LOGS}/multimodal/collect.log",
-    conda:
-        "../../envs/coreml.yaml"
-    shell:
-        "python -m saidl.multimodal.analyze --grid-json {input.grid} --runs-dir {MM}/runs --dataset {input.dataset} "
-        "--eda {input.eda} --features-dir {MM}/features --embed-timing {input.embed_timing} "
-        "--finetune {input.finetune} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
-
-
-rule multimodal_figure:
-    input:
-        summary=f"{MM}/summary.json",
-        code="src/saidl/multimodal/figures/{mm_figure}.py",
-        common=["src/saidl/report/figstyle.py", "src/saidl/report/figure_cli.py"],
-    output:
-        f"{MM}/figures/{{mm_figure}}.pdf",
-    log:
-        f"{LOGS}/multimodal/figure_{{mm_figure}}.log",
-    conda:
-        "../../envs/coreml.yaml"
-    shell:
-        "python -m saidl.multimodal.figures.{wildcards.mm_figure} --summary {input.summary} "
-        "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
-
-
-rule multimodal_table:
-    input:
-        summary=f"{MM}/summary.json",
-        code=["src/saidl/multimodal/tables.py", "src/saidl/report/tables.py"],
-    output:
-        f"{MM}/tex/tables/{{mm_table}}.tex",
-    log:
-        f"{LOGS}/multimodal/table_{{mm_table}}.log",
-    conda:
-        "../../envs/coreml.yaml"
-    shell:
-        "python -m saidl.multimodal.tables {wildcards.mm_table} --summary {input.summary} "
-        "--out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
-
-
-rule multimodal_tex:
-    input:
-        summary=f"{MM}/summary.json",
-        templates=MM_TEMPLATES,
-        listed=MM_LISTED,
-    output:
-        f"{MM}/tex/report.tex",
-    params:
-        changes=lambda w: scale_changes_json("multimodal"),
-    log:
-        f"{LOGS}/multimodal/tex.log",
-    conda:
-        "../../envs/coreml.yaml"
-    shell:
-        "python -m saidl.report.build render --task multimodal --summary {input.summary} "
-        "--scale-changes {params.changes:q} --out {output} > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
-
-
-rule multimodal_pdf:
-    input:
-        tex=f"{MM}/tex/report.tex",
-        figures=expand(f"{MM}/figures/{{f}}.pdf", f=MM_FIGURES),
-        tables=expand(f"{MM}/tex/tables/{{t}}.tex", t=MM_TABLES),
-        style="tex/saidl.sty",
-        bib="tex/references.bib",
-    output:
-        f"{MM}/multimodal.pdf",
-    params:
-        texinputs=lambda w, output: os.path.dirname(output[0]),
-    log:
-        f"{LOGS}/multimodal/pdf.log",
-    conda:
-        "../../envs/coreml.yaml"
-    shell:
-        "python -m saidl.report.build pdf --tex {input.tex} --pdf {output} --texinputs {params.texinputs} "
-        "> {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
+        logged(MM_THREADS, "python -m saidl.multimodal.finetune --config-json {params.cfg:q} --dataset {input.dataset} "
+               "--features-dir {params.features_dir} --out {output} --threads {threads}")
