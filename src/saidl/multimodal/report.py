@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from saidl.common.config import full_protocol
 
-from saidl.report.latex import Tex
 from saidl.report.tables import hparam_rows
 
 from .grid import PRETRAINED
@@ -12,16 +11,6 @@ from .tables import FEATURE_TEXT
 
 MODALITY_TEXT = {"image": "images", "text": "texts", "numeric": "numbers", "temporal": "dates",
                  "spatial": "coordinates"}
-
-
-def acc(cell: dict | None, key: str = "test_acc") -> Tex:
-    """``68.2 [41.8, 94.5]\\,% (n=2)``: the mean over seeds in percent and its 95 % t-interval (the
-    mean alone with one seed), then n."""
-    from saidl.report.jinja import ci_filter
-
-    if cell is None:
-        return Tex("--")
-    return Tex(f"{ci_filter(cell[key], n=False)}\\,\\% ($n={cell[key]['n']}$)")
 
 
 # the hyperparameter table: run-config key -> (name, note)
@@ -64,10 +53,6 @@ def hparams(summary: dict) -> list[dict]:
            "device": e["device"]}
     labels = {k: v for k, v in HPARAMS.items() if k != "embed_timing.lr_grid" or "lr_grid" in e}
     return hparam_rows(cfg, labels)
-
-
-def pct(x: float | None) -> Tex:
-    return Tex("--") if x is None else Tex(f"{100 * x:.1f}")
 
 
 def single(summary: dict) -> dict[str, str]:
@@ -129,15 +114,16 @@ def context(summary: dict) -> dict:
     frozen, joint = f["arms"]["frozen"]["final"], f["arms"]["joint"]["final"]
     gen = summary["dataset"].get("generator") or {}
     return {
-        "s": summary, "eda": eda, "cells": cells, "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
-        "synthetic": summary["dataset"]["synthetic"], "gen": gen, "acc": acc, "pct": pct,
-        "base": base, "singles": singles, "pre_singles": pre_singles, "alls": alls, "ranked_single": ranked_single,
+        "summary": summary, "eda": eda, "cells": cells, "scale": summary["scale"],
+        "is_full": full_protocol(summary["scale"]), "synthetic": summary["dataset"]["synthetic"], "generator": gen,
+        "baseline_cell": base, "single_sets": singles, "pretrained_single_sets": pre_singles,
+        "all_modality_sets": alls, "ranked_single": ranked_single,
         "verdicts": summary["verdicts"], "best": summary["best"], "best_cell": cells[summary["best"]],
         "best_set": summary["best_set"], "claims": summary["claims"], "hparams": hparams(summary),
         "test_nodes": sum(eda["splits"]["testing"]),
         "val_nodes": sum(eda["splits"]["validation"]), "train_nodes": sum(eda["splits"]["training"]),
         "modality_text": MODALITY_TEXT, "feature_text": FEATURE_TEXT,
-        "e": e, "ratio": e["ratio"], "f": f, "frozen": frozen, "joint": joint,
+        "embed_timing": e, "ratio": e["ratio"], "finetune": f, "frozen": frozen, "joint": joint,
         "ft_delta": joint["testing"]["acc"] - frozen["testing"]["acc"],
         "ft_val_delta": joint["validation"]["acc"] - frozen["validation"]["acc"],
         "ft_f1_delta": joint["testing"]["macro_f1"] - frozen["testing"]["macro_f1"],
