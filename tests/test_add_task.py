@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import HANG_TIMEOUT, needs_latex, pdf_text
+from conftest import HANG_TIMEOUT, REPO, needs_latex, pdf_text
 
 TINY_FILES = {
     "tasks/tiny/config.yaml": """\
@@ -154,3 +154,15 @@ def test_a_new_task_is_its_folders_and_one_line(workflow_copy):
     dry = snakemake(workflow_copy, str(pdf.relative_to(workflow_copy)), "-n", "--quiet", "rules")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "tiny_figure" in dry.stdout + dry.stderr and "tiny_train" not in dry.stdout + dry.stderr
+
+
+def test_a_figure_rule_reads_every_saidl_module_its_figure_imports(monkeypatch):
+    monkeypatch.chdir(REPO)  # the rules' paths are relative to the workflow's folder
+    from saidl.common.workflow import code_inputs, listed_modules, load_tasks, template_files
+
+    with_helper = code_inputs("saidl.multimodal.figures.curves")
+    assert {"src/saidl/multimodal/figures/curves.py", "src/saidl/multimodal/figures/ablation.py",
+            "src/saidl/report/figstyle.py", "src/saidl/report/figure_cli.py"} <= set(with_helper)
+    assert all(p.startswith("src/saidl/") for p in with_helper)
+    assert list(load_tasks()) == ["coreml", "ssm", "rl", "diffusion", "paper", "multimodal"]
+    assert "saidl.coreml.losses" in listed_modules(template_files("paper"))

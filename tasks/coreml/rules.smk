@@ -1,9 +1,8 @@
 # Core ML: noisy labels and the APL losses. One training job per (noise, eta, loss, seed); the
 # shared rules (tasks/common.smk) collect, draw, tabulate and typeset them.
 import json
-import re
 
-from saidl.common.workflow import Chain, logged
+from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.coreml.figures import FIGURES as COREML_FIGURES
 from saidl.coreml.grid import run_configs, scale_config
 from saidl.coreml.tables import TABLES as COREML_TABLES
@@ -11,15 +10,14 @@ from saidl.coreml.tables import TABLES as COREML_TABLES
 COREML = f"{RESULTS}/coreml"
 COREML_SCALE = scale_config(config["coreml"], SCALE)
 COREML_RUNS = run_configs(config["coreml"], SCALE)
-COREML_GPU = 1 if COREML_SCALE["device"].startswith("cuda") or (
-    COREML_SCALE["device"] == "auto" and SCALE == "full") else 0
+COREML_GPU = gpus(COREML_SCALE["device"], SCALE)
 
 CHAINS["coreml"] = Chain(wildcard="coreml", grids={"grid": COREML_RUNS}, runs=list(COREML_RUNS),
                          figures=COREML_FIGURES, tables=COREML_TABLES)
 
 
 wildcard_constraints:
-    run="|".join(re.escape(r) for r in COREML_RUNS),
+    run=wildcard_choice(COREML_RUNS),
 
 
 rule coreml_train:

@@ -3,9 +3,8 @@
 # the attention-backend timing on trained weights; reference embeddings once per group.
 import json
 import os
-import re
 
-from saidl.common.workflow import Chain, logged
+from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.diffusion.figures import FIGURES as DIFF_FIGURES
 from saidl.diffusion.grid import autoencoder_configs as diff_ae_configs
 from saidl.diffusion.grid import eval_config as diff_eval_config
@@ -21,7 +20,7 @@ DIFF_REFS = diff_ref_configs(config["diffusion"], SCALE)
 DIFF_EVAL = diff_eval_config(config["diffusion"], SCALE, "evaluation")
 DIFF_STUDY = diff_eval_config(config["diffusion"], SCALE, "study")
 DIFF_BACKENDS = diff_eval_config(config["diffusion"], SCALE, "backends")
-DIFF_GPU = 1 if DIFF_SCALE["device"].startswith("cuda") or (DIFF_SCALE["device"] == "auto" and SCALE == "full") else 0
+DIFF_GPU = gpus(DIFF_SCALE["device"], SCALE)
 DIFF_THREADS = f"OMP_NUM_THREADS={DIFF_SCALE['threads']} MKL_NUM_THREADS={DIFF_SCALE['threads']} "
 # The autoencoder weights each DiT run decodes with ([] with the SD VAE).
 DIFF_AE_WEIGHTS = {run: [f"{DIFF}/weights/ae-{cfg['group']}.pt"] if f"ae-{cfg['group']}" in DIFF_AES else []
@@ -53,8 +52,8 @@ CHAINS["diffusion"] = Chain(
 
 
 wildcard_constraints:
-    diff_ae="|".join(re.escape(r) for r in DIFF_AES) or "NONE",
-    diff_run="|".join(re.escape(r) for r in DIFF_RUNS),
+    diff_ae=wildcard_choice(DIFF_AES),
+    diff_run=wildcard_choice(DIFF_RUNS),
     diff_group="conditional|unconditional",
 
 

@@ -3,10 +3,8 @@
 # encoders through the embedding cache) -> one R-GCN run per feature set and seed; the
 # precomputed-vs-on-the-fly timing and the joint fine-tuning bonus -> summary -> report.
 import json
-import os
-import re
 
-from saidl.common.workflow import Chain, logged
+from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.multimodal.figures import FIGURES as MM_FIGURES
 from saidl.multimodal.grid import job_config as mm_job_config
 from saidl.multimodal.grid import needed_features as mm_needed_features
@@ -19,7 +17,7 @@ MM_SCALE = mm_scale_config(config["multimodal"], SCALE)
 MM_RUNS = mm_run_configs(config["multimodal"], SCALE)
 MM_FEATURES = mm_needed_features(config["multimodal"], SCALE)
 MM_JOBS = {job: mm_job_config(config["multimodal"], SCALE, job) for job in ("embed_timing", "finetune")}
-MM_GPU = 1 if MM_SCALE["device"].startswith("cuda") or (MM_SCALE["device"] == "auto" and SCALE == "full") else 0
+MM_GPU = gpus(MM_SCALE["device"], SCALE)
 MM_THREADS = f"OMP_NUM_THREADS={MM_SCALE['threads']} MKL_NUM_THREADS={MM_SCALE['threads']} "
 # The rehearsal's hub snapshot (python -m saidl.fakes) of each feature read from a hub encoder.
 MM_HUB_FAKES = {"clip-image": "hub-clip-b32", "clip-text": "hub-clip-b32"}
@@ -39,8 +37,8 @@ CHAINS["multimodal"] = Chain(
 
 
 wildcard_constraints:
-    mm_run="|".join(re.escape(r) for r in MM_RUNS),
-    mm_feature="|".join(re.escape(f) for f in MM_FEATURES),
+    mm_run=wildcard_choice(MM_RUNS),
+    mm_feature=wildcard_choice(MM_FEATURES),
 
 
 rule multimodal_data:

@@ -3,9 +3,8 @@
 # noise, models and trainer: saidl.coreml.train), the losses live in saidl.coreml.losses. The
 # shared rules (tasks/common.smk) collect, draw, tabulate and typeset them.
 import json
-import re
 
-from saidl.common.workflow import Chain, logged
+from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.coreml.grid import scale_config as coreml_scale_config
 from saidl.paper.figures import FIGURES as PAPER_FIGURES
 from saidl.paper.grid import design as paper_design
@@ -16,8 +15,7 @@ PAPER = f"{RESULTS}/paper"
 PAPER_RUNS = paper_run_configs(config["paper"], config["coreml"], SCALE)
 PAPER_DESIGN = paper_design(config["paper"], config["coreml"], SCALE)
 PAPER_SCALE = coreml_scale_config(config["coreml"], SCALE)  # threads and device of the Core ML block
-PAPER_GPU = 1 if PAPER_SCALE["device"].startswith("cuda") or (
-    PAPER_SCALE["device"] == "auto" and SCALE == "full") else 0
+PAPER_GPU = gpus(PAPER_SCALE["device"], SCALE)
 
 # The grid step also writes the design (groups, sensitivity points), which collect reads.
 CHAINS["paper"] = Chain(wildcard="paper", grids={"grid": PAPER_RUNS, "design": PAPER_DESIGN}, runs=list(PAPER_RUNS),
@@ -26,7 +24,7 @@ CHAINS["paper"] = Chain(wildcard="paper", grids={"grid": PAPER_RUNS, "design": P
 
 
 wildcard_constraints:
-    paper_run="|".join(re.escape(r) for r in PAPER_RUNS),
+    paper_run=wildcard_choice(PAPER_RUNS),
 
 
 rule paper_train:

@@ -2,9 +2,8 @@
 # One job per (variant, seed): training, then its attack evaluations and embedding analysis. The
 # shared rules (tasks/common.smk) collect, draw and typeset them.
 import json
-import re
 
-from saidl.common.workflow import Chain, logged
+from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.rl.figures import FIGURES as RL_FIGURES
 from saidl.rl.grid import run_configs as rl_run_configs
 from saidl.rl.grid import scale_config as rl_scale_config
@@ -12,13 +11,13 @@ from saidl.rl.grid import scale_config as rl_scale_config
 RL = f"{RESULTS}/rl"
 RL_SCALE = rl_scale_config(config["rl"], SCALE)
 RL_RUNS = rl_run_configs(config["rl"], SCALE)
-RL_GPU = 1 if RL_SCALE["device"].startswith("cuda") or (RL_SCALE["device"] == "auto" and SCALE == "full") else 0
+RL_GPU = gpus(RL_SCALE["device"], SCALE)
 
 CHAINS["rl"] = Chain(wildcard="rl", grids={"grid": RL_RUNS}, runs=list(RL_RUNS), figures=RL_FIGURES)
 
 
 wildcard_constraints:
-    rl_run="|".join(re.escape(r) for r in RL_RUNS),
+    rl_run=wildcard_choice(RL_RUNS),
 
 
 rule rl_train:

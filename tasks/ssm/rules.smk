@@ -2,9 +2,8 @@
 # One training job per (model, seed); two analyses that need no training. The shared rules
 # (tasks/common.smk) collect, draw and typeset them.
 import json
-import re
 
-from saidl.common.workflow import Chain, logged
+from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.ssm.figures import FIGURES as SSM_FIGURES
 from saidl.ssm.grid import run_configs as ssm_run_configs
 from saidl.ssm.grid import scale_config as ssm_scale_config
@@ -12,7 +11,7 @@ from saidl.ssm.grid import scale_config as ssm_scale_config
 SSM = f"{RESULTS}/ssm"
 SSM_SCALE = ssm_scale_config(config["ssm"], SCALE)
 SSM_RUNS = ssm_run_configs(config["ssm"], SCALE)
-SSM_GPU = 1 if SSM_SCALE["device"].startswith("cuda") or (SSM_SCALE["device"] == "auto" and SCALE == "full") else 0
+SSM_GPU = gpus(SSM_SCALE["device"], SCALE)
 SSM_ANALYSIS_CFG = json.dumps({k: SSM_SCALE[k] for k in (
     "timing_lengths", "timing_state", "timing_channels", "timing_repeat", "timing_batch", "dataset", "batch_size", "d_model",
     "n_layers", "d_state") if k in SSM_SCALE})
@@ -23,7 +22,7 @@ CHAINS["ssm"] = Chain(wildcard="ssm", grids={"grid": SSM_RUNS}, runs=list(SSM_RU
 
 
 wildcard_constraints:
-    ssm_run="|".join(re.escape(r) for r in SSM_RUNS),
+    ssm_run=wildcard_choice(SSM_RUNS),
     ssm_analysis="discretisation|timing",
 
 

@@ -52,6 +52,12 @@ def check_selected(selected: list, tasks: dict[str, str]) -> None:
                               f"Fix it in config/config.yaml or in the --config you passed (tasks: {TASKS_FILE})")
 
 
+def gpus(device: str, scale: str) -> int:
+    """The GPUs (``resources: gpu``) a job of this device setting takes: one for ``cuda...``, and
+    for ``auto`` at the full scale; none otherwise."""
+    return 1 if device.startswith("cuda") or (device == "auto" and scale == "full") else 0
+
+
 def logged(*parts: str) -> str:
     """A shell command (its parts joined) whose output goes to ``{log}``; a failure shows the log's tail."""
     return "".join(parts).rstrip() + LOG_TAIL
