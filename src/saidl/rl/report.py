@@ -31,10 +31,6 @@ CEILING = 0.95  # a probe quantity is "at the ceiling" when every feature set re
 SIGMA_DOWN = 0.01  # sigma moved when it ends more than 1 % away from its first value (or below its peak)
 
 
-def ret(x: float | None) -> Tex:
-    return Tex("--") if x is None else Tex(f"{x:.0f}")
-
-
 def _sigma_turns(per: dict, noisy: list[str]) -> dict:
     """Per noisy law: the evaluation step of the peak of the mean sigma, the peak, the final value,
     and whether sigma turned down after the peak (ends more than SIGMA_DOWN below it)."""
@@ -65,7 +61,7 @@ def _embedding(per: dict) -> dict | None:
     def where(comparison: str, outcome: str) -> list[str]:
         return [r["name"] for r in rows if r.get(comparison) == outcome and r["name"] not in ceiling]
 
-    return {"e": emb, "rows": rows,
+    return {"pooled": emb, "rows": rows,
             "learned": where("trained_vs_untrained", "better"), "unlearned": where("trained_vs_untrained", "worse"),
             "beats_state": where("trained_vs_state", "better"), "loses_state": where("trained_vs_state", "worse"),
             "random_beats_state": where("untrained_vs_state", "better"),
@@ -143,7 +139,6 @@ def context(summary: dict) -> dict:
     # bold in the returns table: the best set of each column by the statistics rule
     paired = all(per[v]["seeds"] == per[vs[0]]["seeds"] for v in vs)
     bold = {key: S.best({v: per[v][key] for v in vs}, paired=paired) for key in ("final", "best", "auc")}
-    eps = per[vs[0]]["robust_eps"]
     n_seeds = len(summary["seeds"])
     top = claims["learned"]["best"]
 
@@ -158,17 +153,16 @@ def context(summary: dict) -> dict:
     # a weak policy: its unattacked episodes end (fall) after less than a quarter of the time limit
     weak = clean_length is not None and clean_length["mean"] < 0.25 * cfg["max_episode_steps"]
     return {
-        "s": summary, "per": per, "variants": vs, "noisy": noisy, "eps": eps, "n_seeds": n_seeds,
+        "summary": summary, "per_variant": per, "variants": vs, "noisy": noisy, "n_seeds": n_seeds,
         "claims": claims, "bold": {k: (b["set"] if b["verdict"] in ("best", "tied") and len(b["set"]) < len(vs) else [])
                                    for k, b in bold.items()},
         "top": top, "sigma_change": sigma_change, "sigma_up": sigma_up, "sigma_shrank": sigma_shrank,
-        "ret": ret, "sigma_turns": sigma_turns, "sigma_down": [v for v, t in sigma_turns.items() if t["down"]],
-        "sigma_down_pct": int(100 * SIGMA_DOWN),
-        "emb": _embedding(per), "clean_length": clean_length, "weak": weak,
+        "sigma_turns": sigma_turns, "sigma_down": [v for v, t in sigma_turns.items() if t["down"]],
+        "sigma_threshold": SIGMA_DOWN,
+        "embedding": _embedding(per), "clean_length": clean_length, "weak": weak,
         "short_budget": short_budget, "published_steps": PUBLISHED_STEPS,
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
-        "cfg": cfg, "random": summary["random_return"], "hparams": hparams(summary),
-        "seed_word": "seed" if n_seeds == 1 else "seeds",
+        "config": cfg, "random_return": summary["random_return"], "hparams": hparams(summary),
         "sale": "sale" in vs, "td3": "td3" in vs,
         "reference": REFERENCE if full_protocol(summary["scale"]) else [],
         "published": _published(per, vs, cfg) if full_protocol(summary["scale"]) else None,
