@@ -7,7 +7,7 @@ Verdicts (claims, the best set, comparisons) come from the summary, where analyz
 from __future__ import annotations
 
 from saidl.common.config import full_protocol
-from saidl.report.latex import Tex, format_pct as pct
+from saidl.report.latex import NUMBER_WORDS, Tex
 from saidl.report.tables import hparam_rows
 from saidl.ssm.data import SEQ_DATASET_NAMES
 
@@ -92,10 +92,6 @@ def disc_numbers(summary: dict) -> dict:
     def at(method: str, dt: float) -> dict:
         return min((r for r in rows if r["method"] == method), key=lambda r: abs(r["dt"] - dt))
 
-    def err(method: str, dt: float) -> Tex:
-        e = at(method, dt)["rel_error"]
-        return Tex("unbounded") if e is None else Tex(f"{e:.2g}")
-
     def lower(a: str, b: str, dt: float) -> bool | None:
         """Whether method a's kernel error is below b's at dt (None if either is unbounded)."""
         ea, eb = at(a, dt)["rel_error"], at(b, dt)["rel_error"]
@@ -106,11 +102,8 @@ def disc_numbers(summary: dict) -> dict:
               for b in rows if b["method"] == "bilinear" and 1e-3 * (1 - 1e-9) <= b["dt"] <= 0.1 * (1 + 1e-9)
               for z in rows if z["method"] == "zoh" and z["dt"] == b["dt"] and z["rel_error"] and b["rel_error"]]
     facts = summary["disc_facts"]["lin"]
-    return {"dts": dts, "at": at, "err": err, "lower": lower, "unstable": facts["unstable"], "f": facts,
+    return {"dts": dts, "at": at, "lower": lower, "unstable": facts["unstable"], "facts": facts,
             "ratio": max(ratios) if ratios else None}
-
-
-NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
 
 def timing_note(repeat: int) -> str:
@@ -118,11 +111,6 @@ def timing_note(repeat: int) -> str:
     if repeat == 1:
         return "one timed call after a warm-up"
     return f"best of {NUMBER_WORDS.get(repeat, str(repeat))} calls after a warm-up"
-
-
-def count(n: int, word: str) -> str:
-    """'one seed', 'three seeds'."""
-    return f"{NUMBER_WORDS.get(n, str(n))} {word}{'' if n == 1 else 's'}"
 
 
 def seed_gap(per: dict):
@@ -144,19 +132,19 @@ def context(summary: dict) -> dict:
     best = summary["best"]
     n_seeds = len(summary["seeds"])
     return {
-        "s": summary, "per": per, "models": summary["models"], "torch_models": torch_models,
+        "summary": summary, "per_model": per, "models": summary["models"], "torch_models": torch_models,
         "best": best, "top": best["top"],
         # every claim / comparison the template asks for, None where this scale's grid cannot make it
         "claims": {k: None for k in CLAIMS} | summary["claims"],
-        "cmp": {k: None for k in COMPARISONS} | summary["comparisons"],
+        "comparisons": {k: None for k in COMPARISONS} | summary["comparisons"],
         "numpy_models": numpy_models, "torch_twin": (summary["comparisons"].get("numpy_vs_torch") or {}).get("b"),
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": SEQ_DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10_gray",
-        "length": summary["dataset"].get("length"), "pct": pct, "disc": disc_numbers(summary),
-        "tf": summary["timing_facts"], "key_text": CLAIM_KEY_TEXT, "seed_gap": seed_gap(per),
+        "length": summary["dataset"].get("length"), "discretisation": disc_numbers(summary),
+        "timing_facts": summary["timing_facts"], "claim_key_text": CLAIM_KEY_TEXT, "seed_gap": seed_gap(per),
         "timing_note": timing_note(summary["timing"].get("repeat", 3)),
         "model_text": MODEL_TEXT, "init_text": INIT_TEXT, "disc_text": DISC_TEXT,
-        "n_seeds": n_seeds, "seeds_text": count(n_seeds, "seed"), "count": count,
+        "n_seeds": n_seeds,
         "hparams": hparams(summary),
         "reference": REFERENCE if full_protocol(summary["scale"]) else [],
         "provenance": {**summary["provenance"], "scale": summary["scale"]},
