@@ -13,7 +13,8 @@ import pytest
 
 from saidl.common.errors import LatexError, TemplateError
 from saidl.report import latex as latex_mod
-from saidl.report.figstyle import apply_style, loss_style, save_figure
+from saidl.coreml.styles import loss_style
+from saidl.report.figstyle import apply_style, save_figure
 from saidl.report.jinja import load_srcmap, make_env, render_template
 from saidl.report.latex import Tex, escape_tex
 from saidl.report.latexmk import compile_pdf, first_latex_error

@@ -6,9 +6,9 @@ import math
 
 from saidl.common import stats
 from saidl.common.config import full_protocol
-
+from saidl.common.datasets import DATASET_NAMES
 from saidl.coreml.data import ASYM_MAPS
-from saidl.coreml.names import APL, DATASET_NAMES, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
+from saidl.coreml.names import APL, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
 from saidl.coreml.reference import REFERENCE
 from saidl.report.latex import format_pct
 from saidl.report.tables import hparam_rows

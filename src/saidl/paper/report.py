@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 
 from saidl.common.config import full_protocol
+from saidl.common.datasets import DATASET_NAMES
 from saidl.common.stats import CLAIM_VERDICTS
-from saidl.coreml.names import ANL_A, ANL_MIN_PROB, DATASET_NAMES, MODEL_NAMES
+from saidl.coreml.names import ANL_A, ANL_MIN_PROB, MODEL_NAMES
 from saidl.paper.analyze import APL, best_apl, settings
 from saidl.paper.reference import REFERENCE
 from saidl.report.jinja import ci_filter
