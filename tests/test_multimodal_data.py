@@ -347,8 +347,11 @@ def test_each_modality_carries_its_signal(tmp_path):
     assert min(acc[1.0].values()) > 0.35 and max(acc[0.0].values()) < 0.28, acc
 
 
-def test_bench_graph_small_scale(tmp_path):
-    meta = synth.bench_graph(tmp_path / "b", scale=0.01)
+def test_bench_graph_small_scale(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _graphs import bench_graph  # benchmarks/_graphs.py: benchmark-only
+
+    meta = bench_graph(tmp_path / "b", scale=0.01)
     kg = kgbench.load(tmp_path / "b", progress=False)
     assert kg.num_relations == 60 and kg.num_classes == 5
     assert meta["counts"]["entities"] == round(148127 * 0.01)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from saidl.common import datasets
 from saidl.common.errors import ConfigError
 from saidl.coreml import data as D
 
@@ -55,7 +56,7 @@ def test_asymmetric_noise_flips_only_mapped_classes_to_their_target(labels, data
 
 
 def test_cifar10_asymmetric_map_is_the_papers():
-    names = D.CIFAR10_CLASSES
+    names = datasets.CIFAR10_CLASSES
     pairs = {(names[s], names[d]) for s, d in D.ASYM_MAPS["cifar10"].items()}
     assert pairs == {("truck", "automobile"), ("bird", "airplane"), ("cat", "dog"),
                      ("dog", "cat"), ("deer", "horse")}
@@ -67,7 +68,7 @@ def test_eta_outside_unit_interval_is_a_config_error(labels):
 
 
 def test_stratified_split_is_disjoint_and_balanced(labels):
-    a, b = D.stratified_split(labels, [100, 50], seed=0)
+    a, b = datasets.stratified_split(labels, [100, 50], seed=0)
     assert len(set(a) & set(b)) == 0
     assert np.bincount(labels[a], minlength=K).tolist() == [10] * K
 
@@ -76,7 +77,7 @@ def test_missing_fashion_mnist_names_the_folder_and_the_fix(tmp_path):
     from saidl.common.errors import DataError
 
     with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist") as err:
-        D.load_fashion_mnist(tmp_path)
+        datasets.load_fashion_mnist(tmp_path)
     assert str(tmp_path) in str(err.value)
 
 
@@ -90,7 +91,7 @@ def test_absent_cifar10_offline_says_where_to_put_it(tmp_path, monkeypatch):
 
     monkeypatch.setattr(U, "download_url", offline)
     with pytest.raises(DataError, match="cifar-10-python.tar.gz") as err:
-        D.load_cifar10(tmp_path)
+        datasets.load_cifar10(tmp_path)
     assert str(tmp_path) in str(err.value)
 
 
@@ -124,13 +125,13 @@ def test_fake_cifar10_is_torchvision_format(fake_cifar):
     assert batch[b"batch_label"] == b"training batch 1 of 5" and batch[b"filenames"][0].endswith(b".png")
     with open(folder / "batches.meta", "rb") as fh:
         meta = pickle.load(fh, encoding="bytes")
-    assert meta[b"label_names"] == [c.encode() for c in D.CIFAR10_CLASSES] and meta[b"num_vis"] == 3072
+    assert meta[b"label_names"] == [c.encode() for c in datasets.CIFAR10_CLASSES] and meta[b"num_vis"] == 3072
     assert meta[b"num_cases_per_batch"] == info["images_per_batch"]
 
 
 def test_fake_cifar10_reads_through_torchvision_without_md5_and_has_class_signal(fake_cifar):
     root, info = fake_cifar
-    arrays = D.load_cifar10(root, verify_checksums=False)
+    arrays = datasets.load_cifar10(root, verify_checksums=False)
     assert arrays.x_train.shape == (info["n_train"], 3, 32, 32) and arrays.x_test.shape == (info["n_test"], 3, 32, 32)
     assert np.bincount(arrays.y_train, minlength=K).tolist() == [info["n_train"] // K] * K
     assert "md5 not checked" in arrays.source
@@ -155,7 +156,7 @@ def test_full_keeps_the_md5_check_a_fake_is_a_clear_error(fake_cifar, monkeypatc
     monkeypatch.setattr(U, "download_url", offline)
     root, _ = fake_cifar
     with pytest.raises(DataError, match="fails torchvision's md5 check"):
-        D.load_cifar10(root)  # verify_checksums defaults to True
+        datasets.load_cifar10(root)  # verify_checksums defaults to True
     with pytest.raises(DataError, match="fails torchvision's md5 check"):
         D.load_dataset("cifar10", str(root), verify_checksums=True)
 
@@ -170,7 +171,7 @@ def test_unchecked_reader_never_downloads_and_names_the_fake(tmp_path, monkeypat
 
     monkeypatch.setattr(U, "download_url", no_download)
     with pytest.raises(DataError, match="python -m saidl.fakes cifar10"):
-        D.load_cifar10(tmp_path, verify_checksums=False)
+        datasets.load_cifar10(tmp_path, verify_checksums=False)
 
 
 def test_verify_checksums_is_true_at_full_and_false_only_in_the_rehearsal(coreml_cfg):
