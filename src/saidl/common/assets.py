@@ -493,7 +493,7 @@ def _cifar10(task, data_dir, verify, deep) -> dict:
 
 
 def _dmg777k(task, data: dict, deep) -> dict:
-    from saidl.multimodal.download import DMG777K_SHA256, DMG777K_SIZE, DMG777K_URL, _still_verified
+    from saidl.multimodal.download import DMG777K_SHA256, DMG777K_SIZE, DMG777K_URL, still_verified
 
     cache = Path(data.get("cache_dir", "data/kgbench"))
     verify = data.get("verify_checksums", True)
@@ -502,7 +502,7 @@ def _dmg777k(task, data: dict, deep) -> dict:
            f"elsewhere and put it at {archive}")
     if not verify:
         how = "python -m saidl.fakes dmg777k --root <fakes_dir>"
-    if _still_verified(target, verify):
+    if still_verified(target, verify):
         return _row("dmg777k", task, "dataset", target, "present", "verified (sha256 recorded at extraction)", how)
     if all((target / n).is_file() for n in DMG777K_SHA256):
         problems = []

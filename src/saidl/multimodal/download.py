@@ -57,7 +57,7 @@ def fetch_dmg777k(cache_dir: str | os.PathLike, *, url: str = DMG777K_URL, verif
     DataError unless ``verify`` is False (then only logged)."""
     cache = Path(cache_dir)
     target, archive = cache / "dmg777k", cache / "dmg777k.tgz"
-    if _still_verified(target, verify):
+    if still_verified(target, verify):
         return target
     if all((target / name).is_file() for name in DMG777K_SHA256):
         digests = {name: _sha256(target / name, progress) for name in DMG777K_SHA256}
@@ -81,7 +81,7 @@ def fetch_dmg777k(cache_dir: str | os.PathLike, *, url: str = DMG777K_URL, verif
     return target
 
 
-def _still_verified(target: Path, verify: bool) -> bool:
+def still_verified(target: Path, verify: bool) -> bool:
     """True if the marker lists every file with its current size and mtime (and was verified when
     ``verify``)."""
     try:
