@@ -64,7 +64,8 @@ class SDVAECodec(nn.Module):
     def __init__(self, model_id: str = "stabilityai/sd-vae-ft-ema", vae=None, scale: float = SD_VAE_SCALE,
                  cache_dir=None):
         super().__init__()
-        from saidl.diffusion.embedders import hub_kwargs, hub_load_error, with_fake_note
+        from saidl.common.encoders import hub_load_error
+        from saidl.diffusion.embedders import hub_kwargs, with_fake_note
 
         if vae is None:
             from diffusers import AutoencoderKL

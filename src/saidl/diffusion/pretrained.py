@@ -57,7 +57,8 @@ def load_pretrained(model_id: str, device, pipeline=None, cache_dir=None):
     """(model, codec, latent shape, description) of a diffusers DiT pipeline; ``pipeline``
     replaces the download; ``cache_dir`` is the config's ``hub_cache``."""
     from saidl.diffusion.codec import SDVAECodec
-    from saidl.diffusion.embedders import hub_kwargs, hub_load_error, with_fake_note
+    from saidl.common.encoders import hub_load_error
+    from saidl.diffusion.embedders import hub_kwargs, with_fake_note
 
     if pipeline is None:
         from diffusers import DiTPipeline
