@@ -2,8 +2,6 @@
 
 import math
 
-from saidl.common.datasets import DATASET_NAMES  # noqa: F401 -- moved there; report.py files still import it here
-
 SINGLE_LOSSES = ("CE", "FL", "MAE", "RCE", "GCE", "NCE", "NFL")
 PAIRS = {"SCE": ("CE", "RCE"), "NCE+RCE": ("NCE", "RCE"), "NCE+MAE": ("NCE", "MAE"),
          "NFL+RCE": ("NFL", "RCE"), "NFL+MAE": ("NFL", "MAE")}
