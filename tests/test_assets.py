@@ -248,7 +248,7 @@ def test_preflight_full_lists_missing_cifar10_with_where_and_how(tmp_path):
 
 
 def test_preflight_names_every_asset_of_every_full_task():
-    rows = A.preflight(_config(), "full", list(A.TASKS), network=False)
+    rows = A.preflight(_config(), "full", _config()["tasks"], network=False)
     names = {r["name"] for r in rows}
     assert {"CIFAR-10", "Fashion-MNIST", "MuJoCo Hopper", "SUN397", "landscape pictures", "SD VAE", "inception",
             "clip embedder", "siglip embedder", "align embedder", "DiT-XL/2", "dmg777k", "efficientnet-lite0",
