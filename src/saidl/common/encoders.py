@@ -22,7 +22,7 @@ from saidl.common.errors import DataError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CLIP_MEAN", "CLIP_STD", "EFFNET_PIP", "to_rgb01",
            "center_crop_square", "resize_crop", "normalise", "device_key", "efficientnet_lite0_weights_path",
-           "efficientnet_lite0_model", "hub_load_error"]
+           "efficientnet_lite0_model", "hub_load_error", "package_file"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
