@@ -77,8 +77,13 @@ def paper_summary(names=ODD) -> dict:
 def rl_summary(names=ODD) -> dict:
     emb = {"pca": [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]], "pca_return": [1.0, 2.0, 3.0], "targets": list(names),
            "probe": {k: {t: [0.5, 0.6] for t in names} for k in ("trained", "untrained", "state")}}
+    layer = {"mean": [0.5, 0.4], "lo": [0.45, 0.35], "hi": [0.55, 0.45]}
+    rob = {"eps": [0.0, 0.1], "n": 4, "unit": "episode", "random": [_stat(2.0), _stat(1.0)],
+           "critic": [_stat(2.0), _stat(0.5)]}
     per = {v: {"steps": [0, 10], "curve_mean": [1.0, 2.0], "curve_std": [0.1, 0.1], "sigma": [0.5, 0.4],
-               "robust_eps": [0.0, 0.1], "robust_random": [2.0, 1.0], "robust_critic": [2.0, 0.5],
+               "curve_lo": [0.9, 1.9], "curve_hi": [1.1, 2.1],
+               "sigma_layers": {"steps": [0, 10], "n_layers": 3, "layers": [layer] * 3},
+               "robustness": rob,
                "final": _stat(2.0), "best": _stat(2.5), "embedding": emb if i == 0 else None}
            for i, v in enumerate(names)}
     return {"variants": list(names), "per_variant": per, "random_return": {"mean": 0.5},
@@ -136,7 +141,7 @@ def multimodal_summary(names=ODD) -> dict:
 SUMMARIES = {"coreml": coreml_summary, "paper": paper_summary, "rl": rl_summary, "ssm": ssm_summary,
              "diffusion": diffusion_summary, "multimodal": multimodal_summary}
 # figures that draw no name from a config or summary (only our own labels)
-NO_NAMES = {("coreml", "normalized_vs_vanilla"), ("paper", "sensitivity"), ("ssm", "discretisation"),
+NO_NAMES = {("coreml", "normalized_vs_vanilla"), ("rl", "sale_vs_td3"), ("paper", "sensitivity"), ("ssm", "discretisation"),
             ("multimodal", "embed_time"), ("multimodal", "finetune")}
 # figures that show only some of the names by design (the learning curves: the baseline and the best three)
 SHOWN = {("multimodal", "curves"): ODD[:4]}

@@ -42,21 +42,48 @@ def probe(trained: list[float], untrained: list[float], state: list[float]) -> d
             "pca": [[0.0, 1.0], [1.0, 0.0]], "pca_return": [1.0, 2.0]}
 
 
+def fake_robustness(cfg: dict, clean: float, random_end: float, critic_end: float, episodes: int = 3,
+                    spread: float = 5.0) -> dict | None:
+    """One run's attack study in the run JSON's format: per radius and kind the episodes' returns
+    (the same reset episodes for clean, random and critic), falling linearly from ``clean`` at
+    radius 0 to ``random_end`` / ``critic_end`` at the largest radius; None where ``attack`` is off."""
+    if not cfg.get("attack", True):
+        return None
+    eps = cfg["attack_eps"]
+    rng = np.random.default_rng(cfg["seed"] + 11)
+    base = clean + rng.normal(0, spread, episodes)  # per-episode clean returns
+    top = max(eps) or 1.0
+
+    def eps_rows(end: float) -> list[list[float]]:
+        return [(base + (end - clean) * e / top + rng.normal(0, spread, episodes) * (e > 0)).tolist() for e in eps]
+
+    rows = {"random": eps_rows(random_end), "critic": eps_rows(critic_end)}
+    return {"eps": eps, "random_law": "linf_corner", **{k: [float(np.mean(r)) for r in v] for k, v in rows.items()},
+            **{f"{k}_episodes": v for k, v in rows.items()},
+            **{f"{k}_lengths": [[700] * episodes for _ in eps] for k in rows},
+            "clean_episodes": base.tolist(), "clean_lengths": [700] * episodes, "clean_length": 700.0}
+
+
 def fake_run(cfg: dict, sigma: list[float] | None, embedding: dict | None) -> dict:
     from saidl.common.provenance import run_provenance
 
     rng = np.random.default_rng(cfg["seed"] + 7 * len(cfg["variant"]))
-    steps = [cfg["total_steps"] * (i + 1) // N_EVALS for i in range(N_EVALS)]
-    curve = (np.linspace(100, 2000, N_EVALS) + rng.normal(0, 50, N_EVALS)).tolist()
-    n_eps = len(cfg["attack_eps"])
+    n_evals = max(1, cfg["total_steps"] // cfg["eval_every"])
+    steps = [cfg["eval_every"] * (i + 1) for i in range(n_evals)]
+    curve = (np.linspace(100, 2000, n_evals) + rng.normal(0, 50, n_evals)).tolist()
+    layers = None
+    if cfg["noisy"] and sigma:
+        layers = [[0.017 + (x - 0.017) * (1 + 0.5 * j) for j in range(3)]
+                  for x in (list(sigma) + [sigma[-1]] * n_evals)[:n_evals]]
     return {
         "id": cfg["run_id"], "task": "rl", "config": cfg,
-        "metrics": {"eval_steps": steps, "eval_return": curve, "eval_return_std": [10.0] * N_EVALS,
-                    "noisy_sigma": sigma if cfg["noisy"] else [None] * N_EVALS, "episode_returns": [],
+        "metrics": {"eval_steps": steps, "eval_return": curve, "eval_return_std": [10.0] * n_evals,
+                    "noisy_sigma": (list(sigma) + [sigma[-1]] * n_evals)[:n_evals] if cfg["noisy"] and sigma else [None] * n_evals,
+                    "noisy_sigma_layers": layers, "noisy_sigma_layers_init": [0.017] * 3 if layers else None,
+                    "episode_returns": [],
                     "episode_end_steps": [], "random_return": 20.0 + cfg["seed"], "obs_std": [1.0] * 11,
                     "updates": 10, "final_return": curve[-1], "best_return": max(curve),
-                    "robustness": {"eps": cfg["attack_eps"], "random": np.linspace(curve[-1], 900, n_eps).tolist(),
-                                   "critic": np.linspace(curve[-1], 500, n_eps).tolist(), "clean_length": 700.0},
+                    "robustness": fake_robustness(cfg, curve[-1], 900.0, 500.0),
                     "embedding": embedding if cfg["sale"] else None},
         "timing": {"wall_time_s": 10.0, "train_time_s": 9.0, "updates_per_s": 100.0},
         "provenance": run_provenance(cfg, "cpu", {"name": cfg["env_id"], "checksum": "simulator"}),
@@ -86,19 +113,24 @@ def render(tmp_path, runs: dict, sigma: list[float] | None = None, embeddings: l
 NOISY = ["td3", "noisy-gaussian", "noisy-uniform"]
 
 
-def test_sigma_sentence_says_what_the_curve_shows_not_that_the_budget_is_too_short(tmp_path, rl_cfg):
+def test_sigma_per_layer_is_described_by_the_statistics_rule(tmp_path, rl_cfg):
     runs = grid(rl_cfg, NOISY, total_steps=STEPS, eval_every=STEPS // N_EVALS)
     rising = render(tmp_path / "a", runs, sigma=[0.017, 0.02, 0.025, 0.03, 0.035])
-    assert "too short to show it" not in rising  # printed at 1M steps before
-    assert "grew for 2, shrank for 0 and stayed within 1\\,\\% of its first value for 0 of 2 laws" in rising
-    assert "For no law did $\\sigma$ end more than 1\\,\\% below its peak" in rising
-    falling = render(tmp_path / "b", runs, sigma=[0.017, 0.03, 0.04, 0.03, 0.02])
-    assert "too short to show it" not in falling
-    assert "$\\sigma$ turned down" in falling and "at step 600{,}000" in falling
-    flat = render(tmp_path / "c", runs, sigma=[0.017, 0.01701, 0.01702, 0.01701, 0.01700])
-    assert "stayed within 1\\,\\% of its first value for 2 of 2 laws" in flat
-    assert "barely moved" in flat and "turned its parameter noise" not in flat
-    assert "For no law did" not in falling
+    assert "\\label{tab:sigma}" in rising and "\\paragraph{Learned noise scale per layer.}" in rising
+    assert "$\\sigma$ grew in 6 and shrank in 0 of 6 (law, layer) cells" in rising
+    assert "it explores more, not less" in rising and "turning its exploration down" not in rising
+    assert "compares its value at step 1{,}000{,}000 with the one at initialisation (step 0)" in rising
+    falling = render(tmp_path / "b", runs, sigma=[0.017, 0.03, 0.04, 0.03, 0.01])
+    assert "grew in 0 and shrank in 6 of 6" in falling and "turning its exploration down" in falling
+
+    def seed_noise(run: dict) -> None:  # the last sigma moves in opposite directions per seed
+        layers = run["metrics"]["noisy_sigma_layers"]
+        if layers:
+            sign = 1 if run["config"]["seed"] == 0 else -1
+            layers[-1] = [x + sign * 0.005 for x in layers[-1]]
+    noisy = render(tmp_path / "c", runs, sigma=[0.017] * 5, edit=seed_noise)
+    assert "no change is shown in 6" in noisy and "No layer's $\\sigma$ is shown to have moved" in noisy
+    assert "explores more" not in noisy
 
 
 def test_probe_verdicts_follow_the_margin_rule_and_the_untrained_control(tmp_path, rl_cfg):
@@ -175,38 +207,52 @@ def test_sale_within_seed_noise_is_not_best_and_the_sheet_says_no_gain(tmp_path,
     assert "$\\pm$" not in text.split("\\section{Our returns")[0]  # intervals, not +- std
 
 
-def test_critic_attack_counts_only_decided_differences(tmp_path, rl_cfg):
-    # One variant's critic attack is 0.05 lower in mean, with seed noise: not counted as stronger.
+def critic_below_random(deltas: dict[str, list[float]]):
+    """An ``edit`` that puts each critic episode at the largest radius ``delta`` below the random
+    episode of the same reset seed (``deltas[variant]``: one per seed, spread over its episodes)."""
     def edit(run: dict) -> None:
         r, seed = run["metrics"]["robustness"], run["config"]["seed"]
-        if run["config"]["variant"] == "noisy-gaussian":
-            r["critic"][-1] = r["random"][-1] - (5.05 if seed == 0 else -4.95)
-        else:  # the critic attack lowers the return by 300 +- 10 for the others
-            r["critic"][-1] = r["random"][-1] - (290.0 if seed == 0 else 310.0)
-    text = render(tmp_path, grid(rl_cfg, ["td3", "noisy-gaussian", "noisy-uniform"]), edit=edit)
-    assert "below that under random noise for 3 of 3 variants" in text
-    assert "the critic attack hurts more for 2 (\\texttt{td3}, \\texttt{noisy-uniform})" in text
-    assert "no difference is shown for 1 of 3 variants" in text
+        d = deltas[run["config"]["variant"]][seed]
+        r["critic_episodes"][-1] = [x - d + (k - 1) for k, x in enumerate(r["random_episodes"][-1])]
+        r["critic"][-1] = float(np.mean(r["critic_episodes"][-1]))
+    return edit
+
+
+def test_critic_attack_counts_only_decided_differences_per_episode(tmp_path, rl_cfg):
+    runs = grid(rl_cfg, ["td3", "noisy-gaussian", "noisy-uniform"], attack_eps=[0.0, 0.3])
+    # noisy-gaussian: the critic attack is 0.05 lower in mean, with noise; the others: 300 lower
+    text = render(tmp_path / "a", runs, edit=critic_below_random(
+        {"noisy-gaussian": [40.05, -39.95], "td3": [300.0, 301.0], "noisy-uniform": [299.0, 300.0]}))
+    assert "the unit of every interval in this section is an episode}, $n = 3 \\times 2 = 6$" in text
+    assert "critic attack lowers the return more than random corners in 2 (\\texttt{td3} at $\\epsilon = 0.3$, \\texttt{noisy-uniform} at $\\epsilon = 0.3$)" in text
+    assert "and no difference is shown in 1 (Table" in text
     assert "{partly supported}" in text and "\\label{tab:attack}" in text
+    assert "a random one that is at least as large" in text
     assert "counting mean differences would overstate the attack" in text
+    assert "random corner of the ball" not in text and "random \\emph{corner} of the ball" in text
+    # random corners hurt more everywhere: the sentence says so, and no other
+    rand = render(tmp_path / "b", runs, edit=critic_below_random(
+        {v: [-300.0, -301.0] for v in ("td3", "noisy-gaussian", "noisy-uniform")}))
+    assert "{contradicted}" in rand and "Random corners hurt more than the critic attack" in rand
+    assert "the critic's gradient finds" not in rand
 
 
 def test_returns_rising_under_attack_are_explained_only_by_the_data(tmp_path, rl_cfg):
-    runs = grid(rl_cfg, ["td3", "noisy-gaussian"])
+    runs = grid(rl_cfg, ["td3", "noisy-gaussian"], attack_eps=[0.0, 0.3])
 
     def rising(length: float):
         def edit(run: dict) -> None:
             r, seed = run["metrics"]["robustness"], run["config"]["seed"]
-            r["random"][-1] = r["random"][0] + (30.0 if seed == 0 else -10.0)  # mean +10, undecided
+            d = 30.0 if seed == 0 else -10.0  # mean +10 over the episodes, undecided
+            r["random_episodes"][-1] = [x + d for x in r["clean_episodes"]]
             r["clean_length"] = length
         return edit
     weak = render(tmp_path / "a", runs, edit=rising(90.0))
     assert "\\paragraph{Returns that rise under attack.}" in weak
     assert "No rise is decided by the statistics rule" in weak
     assert "a perturbation delays the fall as easily as it hastens it" in weak
-    assert "unexplained" not in weak
     strong = render(tmp_path / "b", runs, edit=rising(1000.0))
-    assert "delays the fall" not in strong and "remain unexplained" in strong
+    assert "delays the fall" not in strong and "these runs do not explain the rises" in strong
 
 
 def test_noise_laws_are_ranked_only_where_the_statistics_rule_says(tmp_path, rl_cfg):

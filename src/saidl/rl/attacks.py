@@ -5,8 +5,11 @@ The adversary perturbs only what the agent *sees*: s_seen = s + delta with
 std, so eps is in standard deviations; ``scale=None`` means raw units). The environment's state
 is never changed.
 
-* ``random``: delta ~ U[-eps * scale, eps * scale] independently per coordinate and step; the
-  baseline any policy should tolerate at small eps.
+* ``random``: a random corner of the same ball, delta_j = +-eps * scale_j with an independent
+  random sign per coordinate and step: the baseline any policy should tolerate at small eps. A
+  corner has the ball's full L-infinity norm and the largest L2 norm in the ball, so random noise
+  is never smaller in norm than the critic attack it is compared with (whose PGD iterates stay
+  inside the ball). ``law="uniform"`` draws delta ~ U[-eps * scale, eps * scale] instead.
 * ``critic``: a critic-gradient attack in the spirit of Pattanaik et al. (AAMAS 2018), with a
   PGD inner loop (Madry et al., 2018): minimise the agent's own value of what it would do,
   ``Q1(s + delta, pi(s + delta))`` (default, ``q_at="perturbed"``), by signed-gradient steps
@@ -39,11 +42,18 @@ def _radius(obs: np.ndarray, eps: float, scale) -> np.ndarray:
 
 
 def random_perturbation(obs: np.ndarray, eps: float, rng: np.random.Generator,
-                        scale: np.ndarray | None = None) -> np.ndarray:
-    """obs + U[-eps*scale, eps*scale] per coordinate; ``obs`` (obs_dim,) or (B, obs_dim)."""
+                        scale: np.ndarray | None = None, law: str = "corner") -> np.ndarray:
+    """obs + delta with delta_j = +-eps*scale_j, random signs (``law="corner"``: a random corner of
+    the L-inf ball), or delta ~ U[-eps*scale, eps*scale] (``law="uniform"``); ``obs`` (obs_dim,)
+    or (B, obs_dim)."""
     obs = np.asarray(obs)
     r = _radius(obs, eps, scale)
-    delta = rng.uniform(-1.0, 1.0, size=obs.shape) * r
+    if law == "corner":
+        delta = rng.choice(np.array([-1.0, 1.0]), size=obs.shape) * r
+    elif law == "uniform":
+        delta = rng.uniform(-1.0, 1.0, size=obs.shape) * r
+    else:
+        raise ValueError(f"unknown random law {law!r}; use 'corner' or 'uniform'")
     return (obs + delta).astype(obs.dtype if obs.dtype.kind == "f" else np.float32)
 
 

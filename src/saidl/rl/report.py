@@ -28,21 +28,48 @@ REFERENCE = [
 ]
 PUBLISHED_STEPS = 1_000_000
 CEILING = 0.95  # a probe quantity is "at the ceiling" when every feature set reads it with R^2 >= 0.95
-SIGMA_DOWN = 0.01  # sigma moved when it ends more than 1 % away from its first value (or below its peak)
+LAYER_NAMES = ("input", "hidden", "output")  # the actor's three noisy layers, input to output
 
 
-def _sigma_turns(per: dict, noisy: list[str]) -> dict:
-    """Per noisy law: the evaluation step of the peak of the mean sigma, the peak, the final value,
-    and whether sigma turned down after the peak (ends more than SIGMA_DOWN below it)."""
-    out = {}
+def _sigma(per: dict, noisy: list[str], claim: dict | None) -> dict | None:
+    """The sigma table: per noise law and noisy layer, sigma at the start and at the last
+    evaluation (intervals over seeds) and the stats verdict of the change, paired by seed."""
+    rows = []
     for v in noisy:
-        sig = per[v]["sigma"]
-        if not sig:
+        sl = per[v].get("sigma_layers")
+        if not sl:
             continue
-        i = int(np.argmax(sig))
-        out[v] = {"peak_step": per[v]["steps"][i], "peak": sig[i], "final": sig[-1],
-                  "down": i < len(sig) - 1 and sig[-1] < (1 - SIGMA_DOWN) * sig[i]}
-    return out
+        for j, layer in enumerate(sl["layers"]):
+            name = LAYER_NAMES[j] if sl["n_layers"] == len(LAYER_NAMES) else f"layer {j + 1}"
+            rows.append({"variant": v, "layer": name, "index": j, "first": layer["first"], "last": layer["last"],
+                         "change": layer["change"], "first_step": sl["steps"][0], "last_step": sl["steps"][-1],
+                         "from_init": sl["from_init"]})
+    if not rows:
+        return None
+
+    layer_name = {(r["variant"], r["index"]): r["layer"] for r in rows}
+
+    def names(cells: list[dict]) -> list[str]:
+        return [f"{c['variant']} ({layer_name[c['variant'], c['layer']]})" for c in cells]
+
+    return {"rows": rows, "from_init": all(r["from_init"] for r in rows),
+            "grew": names(claim["grew"]) if claim else [], "shrank": names(claim["shrank"]) if claim else [],
+            "n_undecided": len(claim["undecided"]) if claim else 0, "n_cells": len(rows),
+            "n_mean_up": len(claim["mean_up"]) if claim else 0, "n_mean_down": len(claim["mean_down"]) if claim else 0}
+
+
+def _protocol(summary: dict) -> dict:
+    """The demo protocol, read from the summary: each variant's budget, which ones the attack
+    study uses, and the sets of long and short variants."""
+    pr = summary["protocol"]
+    budgets = pr["budgets"]
+    vs = summary["variants"]
+    long = [v for v in vs if budgets[v]["total_steps"] == pr["max_steps"]]
+    short = [v for v in vs if v not in long]
+    return {**pr, "long": long, "short": short, "rows": [{"variant": v, **budgets[v]} for v in vs],
+            # the budget goes to the attacked variants: all of them train longest, some others less
+            "to_attack": bool(pr["attacked"]) and bool(short) and all(v in long for v in pr["attacked"]),
+            "short_same": len({budgets[v]["total_steps"] for v in short}) <= 1}
 
 
 def _embedding(per: dict) -> dict | None:
@@ -72,7 +99,7 @@ def _embedding(per: dict) -> dict | None:
             "one_step": emb["encoder_target"] == ["next_obs1"]}
 
 
-def _published(per: dict, vs: list[str], cfg: dict) -> dict | None:
+def _published(per: dict, vs: list[str]) -> dict | None:
     """Our TD3 numbers in the published metrics, and where they fall against the published ones."""
     if "td3" not in vs:
         return None
@@ -83,7 +110,8 @@ def _published(per: dict, vs: list[str], cfg: dict) -> dict | None:
     lo = min(r["mean"] - r["std"] for r in REFERENCE)
     hi = max(r["mean"] + r["std"] for r in REFERENCE)
     final = ours["final"]["mean"]
-    return {"ours": ours, "lo": lo, "hi": hi, "same_budget": cfg["total_steps"] == PUBLISHED_STEPS,
+    return {"ours": ours, "lo": lo, "hi": hi, "steps": p["budget"]["total_steps"],
+            "same_budget": p["budget"]["total_steps"] == PUBLISHED_STEPS,
             "position": "below" if final < lo else ("above" if final > hi else "within")}
 
 
@@ -114,6 +142,7 @@ HPARAMS = {
     "attack_steps": ("attack gradient steps", "projected gradient descent on $Q_1$"),
     "attack_episodes": ("episodes per attack and seed", ""),
     "zs_dim": ("SALE embedding size", "$z_s$ and $z_{sa}$"),
+    "attack": ("attack study", "observation attacks after training"),
     "probe_episodes": ("probe episodes per seed", "SALE embedding analysis"),
 }
 
@@ -130,42 +159,56 @@ def hparams(summary: dict) -> list[dict]:
     return rows
 
 
+def _attack(claims: dict, per: dict) -> dict | None:
+    """The attack rows (variant, radius > 0) and the word for each verdict."""
+    c = claims.get("critic_attack")
+    if not c:
+        return None
+    first = c["attacked"][0]
+    rob = per[first]["robustness"]
+    return {"claim": c, "cells": c["cells"], "unit": c["unit"], "n": rob["n"], "per_seed": rob["per_seed"],
+            "n_seeds": rob["n_seeds"], "main": "td3" if "td3" in c["attacked"] else first,
+            "lengths": {v: per[v]["robustness"].get("lengths") for v in c["attacked"]}}
+
+
 def context(summary: dict) -> dict:
     per = summary["per_variant"]
     vs = summary["variants"]
     cfg = summary["config"]
     claims = summary["claims"]
     noisy = [v for v in vs if per[v]["noisy"]]
-    # bold in the returns table: the best set of each column by the statistics rule
+    protocol = _protocol(summary)
+    matched = summary.get("matched")
+    # bold in the returns table: the best set by the statistics rule, only in the columns that
+    # compare like with like (the same budget for every variant, or the matched-budget column)
     paired = all(per[v]["seeds"] == per[vs[0]]["seeds"] for v in vs)
-    bold = {key: S.best({v: per[v][key] for v in vs}, paired=paired) for key in ("final", "best", "auc")}
+    bold = {key: S.best({v: per[v][key] for v in vs}, paired=paired) if protocol["same_steps"] else None
+            for key in ("final", "best", "auc")}
+    if matched and not protocol["same_steps"]:
+        bold["matched"] = S.best(matched["final"], paired=paired)
     n_seeds = len(summary["seeds"])
     top = claims["learned"]["best"]
 
-    sigma_change = {v: (per[v]["sigma"][0], per[v]["sigma"][-1]) for v in noisy if per[v]["sigma"]}
-    # sigma grew / shrank when it ends more than SIGMA_DOWN (1 %) above / below its first value
-    sigma_up = [v for v, (a, b) in sigma_change.items() if b > (1 + SIGMA_DOWN) * a]
-    sigma_shrank = [v for v, (a, b) in sigma_change.items() if b < (1 - SIGMA_DOWN) * a]
-    sigma_turns = _sigma_turns(per, noisy)
     clean = [x for v in vs if per[v].get("clean_length") for x in per[v]["clean_length"]["values"]]
     clean_length = S.interval(clean) if clean else None
-    short_budget = cfg["total_steps"] < PUBLISHED_STEPS
+    max_steps = protocol["max_steps"]
+    short_budget = max_steps < PUBLISHED_STEPS
     # a weak policy: its unattacked episodes end (fall) after less than a quarter of the time limit
     weak = clean_length is not None and clean_length["mean"] < 0.25 * cfg["max_episode_steps"]
     return {
         "summary": summary, "per_variant": per, "variants": vs, "noisy": noisy, "n_seeds": n_seeds,
-        "claims": claims, "bold": {k: (b["set"] if b["verdict"] in ("best", "tied") and len(b["set"]) < len(vs) else [])
+        "claims": claims, "bold": {k: (b["set"] if b and b["verdict"] in ("best", "tied") and len(b["set"]) < len(vs) else [])
                                    for k, b in bold.items()},
-        "top": top, "sigma_change": sigma_change, "sigma_up": sigma_up, "sigma_shrank": sigma_shrank,
-        "sigma_turns": sigma_turns, "sigma_down": [v for v, t in sigma_turns.items() if t["down"]],
-        "sigma_threshold": SIGMA_DOWN,
+        "top": top, "sigma": _sigma(per, noisy, claims.get("sigma")),
+        "attack": _attack(claims, per),
+        "protocol": protocol, "matched": matched, "max_steps": max_steps,
         "embedding": _embedding(per), "clean_length": clean_length, "weak": weak,
         "short_budget": short_budget, "published_steps": PUBLISHED_STEPS,
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "config": cfg, "random_return": summary["random_return"], "hparams": hparams(summary),
         "sale": "sale" in vs, "td3": "td3" in vs,
         "reference": REFERENCE if full_protocol(summary["scale"]) else [],
-        "published": _published(per, vs, cfg) if full_protocol(summary["scale"]) else None,
+        "published": _published(per, vs) if full_protocol(summary["scale"]) else None,
         "provenance": {**summary["provenance"], "scale": summary["scale"]},
         "n_runs": len(summary["provenance"]["runs"]),
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,

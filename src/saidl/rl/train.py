@@ -4,7 +4,8 @@ The loop is TD3's: random actions for ``start_steps``, then one gradient update 
 step from a prioritized replay buffer of n-step transitions (termination ends the bootstrap,
 the time limit does not). Every ``eval_every`` steps the deterministic policy is evaluated on
 ``eval_episodes`` episodes. After training: returns under observation attacks of growing radius
-(random and critic-gradient), the learned noisy-net sigma, and for SALE an analysis of the
+(random corners of the L-inf ball and critic-gradient, per episode, where the run config asks
+for them), the learned noisy-net sigma per layer, and for SALE an analysis of the
 state embedding against an untrained encoder of the same architecture and the raw state.
 
 Usage: ``python -m saidl.rl.train --config-json '{...}' --out run.json [--threads N]``
@@ -73,6 +74,14 @@ def noisy_sigma(agent) -> float | None:
     return None if fn is None else fn()
 
 
+@torch.no_grad()
+def noisy_sigma_layers(agent) -> list[float] | None:
+    """Mean |sigma| of each NoisyLinear layer of the actor, input to output (None if not noisy)."""
+    fn = getattr(agent.actor, "noisy_layers", None)
+    layers = fn() if fn is not None else []
+    return [float(layer.sigma_mean()) for layer in layers] if layers else None
+
+
 def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interval_s: float = 300.0,
           stop_after: int | None = None) -> tuple[object, dict | None]:
     """Train one run; with ``ckpt``, save agent, replay buffer and history every
@@ -91,8 +100,10 @@ def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interv
                           alpha=cfg["per_alpha"], seed=cfg["seed"])
     nstep = NStepAccumulator(cfg["n_step"], cfg["gamma"])
     hist = {"eval_steps": [], "eval_return": [], "eval_return_std": [], "noisy_sigma": [],
-            "episode_returns": [], "episode_end_steps": []}
+            "noisy_sigma_layers": [], "episode_returns": [], "episode_end_steps": []}
     hist["random_return"] = random_policy_return(cfg)
+    # sigma of each noisy layer before any update (the start of the sigma curves)
+    hist["noisy_sigma_layers_init"] = noisy_sigma_layers(agent)
     first, updates = 0, 0
     state = load_checkpoint(ckpt, cfg)
     if state is not None:
@@ -128,6 +139,7 @@ def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interv
             hist["eval_return"].append(float(res["mean"]))
             hist["eval_return_std"].append(float(res["std"]))
             hist["noisy_sigma"].append(noisy_sigma(agent))
+            hist.setdefault("noisy_sigma_layers", []).append(noisy_sigma_layers(agent))
         stopping = stop_after is not None and t + 1 >= stop_after
         if ckpt is not None and (stopping or time.monotonic() - last_ckpt >= ckpt_interval_s):
             save_checkpoint(ckpt, {"agent": agent.state_dict(), "buffer": buffer, "hist": hist,
@@ -139,25 +151,42 @@ def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interv
     hist["obs_std"] = buffer.obs[: len(buffer)].std(0).astype(float).round(6).tolist()
     hist["updates"] = updates
     hist["updates_per_s"] = updates / max(hist["train_time_s"], 1e-9)
+    if not any(hist.get("noisy_sigma_layers") or []):  # not a noisy-net run
+        hist["noisy_sigma_layers"] = None
     return agent, hist
 
 
-def robustness(agent, cfg: dict, obs_std: list[float]) -> dict:
-    """Mean return against attack radius, for random noise and the critic-gradient attack; the
-    radius is in units of each observation coordinate's standard deviation over the replay buffer
-    (Hopper's velocities are about 100 times larger than its angles)."""
+def robustness(agent, cfg: dict, obs_std: list[float]) -> dict | None:
+    """Returns under observation attacks of growing radius, per episode; None when the run config
+    says ``attack: false`` (the study runs only for the variants that ask for it).
+
+    The radius is in units of each observation coordinate's standard deviation over the replay
+    buffer (Hopper's velocities are about 100 times larger than its angles). The clean evaluation
+    and every attacked one reset the same episodes (reset seeds ``seed + 1100 + i``), so the
+    episodes are paired across clean, random and critic. ``random`` is a random corner of the
+    same L-inf ball as the critic attack (every coordinate +-eps*scale_j), so its perturbation is
+    never smaller in norm than the critic attack's. Means per radius (``random``, ``critic``; at
+    radius 0 both are the clean mean), the episodes' returns and lengths per radius and kind, and
+    the clean episodes."""
     from saidl.rl.attacks import evaluate
 
+    if not cfg.get("attack", True):
+        return None
     scale = np.asarray(obs_std, dtype=np.float32)
-    out = {"eps": cfg["attack_eps"], "random": [], "critic": []}
+    kw = dict(episodes=cfg["attack_episodes"], seed=cfg["seed"] + 1000, max_steps=cfg["max_episode_steps"],
+              steps=cfg["attack_steps"], scale=scale)
+    clean = evaluate(agent, cfg["env_id"], eps=0.0, attack="none", **kw)
+    out = {"eps": list(cfg["attack_eps"]), "random_law": "linf_corner", "random": [], "critic": [],
+           "random_episodes": [], "critic_episodes": [], "random_lengths": [], "critic_lengths": [],
+           "clean_episodes": [float(x) for x in clean["returns"]],
+           "clean_lengths": [int(x) for x in clean["lengths"]],
+           "clean_length": float(np.mean(clean["lengths"]))}  # mean episode length without attack
     for eps in cfg["attack_eps"]:
         for kind in ("random", "critic"):
-            res = evaluate(agent, cfg["env_id"], episodes=cfg["attack_episodes"], eps=eps,
-                           attack=kind if eps > 0 else "none", seed=cfg["seed"] + 1000,
-                           max_steps=cfg["max_episode_steps"], steps=cfg["attack_steps"], scale=scale)
+            res = clean if eps <= 0 else evaluate(agent, cfg["env_id"], eps=eps, attack=kind, **kw)
             out[kind].append(float(res["mean"]))
-            if eps == 0 and kind == "random":
-                out["clean_length"] = float(np.mean(res["lengths"]))  # mean episode length without attack
+            out[f"{kind}_episodes"].append([float(x) for x in res["returns"]])
+            out[f"{kind}_lengths"].append([int(x) for x in res["lengths"]])
     return out
 
 
