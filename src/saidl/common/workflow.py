@@ -203,8 +203,9 @@ class Chain:
     ``wildcard``: the prefix of the figure and table wildcards (``{<wildcard>_figure}``);
     ``grids``: name -> JSON-able value, each written to ``<task results>/<name>.json`` by
     ``<task>_grid`` (``grid``: the run configs that the collect step checks each run against);
-    ``runs``: the ids of the run JSONs (``runs/<id>.json``) that the collect step reads;
-    ``collect_inputs``: its other inputs, by name; ``collect_args``: its arguments between
+    ``runs``: the ids of the task's own run JSONs (``runs/<id>.json``) that the collect step reads;
+    ``collect_inputs``: its other inputs, by name (e.g. the paper's runs shared with Core ML, made
+    by Core ML's train rule); ``collect_args``: its arguments between
     ``--runs-dir`` and ``--out``, formatted with ``{input.<name>}`` and ``{folder[<name>]}`` (the
     folder of an input); ``figures``, ``tables``: names (modules ``saidl.<task>.figures.<name>``,
     ``python -m saidl.<task>.tables <name>``); ``pdf_inputs``: more inputs of the PDF (images);

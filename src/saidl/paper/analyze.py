@@ -1,7 +1,11 @@
 """Collect the paper-task runs into one small summary and check the ANL paper's claims on it.
 
 Usage: ``python -m saidl.paper.analyze --grid-json grid.json --runs-dir DIR --design design.json
---out summary.json``
+--shared shared.json --out summary.json``
+
+A shared run (``shared.json``: paper run id -> a Core ML run JSON of the same run identity,
+:func:`saidl.paper.grid.run_identity`) is read from the Core ML task's file and labelled as the
+paper run; the provenance lists which runs were shared.
 
 Every verdict is computed here from the numbers, by the project's one statistics rule
 (:mod:`saidl.common.stats`): each comparison is a ``stats.compare`` dict (a paired t-interval of
@@ -21,12 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from saidl.common.cli import collect_main
+from saidl.common.io import read_json
 from saidl.common.provenance import summary_provenance
 from saidl.common import stats
 from saidl.common.runs import load_run as load_checked_run
 from saidl.common.stats import BETTER, WORSE, claim_verdict, interval
 from saidl.coreml.analyze import RUN_SCHEMA as COREML_RUN_SCHEMA
 from saidl.coreml.analyze import mean_curve
+from saidl.paper.grid import LABELS
 
 RUN_SCHEMA = {**COREML_RUN_SCHEMA, "properties": {
     **COREML_RUN_SCHEMA["properties"], "task": {"const": "paper"},
@@ -41,6 +47,20 @@ MECHANISM_P = (0.5, 0.99)   # the gradient profile is read at these labelled-cla
 
 def load_run(path: Path, expected: dict) -> dict:
     return load_checked_run(path, expected, RUN_SCHEMA)
+
+
+def load_shared_run(path: Path, expected: dict) -> dict:
+    """A Core ML run JSON as the paper run ``expected``: checked against the Core ML schema and,
+    its own labels (run id, task, scale) aside, against ``expected`` (so: the same run identity),
+    then labelled as the paper run."""
+    try:
+        own = read_json(path)["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        own = None  # load_checked_run says what is wrong with the file
+    labels = {k: own[k] for k in LABELS if k in own} if isinstance(own, dict) else {}
+    run = load_checked_run(path, {**{k: v for k, v in expected.items() if k not in LABELS}, **labels},
+                           COREML_RUN_SCHEMA)
+    return {**run, "id": expected["run_id"], "task": "paper", "config": expected}
 
 
 def _cell(group: list[dict]) -> dict:
@@ -82,8 +102,10 @@ def gradient_profile(num_classes: int = 10, points: int = 49) -> dict:
     return {"p_y": p_y, "norms": out}
 
 
-def collect(grid: dict[str, dict], runs_dir: Path, design: dict) -> dict:
-    runs = {rid: load_run(runs_dir / f"{rid}.json", cfg) for rid, cfg in grid.items()}
+def collect(grid: dict[str, dict], runs_dir: Path, design: dict, shared: dict[str, str] | None = None) -> dict:
+    shared = shared or {}
+    runs = {rid: load_shared_run(Path(shared[rid]), cfg) if rid in shared else load_run(runs_dir / f"{rid}.json", cfg)
+            for rid, cfg in grid.items()}
     cells: dict = {}
     curves: dict = {}
     noise: dict = {}
@@ -151,6 +173,8 @@ def collect(grid: dict[str, dict], runs_dir: Path, design: dict) -> dict:
         "provenance": {
             **summary_provenance(grid, runs, [{"name": k, "checksum": v} for k, v in sorted(datasets.items())]),
             "run_commits": sorted({r["provenance"]["git_commit"] for r in runs.values()}),
+            # paper run id -> the Core ML run it is (one job, one JSON for both reports)
+            "shared": {rid: Path(path).stem for rid, path in sorted(shared.items())},
         },
     }
     summary["sweeps"] = {axis: sweep(summary, axis) for axis in ("alpha", "beta")}
@@ -429,7 +453,7 @@ def check_claims(summary: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return collect_main(collect, __doc__.splitlines()[0], argv, extra_json=("design",))
+    return collect_main(collect, __doc__.splitlines()[0], argv, extra_json=("design", "shared"))
 
 
 if __name__ == "__main__":

@@ -10,19 +10,39 @@ with the loss, its parameters and the weight decay of a *variant*, plus ``task``
                  the variant's own values (chosen on the validation split);
 ``transfer``     optional, the main comparison on another dataset (another Core ML scale block).
 
-A sensitivity run whose config equals a main run's (the paper's alpha, beta) is not repeated.
+A sensitivity run whose config equals a main run's (the paper's alpha, beta) is not repeated, and
+a run that trains exactly as a Core ML run (same :func:`run_identity`: CE, NCE+RCE and NCE+MAE at
+Core ML's settings) is that run: :func:`shared_runs` maps it to the Core ML run, whose one job and
+one JSON both tasks read (tasks/paper/rules.smk).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 
 from saidl.common.config import RunGrid, defined_entry, scale_block, slug
 from saidl.common.errors import ConfigError
 from saidl.coreml.grid import run_configs as coreml_run_configs
 
 GROUPS = ("main", "ablation", "sensitivity", "transfer")
-LABELS = ("task", "group", "variant", "run_id")  # not part of what a run trains
+LABELS = ("task", "group", "variant", "run_id", "scale")  # name and sort a run; not part of what it trains
+TRAINER = "saidl.coreml.train"  # the module that trains every paper run, as it trains every Core ML run
+
+
+def run_identity(cfg: dict, trainer: str = TRAINER) -> str:
+    """What a run trains, as one string: its trainer module and its config without the labels, as
+    canonical JSON. Two runs of one identity train the same (one checkout's trainer, same data,
+    noise, loss and parameters, optimiser, seed): one job, one JSON."""
+    return json.dumps({"trainer": trainer, "config": {k: v for k, v in cfg.items() if k not in LABELS}},
+                      sort_keys=True, separators=(",", ":"))
+
+
+def shared_runs(runs: dict[str, dict], coreml_runs: dict[str, dict]) -> dict[str, str]:
+    """paper run id -> id of the Core ML run of the same :func:`run_identity`, for each paper run
+    that has one (in the paper grid's order)."""
+    coreml = {run_identity(cfg): rid for rid, cfg in coreml_runs.items()}
+    return {rid: coreml[key] for rid, cfg in runs.items() if (key := run_identity(cfg)) in coreml}
 
 
 def scale_config(task_cfg: dict, scale: str) -> dict:
@@ -69,11 +89,8 @@ class _Builder:
 
     def find_same(self, cfg: dict) -> str | None:
         """The id of an existing run that trains exactly as ``cfg`` does (labels aside)."""
-        bare = {k: v for k, v in cfg.items() if k not in LABELS}
-        for rid, other in self.runs.items():
-            if {k: v for k, v in other.items() if k not in LABELS} == bare:
-                return rid
-        return None
+        key = run_identity(cfg)
+        return next((rid for rid, other in self.runs.items() if run_identity(other) == key), None)
 
 
 def etas_and_variants(block: dict, noise: str) -> list[tuple[float, list[str]]]:

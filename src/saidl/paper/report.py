@@ -174,6 +174,7 @@ def context(summary: dict) -> dict:
         "reference": reference_rows(n) if full_protocol(summary["scale"]) else [],
         "total_minutes": summary["provenance"]["total_run_time_s"] / 60,
         "n_runs": len(summary["provenance"]["runs"]),
+        "n_shared": len(summary["provenance"].get("shared", {})),  # Core ML's runs, trained once for both
         "grad_ratio": max(grads["MAE"]) / max(grads["NNCE"]),
         "noise_word": lambda noise: "symmetric" if noise == "sym" else "asymmetric",
         "sensitivity_cross": bool(summary["design"]["sensitivity"].get("cross")),
