@@ -80,11 +80,16 @@ def test_ssm_rl_diffusion_multimodal_full_jobs_match_the_grids(config, full_jobs
 
 
 def test_paper_cpu_runs_are_cpu_jobs(config, full_jobs):
-    from saidl.paper.grid import run_configs
+    from saidl.coreml.grid import run_configs as coreml_runs
+    from saidl.paper.grid import run_configs, shared_runs
 
     runs = run_configs(config["paper"], config["coreml"], "full")
+    shared = shared_runs(runs, coreml_runs(config["coreml"], "full"))
     jobs = by_task(full_jobs, "paper")
-    assert {j.name for j in jobs} == set(runs)
+    assert {j.name for j in jobs} == set(runs) - set(shared) and len(shared) == 81
+    # a shared run is Core ML's job, costed once; with the paper alone it is still costed, as Core ML's
+    alone = P.plan_jobs(config, "full", ["paper"])
+    assert len(alone) == len(runs) and {j.name for j in by_task(alone, "coreml")} == set(shared.values())
     for j in jobs:
         assert j.gpu == (runs[j.name]["device"] != "cpu")
 

@@ -159,12 +159,19 @@ def coreml_jobs(config: dict, scale: str) -> list[Job]:
 
 
 def paper_jobs(config: dict, scale: str) -> list[Job]:
+    """The paper's training jobs; a run shared with Core ML (saidl.paper.grid.shared_runs) is
+    Core ML's job, as in the workflow, costed once where both tasks are planned."""
+    from saidl.coreml.grid import run_configs as coreml_runs
     from saidl.coreml.grid import scale_config as coreml_scale
-    from saidl.paper.grid import run_configs
+    from saidl.paper.grid import run_configs, shared_runs
 
     sc = coreml_scale(config["coreml"], scale)
-    return [trainer_job("paper", rid, cfg, cfg["device"] != "cpu" and on_gpu(sc["device"], scale), sc["threads"])
-            for rid, cfg in run_configs(config["paper"], config["coreml"], scale).items()]
+    runs = run_configs(config["paper"], config["coreml"], scale)
+    shared = shared_runs(runs, coreml_runs(config["coreml"], scale))
+    coreml = {j.name: j for j in coreml_jobs(config, scale) if j.name in shared.values()}
+    return [coreml[shared[rid]] if rid in shared else
+            trainer_job("paper", rid, cfg, cfg["device"] != "cpu" and on_gpu(sc["device"], scale), sc["threads"])
+            for rid, cfg in runs.items()]
 
 
 def ssm_sizes(cfg: dict) -> tuple[int, int, int]:
@@ -222,11 +229,12 @@ def rl_jobs(config: dict, scale: str) -> list[Job]:
     jobs = []
     for rid, cfg in run_configs(config["rl"], scale).items():
         keys, ep = rl_keys(cfg), cfg["max_episode_steps"]
-        attacked = sum(1 for e in cfg["attack_eps"] if e > 0)
+        attacked = sum(1 for e in cfg["attack_eps"] if e > 0) if cfg.get("attack", True) else 0
         env_steps = (cfg["total_steps"]
                      + cfg["eval_episodes"] * ep                                         # random-policy floor
                      + cfg["total_steps"] // cfg["eval_every"] * cfg["eval_episodes"] * ep  # evaluations
-                     + len(cfg["attack_eps"]) * 2 * cfg["attack_episodes"] * ep           # robustness
+                     + (len(cfg["attack_eps"]) * 2 * cfg["attack_episodes"] * ep          # robustness
+                        if cfg.get("attack", True) else 0)
                      + (cfg.get("probe_episodes", 0) * ep if cfg.get("sale") else 0))     # SALE probes
         work: dict = {}
         add(work, keys["env"], env_steps)
@@ -413,7 +421,8 @@ JOBS = {"coreml": coreml_jobs, "ssm": ssm_jobs, "rl": rl_jobs, "diffusion": diff
 def plan_jobs(config: dict, scale: str, tasks=None) -> list[Job]:
     out = []
     for task in tasks or config.get("tasks", TASKS):
-        out += JOBS[task](config, scale)
+        known = {j.id: j for j in out}
+        out += [j for j in JOBS[task](config, scale) if known.get(j.id) != j]  # a shared run: one job
     ids = [j.id for j in out]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"two costed jobs share a name: {sorted({i for i in ids if ids.count(i) > 1})}")
