@@ -84,9 +84,10 @@ def test_data_tables_match_the_summary(rl):
     for v in summary["variants"]:  # returns table: variant, final, mean over evals, best
         row = v + "".join(ret_ci(per[v][k], n=False) for k in ("final", "auc", "best"))
         assert row in body, row
-    for v, a in summary["claims"]["critic_attack"]["per_variant"].items():  # attack table
-        row = v + "".join(f"{a[k]['mean']:.0f}".replace("-", "\u2212") for k in ("clean", "random", "critic"))
-        assert row + ret_diff(a["critic_vs_random"]) in body, row
+    for c in summary["claims"]["critic_attack"]["cells"]:  # attack table: one row per (variant, radius)
+        row = c["variant"] + f"{c['eps']}" + "".join(f"{c[k]['mean']:.0f}".replace("-", "\u2212")
+                                                       for k in ("clean", "random", "critic"))
+        assert row + "".join(ret_diff(c[k]) for k in ("drop_random", "drop_critic", "critic_vs_random")) in body, row
     # hyperparameter table: generated from the run configs
     assert f"environmentstepsperrun{cfg['total_steps']}" in body
     assert f"$nof$n-stepreturns{cfg['n_step']}".replace("$", "") in body

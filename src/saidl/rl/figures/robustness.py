@@ -35,7 +35,7 @@ def plot(summary: dict):
             mean, lo, hi = _band(r[kind])
             ax.plot(eps, mean, marker=marker, color=c, label=label)
             ax.fill_between(eps, lo, hi, color=c, alpha=0.18, linewidth=0)
-        ax.set(title=f"{literal(v)} (n = {r['n']} {r['unit']}s)",
+        ax.set(title=f"{literal(v)}, n = {r['n']}",
                xlabel=r"radius $\epsilon$ (state std, $L_\infty$)")
     for ax in flat[len(attacked):] if attacked else flat[1:]:
         ax.set_visible(False)
