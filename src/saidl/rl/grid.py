@@ -1,27 +1,51 @@
-"""The grid of RL runs at one scale: run ids ``<variant>-s<seed>`` and each run's full config."""
+"""The grid of RL runs at one scale: run ids ``<variant>-s<seed>`` and each run's full config.
+
+A scale may give some variants their own budget (``budgets: {td3: {total_steps: ...}}``): the
+demo trains the policy that the robustness study attacks for longer than the others. Only the
+variants in ``attack_variants`` (absent: all) are attacked; their runs carry ``attack: true``.
+"""
 
 from __future__ import annotations
 
 from saidl.common.config import RunGrid, defined_entry, scale_block
+from saidl.common.errors import ConfigError
 
 RUN_KEYS = ("env_id", "total_steps", "start_steps", "eval_every", "eval_episodes", "batch_size", "hidden",
             "buffer_size", "gamma", "tau", "policy_delay", "lr", "expl_noise", "target_policy_smoothing",
             "n_step", "prioritized", "per_alpha", "per_beta0", "device", "attack_eps", "attack_episodes",
             "attack_steps", "max_episode_steps", "zs_dim", "probe_episodes")
+BUDGET_KEYS = ("total_steps", "start_steps", "eval_every")
 
 
 def scale_config(task_cfg: dict, scale: str) -> dict:
     return scale_block(task_cfg, "rl", scale)
 
 
+def _check_named(sc: dict, key: str, scale: str) -> None:
+    unknown = [v for v in sc.get(key) or {} if v not in sc["variants"]]
+    if unknown:
+        raise ConfigError(f"config error: rl.scales.{scale}.{key} names {', '.join(map(repr, unknown))}, which "
+                          f"rl.scales.{scale}.variants does not train ({', '.join(sc['variants'])}); add it there "
+                          f"or remove it from {key} in tasks/rl/config.yaml (or in the --config you passed)")
+
+
 def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     sc = scale_config(task_cfg, scale)
+    for key in ("budgets", "attack_variants"):
+        _check_named(sc, key, scale)
+    attacked = sc.get("attack_variants", sc["variants"])
     runs = RunGrid("rl")
     for name in sc["variants"]:
         variant = defined_entry(task_cfg, "rl", "variants", name, f"{scale}.variants")
+        budget = (sc.get("budgets") or {}).get(name, {})
         for seed in sc["seeds"]:
             rid = f"{name}-s{seed}"
-            runs.add(rid, {**{k: sc[k] for k in RUN_KEYS}, **variant, "variant": name,
-                           "run_id": rid, "scale": scale, "seed": int(seed)},
-                     f"rl.scales.{scale}.variants '{name}' (seed {seed})")
+            cfg = {**{k: sc[k] for k in RUN_KEYS}, **budget, **variant, "variant": name, "run_id": rid,
+                   "scale": scale, "seed": int(seed), "attack": name in attacked}
+            if cfg["start_steps"] >= cfg["total_steps"]:
+                raise ConfigError(f"config error: rl.scales.{scale}: variant '{name}' has start_steps "
+                                  f"{cfg['start_steps']} >= total_steps {cfg['total_steps']}, so it would never "
+                                  "learn; lower start_steps or raise total_steps (in budgets or the scale) in "
+                                  "tasks/rl/config.yaml")
+            runs.add(rid, cfg, f"rl.scales.{scale}.variants '{name}' (seed {seed})")
     return dict(runs)
