@@ -60,21 +60,49 @@ class SumTree:
         return self.nodes[self.size + np.asarray(indices)]
 
     def update(self, indices: np.ndarray, priorities: np.ndarray) -> None:
-        """Set leaf ``indices[k]`` to ``priorities[k]`` and refresh their ancestors (vectorised)."""
+        """Set leaf ``indices[k]`` to ``priorities[k]`` and refresh their ancestors (vectorised).
+
+        Level by level, every touched parent is recomputed as left child + right child. A parent
+        listed twice (siblings, or a repeated index) is assigned the same sum twice, which is
+        harmless: the sum is recomputed from the children, never accumulated, so no dedup
+        (``np.unique``, a sort per level) is needed.
+        """
         indices = np.atleast_1d(np.asarray(indices, dtype=np.int64))
         priorities = np.broadcast_to(np.asarray(priorities, dtype=np.float64), indices.shape)
         if indices.size == 0:
+            return
+        if indices.size == 1:
+            self.set(int(indices[0]), float(priorities[0]))
             return
         if indices.min() < 0 or indices.max() >= self.capacity:
             raise IndexError(f"SumTree leaf index out of range [0, {self.capacity})")
         if priorities.min() < 0 or not np.all(np.isfinite(priorities)):
             raise ValueError("SumTree priorities must be finite and non-negative")
-        self.nodes[self.size + indices] = priorities  # a repeated index keeps its last value
+        nodes = self.nodes
+        nodes[self.size + indices] = priorities  # a repeated index keeps its last value
         self.max_priority = max(self.max_priority, float(priorities.max()))
-        nodes = np.unique((self.size + indices) // 2)
+        parents = (self.size + indices) >> 1
         for _ in range(self.depth):  # one level up per step: parent = left child + right child
-            self.nodes[nodes] = self.nodes[2 * nodes] + self.nodes[2 * nodes + 1]
-            nodes = np.unique(nodes // 2)
+            left = parents << 1
+            sums = nodes.take(left)
+            sums += nodes.take(left + 1)
+            nodes[parents] = sums
+            parents >>= 1
+
+    def set(self, index: int, priority: float) -> None:
+        """:meth:`update` of one leaf, with Python scalars (the path of every ``add``)."""
+        if not 0 <= index < self.capacity:
+            raise IndexError(f"SumTree leaf index out of range [0, {self.capacity})")
+        if not (priority >= 0.0 and np.isfinite(priority)):
+            raise ValueError("SumTree priorities must be finite and non-negative")
+        nodes = self.nodes
+        node = self.size + index
+        nodes[node] = priority
+        if priority > self.max_priority:
+            self.max_priority = priority
+        for _ in range(self.depth):
+            node >>= 1
+            nodes[node] = nodes[2 * node] + nodes[2 * node + 1]
 
     def find(self, values: np.ndarray) -> np.ndarray:
         """Leaf index ``j`` with ``sum_{i<j} p_i <= value < sum_{i<=j} p_i`` for each value.
@@ -82,15 +110,19 @@ class SumTree:
         ``values`` should lie in ``[0, total())``; they are clipped to it, and a subtree of zero
         mass is never entered, so a leaf of priority 0 is never returned while ``total() > 0``.
         """
-        values = np.clip(np.asarray(values, dtype=np.float64), 0.0, np.nextafter(self.total(), 0))
+        values = np.asarray(values, dtype=np.float64)
+        shape = values.shape
+        values = np.atleast_1d(np.clip(values, 0.0, np.nextafter(self.total(), 0)))  # a new array
+        tree = self.nodes
         nodes = np.ones(values.shape, dtype=np.int64)
-        for _ in range(self.depth):
-            left = 2 * nodes
-            left_sum, right_sum = self.nodes[left], self.nodes[left + 1]
-            go_right = (values >= left_sum) & (right_sum > 0)
-            values = np.where(go_right, values - left_sum, values)
-            nodes = np.where(go_right, left + 1, left)
-        return nodes - self.size
+        for _ in range(self.depth):  # in place: a handful of NumPy calls per level
+            nodes <<= 1  # the left child
+            left_sum = tree.take(nodes)
+            go_right = values >= left_sum
+            go_right &= tree.take(nodes + 1) > 0
+            np.subtract(values, left_sum, out=values, where=go_right)
+            nodes += go_right
+        return (nodes - self.size).reshape(shape)
 
 
 class ReplayBuffer:
@@ -135,7 +167,7 @@ class ReplayBuffer:
         self.next_obs1[i] = next_obs if next_obs1 is None else next_obs1
         if self.prioritized:
             # The tree's running max is max p^alpha = (max p)^alpha: new items get the max priority.
-            self.tree.update(np.array([i]), np.array([self.tree.max_priority]))
+            self.tree.set(i, self.tree.max_priority)
         self.pos = (self.pos + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
