@@ -42,10 +42,14 @@ def _check(dist: str) -> None:
         raise ValueError(f"unknown noise distribution {dist!r}; choose one of {DISTRIBUTIONS}")
 
 
-def _exp1(shape, generator, device, dtype) -> torch.Tensor:
-    """Exp(1) by inverse CDF: -log(1 - U) with U in [0, 1), hence always finite."""
-    u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
-    return -torch.log1p(-u)
+def _exp1_pair(shape, generator, device, dtype) -> torch.Tensor:
+    """Two independent Exp(1) tensors of ``shape``, stacked (2, *shape), by inverse CDF:
+    -log(1 - U) with U in [0, 1), hence always finite. One uniform draw of (2, *shape) is the
+    same stream as two draws of ``shape``; ``1 - U`` is exact for torch's uniforms (multiples of
+    2^-24 in float32), and ``log`` is much faster than ``log1p`` on CPU (same value up to the last
+    bit)."""
+    u = torch.rand((2, *shape), generator=generator, device=device, dtype=dtype)
+    return u.neg_().add_(1.0).log_().neg_()
 
 
 def sample_noise(dist: str, shape, generator: torch.Generator | None = None,
@@ -62,11 +66,15 @@ def sample_noise(dist: str, shape, generator: torch.Generator | None = None,
     if dist == "uniform":  # U[-sqrt3, sqrt3]: variance (2 sqrt3)^2 / 12 = 1
         return math.sqrt(3.0) * (2.0 * torch.rand(shape, **kw) - 1.0)
     if dist == "laplace":  # Laplace(0, b) = b (E1 - E2); variance 2 b^2 = 1 for b = 1/sqrt2
-        return (_exp1(shape, **kw) - _exp1(shape, **kw)) / math.sqrt(2.0)
+        e = _exp1_pair(shape, **kw)
+        return (e[0] - e[1]) / math.sqrt(2.0)
     if dist == "beta":  # Beta(2, 2) = 2nd order statistic of 3 uniforms; mean 1/2, variance 1/20
-        x = torch.rand((3, *shape), **kw).median(dim=0).values
+        u = torch.rand((3, *shape), **kw)
+        # the median of three by min/max: the same element as .median(dim=0), 50x faster on CPU
+        x = torch.maximum(torch.minimum(u[0], u[1]), torch.minimum(torch.maximum(u[0], u[1]), u[2]))
         return (x - 0.5) * math.sqrt(20.0)
     # gamma: Gamma(k=2, theta=1) = E1 + E2; mean k theta = 2, std sqrt(k) theta = sqrt2
     k, theta = 2.0, 1.0
-    x = theta * (_exp1(shape, **kw) + _exp1(shape, **kw))
+    e = _exp1_pair(shape, **kw)
+    x = theta * (e[0] + e[1])
     return (x - k * theta) / (math.sqrt(k) * theta)
