@@ -78,6 +78,32 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class _ELU(torch.autograd.Function):
+    """ELU (alpha = 1) whose forward computes expm1 in float64; the backward is ``F.elu``'s."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        # x <= 0: expm1(x); x > 0: expm1(0) + x = x. float64 expm1 rounded to float32 is within
+        # one ulp of float32 expm1 (it is the correctly rounded value almost always).
+        return torch.expm1(x.clamp_max(0.0).double()).to(x.dtype).add_(x.clamp_min(0.0))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return torch.ops.aten.elu_backward(grad, 1.0, 1.0, 1.0, False, x)  # = F.elu's gradient
+
+
+def elu(x: torch.Tensor) -> torch.Tensor:
+    """``F.elu`` (alpha = 1). On CPU through :class:`_ELU`: torch's float32 ``expm1`` (hence
+    ``F.elu``) is a slow kernel on CPU (about 10 ns per element, 24 ELUs of 256 x 256 per SALE
+    update, a third of its time), the float64 one is 3 times faster. Forward values agree
+    with ``F.elu`` to one float32 ulp, gradients exactly."""
+    if x.device.type != "cpu" or x.dtype != torch.float32:
+        return F.elu(x)
+    return _ELU.apply(x)
+
+
 def AvgL1Norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:  # noqa: N802 (paper's name)
     """x / mean(|x|) over the last dimension: each vector gets mean absolute value 1."""
     return x / x.abs().mean(dim=-1, keepdim=True).clamp(min=eps)
@@ -91,7 +117,7 @@ class StateEncoder(nn.Module):
         self.l1, self.l2, self.l3 = nn.Linear(obs_dim, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, zs_dim)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        h = F.elu(self.l2(F.elu(self.l1(obs))))
+        h = elu(self.l2(elu(self.l1(obs))))
         return AvgL1Norm(self.l3(h))
 
 
@@ -104,7 +130,7 @@ class StateActionEncoder(nn.Module):
         self.l2, self.l3 = nn.Linear(hidden, hidden), nn.Linear(hidden, zs_dim)
 
     def forward(self, zs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
-        h = F.elu(self.l2(F.elu(self.l1(torch.cat([zs, act], -1)))))
+        h = elu(self.l2(elu(self.l1(torch.cat([zs, act], -1)))))
         return self.l3(h)
 
 
@@ -153,7 +179,7 @@ class _QHead(nn.Module):
 
     def forward(self, sa: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = torch.cat([AvgL1Norm(self.l0(sa)), emb], -1)
-        return self.l3(F.elu(self.l2(F.elu(self.l1(h))))).squeeze(-1)
+        return self.l3(elu(self.l2(elu(self.l1(h))))).squeeze(-1)
 
 
 class SALECritic(nn.Module):
@@ -370,10 +396,12 @@ class SALETD3:
         actor_loss, actor_updated = None, False
         if self.total_updates % c.policy_delay == 0:
             pi = self.actor_head(obs, zs)
+            self.critic.requires_grad_(False)  # only d Q_1 / d a is needed, not Q's weight gradients
             q_pi = self.critic.q1(obs, pi, self.fixed_encoder.zsa(zs, pi), zs)
             loss = -q_pi.mean()
             self.actor_opt.zero_grad(set_to_none=True)
             loss.backward()
+            self.critic.requires_grad_(True)
             self.actor_opt.step()
             _polyak(self.critic_target, self.critic, c.tau)
             _polyak(self.actor_target, self.actor_head, c.tau)
