@@ -74,8 +74,11 @@ class TD3:
         self.critic_target = copy.deepcopy(self.critic)
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
             p.requires_grad_(False)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        # Fused Adam (one kernel per parameter; CPU support since torch 2.4): the update rule of the
+        # default foreach Adam up to floating-point rounding, 2-3x faster on CPU (as in sale.py).
+        fused = True if self.device.type in ("cpu", "cuda") else None
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, fused=fused)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, fused=fused)
         self.generator = torch.Generator(self.device).manual_seed(seed)  # every noise draw
         self.total_updates = 0
         self.actor_updates = 0
