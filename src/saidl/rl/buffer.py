@@ -189,18 +189,24 @@ class ReplayBuffer:
             indices = self.rng.integers(0, self.size, size=batch_size)
             weights = np.ones(batch_size)
 
-        def tensor(x: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(x, dtype=torch.float32, device=device)
+        device = torch.device(device)
+
+        def tensor(x: np.ndarray) -> torch.Tensor:  # zero-copy for float32 on the CPU
+            t = torch.from_numpy(x)
+            return t if t.dtype == torch.float32 and device.type == "cpu" else t.to(device, torch.float32)
+
+        def rows(x: np.ndarray) -> torch.Tensor:  # take(axis=0): the rows of x[indices], faster
+            return tensor(x.take(indices, axis=0))
 
         return {
-            "obs": tensor(self.obs[indices]),
-            "act": tensor(self.act[indices]),
-            "rew": tensor(self.rew[indices]),
-            "next_obs": tensor(self.next_obs[indices]),
-            "next_obs1": tensor(self.next_obs1[indices]),
-            "done": tensor(self.done[indices]),
-            "discount": tensor(self.discount[indices]),
-            "weights": tensor(weights),
+            "obs": rows(self.obs),
+            "act": rows(self.act),
+            "rew": rows(self.rew),
+            "next_obs": rows(self.next_obs),
+            "next_obs1": rows(self.next_obs1),
+            "done": rows(self.done),
+            "discount": rows(self.discount),
+            "weights": tensor(np.ascontiguousarray(weights)),
             "indices": indices,
         }
 
