@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
 from saidl.common.cli import exit_code, train_args
 from saidl.common.datasets import NORMALISE, stratified_split
 from saidl.common.provenance import run_provenance
-from saidl.common.runtime import choose_device, seed_everything
+from saidl.common.runtime import choose_device, keep_freed_memory, seed_everything, skip_dynamo_import
 from saidl.coreml import data as D
 from saidl.coreml.losses import build_loss
 from saidl.coreml.models import build_model
@@ -104,6 +103,7 @@ class Trainer:
 
     def __init__(self, cfg: dict, prep: Prepared, device: torch.device):
         self.cfg, self.prep, self.device = cfg, prep, device
+        skip_dynamo_import()  # torch.optim's import of torch.compile's tracer: ~1 CPU-s per run
         seed_everything(cfg["seed"])
         c, s = prep.train.x.shape[1], prep.train.x.shape[-1]
         k = len(prep.noise["classes"])
@@ -120,6 +120,12 @@ class Trainer:
         self.gen = torch.Generator(device="cpu").manual_seed(cfg["seed"])
         # Opt-in bf16 autocast (fp32 master weights): faster on GPUs and on CPUs with AMX/AVX512-BF16.
         self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16}[cfg.get("precision", "fp32")]
+        # Each split normalised once, as float32 (what _inputs gives batch by batch, bit for bit:
+        # the same element-wise operations): saves the conversion on every batch and every
+        # evaluation. Augmented training batches are cropped as uint8 first, so they are
+        # normalised batch by batch (the cache then serves the evaluation only).
+        self.inputs = {name: self._cached_inputs(getattr(prep, name).x)
+                       for name in ("train", "val", "test")}
         self.history: dict[str, list] = {k: [] for k in (
             "train_loss", "val_acc", "val_acc_true", "test_acc",
             "train_clean_acc", "train_noisy_fit", "train_noisy_true", "epoch_time_s")}
@@ -130,19 +136,37 @@ class Trainer:
         x = (x.float().div_(255.0) - self.prep.mean) / self.prep.std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    CACHE_BYTES = 1 << 30  # a split larger than this as float32 is normalised batch by batch
+
+    @torch.no_grad()
+    def _cached_inputs(self, x: torch.Tensor) -> torch.Tensor | None:
+        if x.numel() * 4 > self.CACHE_BYTES:
+            return None
+        return (x.float().div_(255.0) - self.prep.mean) / self.prep.std
+
+    def _batch(self, split: str, idx) -> torch.Tensor:
+        """The normalised inputs of ``split`` at ``idx`` (an index tensor or a slice)."""
+        cached = self.inputs[split]
+        if cached is None:
+            return self._inputs(getattr(self.prep, split).x[idx])
+        x = cached[idx]
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
     def train_epoch(self) -> float:
         self.model.train()
         tr, bs = self.prep.train, self.cfg["batch_size"]
         perm = torch.randperm(len(tr.y), generator=self.gen).to(self.device)
         total, seen = torch.zeros((), device=self.device), 0
+        augment = bool(self.cfg.get("augment"))
         for i in range(0, len(perm), bs):
             idx = perm[i:i + bs]
-            xb = tr.x[idx]
-            if self.cfg.get("augment"):
-                xb = random_crop_flip(xb, 4, self.gen)
+            if augment:
+                xb = self._inputs(random_crop_flip(tr.x[idx], 4, self.gen))
+            else:
+                xb = self._batch("train", idx)
             with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                                 enabled=self.autocast_dtype is not None):
-                logits = self.model(self._inputs(xb)).float()
+                logits = self.model(xb).float()
                 # ANL's L1 penalty needs the parameters: such a loss is called with the model.
                 loss = (self.criterion(logits, tr.y[idx], self.model) if self.loss_needs_model
                         else self.criterion(logits, tr.y[idx]))
@@ -156,20 +180,21 @@ class Trainer:
         self.sched.step()
         return float(total / seen)
 
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
+    @torch.inference_mode()
+    def predict(self, split: str) -> torch.Tensor:
+        """Predicted classes of every image of ``split`` (train, val or test)."""
         self.model.eval()
-        bs = self.cfg.get("eval_batch_size", 1024)
+        bs, n = self.cfg.get("eval_batch_size", 1024), len(getattr(self.prep, split).y)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                             enabled=self.autocast_dtype is not None):
-            preds = [self.model(self._inputs(x[i:i + bs])).argmax(1) for i in range(0, len(x), bs)]
+            preds = [self.model(self._batch(split, slice(i, i + bs))).argmax(1) for i in range(0, n, bs)]
         return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long, device=self.device)
 
     def evaluate(self) -> dict:
         p = self.prep
-        tr_pred = self.predict(p.train.x)
+        tr_pred = self.predict("train")
         clean = p.train.y == p.train.y_true
-        va_pred, te_pred = self.predict(p.val.x), self.predict(p.test.x)
+        va_pred, te_pred = self.predict("val"), self.predict("test")
 
         def acc(pred, y, mask=None):
             if mask is not None:
@@ -211,6 +236,8 @@ class Trainer:
             stop_after: int | None = None) -> dict:
         if ckpt is not None:
             self.try_resume(ckpt)
+        from tqdm import tqdm
+
         last_ckpt = time.monotonic()
         bar = tqdm(range(self.epoch, self.cfg["epochs"]), desc=self.cfg.get("run_id", "train"),
                    initial=self.epoch, total=self.cfg["epochs"], file=sys.stderr, mininterval=2.0)
@@ -251,6 +278,7 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float =
         stop_after: int | None = None) -> dict | None:
     """Train one run and write its JSON atomically; returns it (None if stopped early)."""
     t0 = time.perf_counter()
+    keep_freed_memory()
     device = choose_device(cfg.get("device", "auto"))
     prep = prepare(cfg, device)
     trainer = Trainer(cfg, prep, device)

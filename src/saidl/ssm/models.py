@@ -13,6 +13,7 @@ Complex parameters are stored as real pairs (``torch.view_as_real``, trailing di
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -132,12 +133,18 @@ class S4Layer(nn.Module):
         super().__init__()
         self.kernel = SSMKernel(d_model, d_state, **ssm_kwargs)
         self.D = nn.Parameter(torch.randn(d_model))
+        self.frozen: tuple[int, torch.Tensor] | None = None  # (L, rfft of K): SSMClassifier.frozen_kernels
+
+    def kernel_fft(self, L: int) -> torch.Tensor:
+        """rfft of the kernel zero-padded to 2L (H, L+1), complex."""
+        if self.frozen is not None and self.frozen[0] == L:
+            return self.frozen[1]
+        return torch.fft.rfft(self.kernel(L), n=2 * L)                   # K (H, L)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         L = u.shape[-1]
-        K = self.kernel(L)                                               # (H, L)
         # y_l = sum_{j<=l} K_j u_{l-j}: zero-pad to 2L so the FFT's circular convolution is linear
-        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L)[..., :L]
+        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * self.kernel_fft(L), n=2 * L)[..., :L]
         return y + self.D[:, None] * u
 
     def forward_recurrent(self, u: torch.Tensor) -> torch.Tensor:
@@ -208,6 +215,21 @@ class SSMClassifier(nn.Module):
     def kernels(self, L: int) -> list[torch.Tensor]:
         """Each layer's kernel K (H, L)."""
         return [block.layer.kernel(L) for block in self.blocks]
+
+    @contextlib.contextmanager
+    def frozen_kernels(self, L: int):
+        """Within the block, each layer's kernel (and its FFT) for length L is computed once
+        instead of on every forward call: for evaluating many batches with the parameters fixed.
+        The same numbers as computing it per call; nothing flows back to the parameters."""
+        layers = [block.layer for block in self.blocks]
+        try:
+            with torch.no_grad():
+                for layer in layers:
+                    layer.frozen = (L, torch.fft.rfft(layer.kernel(L), n=2 * L))
+            yield self
+        finally:
+            for layer in layers:
+                layer.frozen = None
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
         """AdamW groups: ordinary parameters at (lr, weight_decay); parameters carrying

@@ -186,8 +186,21 @@ def _gelu_grad(y, t):
     return 0.5 * (1.0 + t) + 0.5 * y * (1.0 - t * t) * _GELU_C * (1.0 + 3.0 * _GELU_K * y * y)
 
 
-def _forward_features(params, x, keep: bool):
-    """Encoder and S4D blocks; returns the final activations (B, H, L) and the layer caches."""
+def _kernel_ffts(params, L: int) -> list[np.ndarray]:
+    """Each layer's rfft(K, 2L), as :func:`_forward_features` computes it."""
+    out = []
+    for i in range(_n_layers(params)):
+        pre = f"layers.{i}."
+        K, _ = ssm_kernel(params[pre + "log_dt"], params[pre + "log_A_real"],
+                          params[pre + "A_imag"], params[pre + "C_re"], params[pre + "C_im"], L)
+        out.append(np.fft.rfft(K, n=2 * L, axis=-1))
+    return out
+
+
+def _forward_features(params, x, keep: bool, kernel_ffts: list[np.ndarray] | None = None):
+    """Encoder and S4D blocks; returns the final activations (B, H, L) and the layer caches.
+    ``kernel_ffts`` (from :func:`_kernel_ffts`, no backward then) saves recomputing the kernels
+    when many batches go through the same parameters."""
     x = np.asarray(x, dtype=params["enc.W"].dtype)
     if x.ndim == 2:
         x = x[:, :, None]
@@ -198,10 +211,13 @@ def _forward_features(params, x, keep: bool):
     layers = []
     for i in range(_n_layers(params)):
         pre = f"layers.{i}."
-        K, kc = ssm_kernel(params[pre + "log_dt"], params[pre + "log_A_real"],
-                           params[pre + "A_imag"], params[pre + "C_re"], params[pre + "C_im"], L)
-        Uf = np.fft.rfft(u, n=n, axis=-1)
-        Kf = np.fft.rfft(K, n=n, axis=-1)
+        if kernel_ffts is None:
+            K, kc = ssm_kernel(params[pre + "log_dt"], params[pre + "log_A_real"],
+                               params[pre + "A_imag"], params[pre + "C_re"], params[pre + "C_im"], L)
+            Uf = np.fft.rfft(u, n=n, axis=-1)
+            Kf = np.fft.rfft(K, n=n, axis=-1)
+        else:
+            kc, Uf, Kf = None, np.fft.rfft(u, n=n, axis=-1), kernel_ffts[i]
         y = np.fft.irfft(Uf * Kf, n=n, axis=-1)[..., :L] + params[pre + "D"][:, None] * u
         g, t = _gelu(y)
         z = np.matmul(params[pre + "W"].T, g) + params[pre + "b"][:, None]
@@ -215,8 +231,9 @@ def predict_logits(params: dict[str, np.ndarray], x: np.ndarray,
                    batch_size: int = 256) -> np.ndarray:
     """Logits (N, K) for inputs (N, L, d_in) or (N, L), in chunks of ``batch_size``."""
     out = []
+    kernel_ffts = _kernel_ffts(params, np.shape(x)[1]) if len(x) else None  # once, not per batch
     for s in range(0, len(x), batch_size):
-        u, _, _ = _forward_features(params, x[s:s + batch_size], keep=False)
+        u, _, _ = _forward_features(params, x[s:s + batch_size], keep=False, kernel_ffts=kernel_ffts)
         out.append(u.mean(axis=-1) @ params["dec.W"] + params["dec.b"])
     return np.concatenate(out)
 

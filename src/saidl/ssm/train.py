@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
 from saidl.common.cli import exit_code, train_args
 from saidl.common.provenance import run_provenance
-from saidl.common.runtime import choose_device, seed_everything
+from saidl.common.runtime import choose_device, keep_freed_memory, seed_everything, skip_dynamo_import
 from saidl.ssm.data import Sequences, load_sequences
 
 N_KERNEL_CHANNELS = 4  # learned kernels kept per run for the report's figure
@@ -35,17 +34,19 @@ def build_model(cfg: dict) -> torch.nn.Module:
                          init=cfg["init"], disc=cfg["disc"], ssm_lr=cfg["ssm_lr"])
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float | None:
     if len(y) == 0:
         return None
     model.eval()
-    correct = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum())
-                  for i in range(0, len(y), batch))
+    with model.frozen_kernels(x.shape[1]):  # the kernels once, not once per batch
+        correct = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum())
+                      for i in range(0, len(y), batch))
     return correct / len(y)
 
 
 def train_torch(cfg: dict, data: Sequences, device: torch.device, ckpt: Path | None) -> dict:
+    skip_dynamo_import()  # torch.optim's import of torch.compile's tracer: ~1 CPU-s per run
     seed_everything(cfg["seed"])
     model = build_model(cfg).to(device)
     opt = torch.optim.AdamW(model.param_groups(cfg["lr"], cfg["weight_decay"]))
@@ -65,6 +66,8 @@ def train_torch(cfg: dict, data: Sequences, device: torch.device, ckpt: Path | N
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"].cpu())  # map_location may have moved it to the GPU
         hist, start = state["history"], state["epoch"]
+    from tqdm import tqdm
+
     for epoch in tqdm(range(start, epochs), desc=cfg["run_id"], initial=start, total=epochs,
                       file=sys.stderr, mininterval=2.0):
         t0 = time.perf_counter()
@@ -114,6 +117,7 @@ def train_numpy(cfg: dict, data: Sequences) -> dict:
 
 def run(cfg: dict, out: Path, ckpt: Path | None = None) -> dict:
     t0 = time.perf_counter()
+    keep_freed_memory()
     data = load_sequences(cfg)
     if cfg["backend"] == "numpy":
         device = torch.device("cpu")
