@@ -26,7 +26,8 @@ def grid(rl_cfg: dict, variants: list[str], scale: str = "demo", **over) -> dict
     from saidl.rl.grid import run_configs
 
     cfg = copy.deepcopy(rl_cfg)
-    cfg["scales"][scale] = {**cfg["scales"][scale], "variants": variants, "seeds": [0, 1], **over}
+    block = {k: v for k, v in cfg["scales"][scale].items() if k not in ("budgets", "attack_variants")}
+    cfg["scales"][scale] = {**block, "variants": variants, "seeds": [0, 1], **over}  # one budget, all attacked
     return run_configs(cfg, scale)
 
 

@@ -65,3 +65,41 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, smoke_runs):
     doc = run(cfg, tmp_path / "r.json", ckpt=ckpt)
     assert not ckpt.exists()
     assert doc["metrics"]["eval_steps"] == [300, 600] and doc["metrics"]["updates"] == cfg["total_steps"] - cfg["start_steps"]
+
+
+def test_best_attack_policy_is_the_agent_of_the_best_evaluation_even_after_a_resume(tmp_path, smoke_runs):
+    """``attack_policy: best`` attacks the agent as it was at its best evaluation (TD7's checkpoint
+    rule), and a resume keeps that agent; ``final`` attacks the last one."""
+    import copy
+
+    from saidl.rl import train as T
+
+    cfg = {**smoke_runs["td3-s0"], "total_steps": 900, "eval_every": 150, "attack_policy": "best",
+           "attack_eps": [0.0], "attack_episodes": 1}
+    import saidl.rl.attacks as A
+
+    seen, evaluate = [], A.evaluate  # (mean return, actor weights) of every evaluation without attack
+
+    def recording(agent, *args, **kwargs):
+        res = evaluate(agent, *args, **kwargs)
+        if kwargs.get("attack", "none") == "none" and kwargs.get("eps", 0.0) == 0.0:
+            seen.append((float(res["mean"]), copy.deepcopy(agent.actor.state_dict())))
+        return res
+
+    A.evaluate = recording
+    try:
+        ckpt = tmp_path / "run.pt"
+        assert T.run(cfg, tmp_path / "r.json", ckpt=ckpt, ckpt_interval_s=1e9, stop_after=450) is None
+        doc = T.run(cfg, tmp_path / "r.json", ckpt=ckpt)
+    finally:
+        A.evaluate = evaluate
+    m = doc["metrics"]
+    pol = m["attack_policy"]
+    i = max(range(len(m["eval_return"])), key=lambda k: m["eval_return"][k])
+    assert pol["rule"] == "best" and pol["step"] == m["eval_steps"][i] and pol["eval_return"] == m["eval_return"][i]
+    # the clean attack episodes were played by the actor of that evaluation (the last recorded call)
+    chosen = [w for r, w in seen[:-1] if r == pol["eval_return"]][0]
+    attacked = seen[-1][1]
+    assert all(torch.equal(chosen[k], attacked[k]) for k in chosen)
+    final = T.run({**cfg, "attack_policy": "final"}, tmp_path / "f.json")["metrics"]["attack_policy"]
+    assert final["rule"] == "final" and final["step"] == cfg["total_steps"]

@@ -156,8 +156,12 @@ def collect(grid: dict[str, dict], runs_dir: Path) -> dict:
             "updates_per_s": S.interval([g["timing"]["updates_per_s"] for g in group]),
             "embedding": E.summarise([x["embedding"] for x in m]) if m[0].get("embedding") else None,
         }
-        if per[v]["robustness"]:  # mean episode length without attack
+        if per[v]["robustness"]:  # mean episode length without attack; which policy was attacked
             per[v]["clean_length"] = per[v]["robustness"]["clean_length"]
+            policies = [x.get("attack_policy") for x in m]
+            per[v]["robustness"]["policy"] = None if any(p is None for p in policies) else {
+                "rule": policies[0]["rule"], "steps": [p["step"] for p in policies],
+                "eval_return": S.interval([p["eval_return"] for p in policies])}
         if per[v]["embedding"]:
             per[v]["embedding"]["verdicts"] = probe_verdicts(per[v]["embedding"])
     budgets = {v: per[v]["budget"] for v in variants}

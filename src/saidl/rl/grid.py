@@ -2,7 +2,9 @@
 
 A scale may give some variants their own budget (``budgets: {td3: {total_steps: ...}}``): the
 demo trains the policy that the robustness study attacks for longer than the others. Only the
-variants in ``attack_variants`` (absent: all) are attacked; their runs carry ``attack: true``.
+variants in ``attack_variants`` (absent: all) are attacked; their runs carry ``attack: true``, and
+``attack_policy`` says which of a run's policies is attacked: ``final`` (default) or ``best``, the
+policy at its best evaluation during training (TD7's checkpoint rule).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
         for seed in sc["seeds"]:
             rid = f"{name}-s{seed}"
             cfg = {**{k: sc[k] for k in RUN_KEYS}, **budget, **variant, "variant": name, "run_id": rid,
-                   "scale": scale, "seed": int(seed), "attack": name in attacked}
+                   "scale": scale, "seed": int(seed), "attack": name in attacked,
+                   "attack_policy": sc.get("attack_policy", "final")}
             if cfg["start_steps"] >= cfg["total_steps"]:
                 raise ConfigError(f"config error: rl.scales.{scale}: variant '{name}' has start_steps "
                                   f"{cfg['start_steps']} >= total_steps {cfg['total_steps']}, so it would never "

@@ -13,6 +13,7 @@ Usage: ``python -m saidl.rl.train --config-json '{...}' --out run.json [--thread
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from pathlib import Path
@@ -105,10 +106,13 @@ def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interv
     # sigma of each noisy layer before any update (the start of the sigma curves)
     hist["noisy_sigma_layers_init"] = noisy_sigma_layers(agent)
     first, updates = 0, 0
+    keep_best = cfg.get("attack", True) and cfg.get("attack_policy", "final") == "best"
+    best = None  # the agent at its best evaluation so far: {"step", "eval_return", "state"}
     state = load_checkpoint(ckpt, cfg)
     if state is not None:
         agent.load_state_dict(state["agent"])
         buffer, hist, first, updates = state["buffer"], state["hist"], state["epoch"], state["updates"]
+        best = state.get("best")
     obs, _ = env.reset(seed=cfg["seed"] + first)
     ep_return = 0.0
     total, start = cfg["total_steps"], cfg["start_steps"]
@@ -140,10 +144,12 @@ def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interv
             hist["eval_return_std"].append(float(res["std"]))
             hist["noisy_sigma"].append(noisy_sigma(agent))
             hist.setdefault("noisy_sigma_layers", []).append(noisy_sigma_layers(agent))
+            if keep_best and (best is None or res["mean"] > best["eval_return"]):
+                best = {"step": t + 1, "eval_return": float(res["mean"]), "state": copy.deepcopy(agent.state_dict())}
         stopping = stop_after is not None and t + 1 >= stop_after
         if ckpt is not None and (stopping or time.monotonic() - last_ckpt >= ckpt_interval_s):
             save_checkpoint(ckpt, {"agent": agent.state_dict(), "buffer": buffer, "hist": hist,
-                                   "epoch": t + 1, "updates": updates, "config": cfg})
+                                   "epoch": t + 1, "updates": updates, "config": cfg, "best": best})
             last_ckpt = time.monotonic()
         if stopping:
             return agent, None
@@ -153,7 +159,25 @@ def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interv
     hist["updates_per_s"] = updates / max(hist["train_time_s"], 1e-9)
     if not any(hist.get("noisy_sigma_layers") or []):  # not a noisy-net run
         hist["noisy_sigma_layers"] = None
+    hist["_best"] = best
     return agent, hist
+
+
+def attack_policy(agent, cfg: dict, hist: dict) -> dict | None:
+    """Choose the policy the robustness study attacks (``attack_policy`` of the run config):
+    ``final``, the agent after its last update, or ``best``, the agent at its best evaluation
+    during training (TD7's checkpoint rule), loaded into ``agent``. The attack study then
+    evaluates it on fresh episodes (other reset seeds than the evaluations that chose it), so its
+    clean return is not the selected maximum. Returns the rule, the step and that evaluation's
+    return; None when the run is not attacked."""
+    best = hist.pop("_best", None)
+    if not cfg.get("attack", True):
+        return None
+    rule = cfg.get("attack_policy", "final")
+    if rule == "best" and best is not None:
+        agent.load_state_dict(best["state"])
+        return {"rule": rule, "step": best["step"], "eval_return": best["eval_return"]}
+    return {"rule": rule, "step": hist["eval_steps"][-1], "eval_return": hist["eval_return"][-1]}
 
 
 def robustness(agent, cfg: dict, obs_std: list[float]) -> dict | None:
@@ -240,11 +264,14 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float =
     agent, hist = train(cfg, device, ckpt, ckpt_interval_s, stop_after)
     if hist is None:
         return None
+    embedding = embedding_analysis(agent, cfg)  # of the final agent
+    policy = attack_policy(agent, cfg, hist)  # may load the best evaluated agent
     result = {
         "id": cfg["run_id"], "task": "rl", "config": cfg,
         "metrics": {**{k: v for k, v in hist.items() if k not in ("train_time_s", "updates_per_s")},
                     "final_return": hist["eval_return"][-1], "best_return": max(hist["eval_return"]),
-                    "robustness": robustness(agent, cfg, hist["obs_std"]), "embedding": embedding_analysis(agent, cfg)},
+                    "attack_policy": policy, "robustness": robustness(agent, cfg, hist["obs_std"]),
+                    "embedding": embedding},
         "timing": {"wall_time_s": time.perf_counter() - t0, "train_time_s": hist["train_time_s"],
                    "updates_per_s": hist["updates_per_s"]},
         "provenance": run_provenance(cfg, str(device), {"name": cfg["env_id"], "checksum": "simulator"}),
