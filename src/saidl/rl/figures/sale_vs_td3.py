@@ -27,6 +27,11 @@ def plot(summary: dict):
         on = np.array([s in common for s in x[keep]])
         ax.plot(x[keep][on], mean[on], linestyle="none", marker="o", markersize=3.5, color=colour(v))
     ax.axhline(summary["random_return"]["mean"], color="grey", linestyle=":", linewidth=0.9)
+    # Two seeds give t-intervals 12.7 standard errors wide: cut the axis at twice the highest mean
+    # (and at zero, returns of a falling hopper being positive) so the means stay readable.
+    top = max(max(np.asarray(summary["per_variant"][v]["curve_mean"], dtype=float)) for v in ("td3", "sale"))
+    if top > 0:
+        ax.set_ylim(0.0, 2.0 * top)
     ax.set(xlabel="environment steps", ylabel="evaluation return", xlim=(0, limit * 1.02),
            title=f"matched budget: {limit:,} steps")
     ax.legend(loc="upper left", frameon=False)
