@@ -279,3 +279,13 @@ def test_one_seed_prints_no_interval_and_no_verdict(tmp_path, rl_cfg):
     assert text.index("tab:answer-sheet") < text.index("\\begin{abstract}")
     assert "\\saidlreferences" in text and text.index("\\saidlreferences") < text.index("\\appendix")
     assert text.index("\\appendix") < text.index("\\lstinputlisting") if "\\lstinputlisting" in text else True
+
+
+def test_probes_that_all_sit_at_the_ceiling_give_no_verdict_instead_of_a_negative_one(tmp_path, rl_cfg):
+    # The demo's case: every feature set reads every quantity with R^2 >= the ceiling, the
+    # trained encoder ahead in the third decimal. The report must not say "for no quantity is the
+    # trained z_s better" beside a table whose verdicts say "better": it says no verdict is left.
+    runs = grid(rl_cfg, ["td3", "sale"])
+    text = render(tmp_path, runs, embeddings=[probe([0.999, 0.998], [0.990, 0.991], [0.996, 0.997])])
+    assert "No quantity is left below that ceiling" in text
+    assert "For no quantity" not in text and "Training made $z_s$ more predictive" not in text

@@ -95,6 +95,7 @@ def _embedding(per: dict) -> dict | None:
             "tested": [r["name"] for r in rows if r.get("trained_vs_state") not in (None, S.TOO_FEW)],
             # quantities every feature set reads almost perfectly: the probe cannot separate them
             "ceiling": ceiling,
+            "below_ceiling": [r["name"] for r in rows if r["name"] not in ceiling],
             "ceiling_r2": CEILING,
             "one_step": emb["encoder_target"] == ["next_obs1"]}
 
