@@ -110,6 +110,7 @@ rule fake_asset:
 # rules into CHAINS[task]; then the shared rules (grid, collect, figure, table, tex, pdf) of every
 # task. A config mistake found there (two entries with one run id, an undefined name) is one line.
 CHAINS = {}
+include: "tasks/training.smk"  # train_rules(): every task's training rules, one run or a pack per job
 try:
     for _task in TASKS:
         include: f"tasks/{_task}/rules.smk"

@@ -4,7 +4,7 @@ import json
 
 from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.coreml.figures import FIGURES as COREML_FIGURES
-from saidl.coreml.grid import run_configs, scale_config
+from saidl.coreml.grid import pack_key, run_configs, scale_config
 from saidl.coreml.tables import TABLES as COREML_TABLES
 
 COREML = f"{RESULTS}/coreml"
@@ -16,26 +16,7 @@ CHAINS["coreml"] = Chain(wildcard="coreml", grids={"grid": COREML_RUNS}, runs=li
                          figures=COREML_FIGURES, tables=COREML_TABLES)
 
 
-wildcard_constraints:
-    run=wildcard_choice(COREML_RUNS),
-
-
-rule coreml_train:
-    """Train one run; writes its JSON atomically (checkpoints in ckpt/ while it runs)."""
-    input:
-        fakes=rehearsal_assets("cifar10"),
-    output:
-        f"{COREML}/runs/{{run}}.json",
-    params:
-        cfg=lambda w: json.dumps(COREML_RUNS[w.run], sort_keys=True),
-        ckpt=lambda w: f"{COREML}/ckpt/{w.run}.pt",
-    threads: COREML_SCALE["threads"]
-    resources:
-        gpu=COREML_GPU,
-    log:
-        f"{LOGS}/coreml/train/{{run}}.log",
-    conda:
-        SAIDL_ENV
-    shell:
-        logged("python -m saidl.coreml.train --config-json {params.cfg:q} --out {output} "
-               "--threads {threads} --ckpt {params.ckpt}")
+# One run per job, or `pack` runs of one noise setting per job (tasks/training.smk).
+train_rules("coreml_train", "run", COREML_RUNS, f"{COREML}/runs", f"{LOGS}/coreml/train", "saidl.coreml.train",
+            threads=COREML_SCALE["threads"], gpu=COREML_GPU, pack=COREML_SCALE.get("pack", 1), pack_key=pack_key,
+            ckpt_dir=f"{COREML}/ckpt", inputs={"fakes": rehearsal_assets("cifar10")})

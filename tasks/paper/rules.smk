@@ -11,6 +11,7 @@ import json
 
 from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.coreml.grid import run_configs as coreml_run_configs
+from saidl.coreml.grid import pack_key
 from saidl.coreml.grid import scale_config as coreml_scale_config
 from saidl.paper.figures import FIGURES as PAPER_FIGURES
 from saidl.paper.grid import design as paper_design
@@ -36,27 +37,9 @@ CHAINS["paper"] = Chain(wildcard="paper", grids={"grid": PAPER_RUNS, "design": P
                         collect_args="--design {input.design} --shared {input.shared}", changes=("coreml",))
 
 
-wildcard_constraints:
-    paper_run=wildcard_choice(PAPER_OWN),
-
-
-rule paper_train:
-    """Train one run that Core ML does not (PAPER_OWN) with the Core ML trainer; writes its JSON
-    atomically (checkpoints in ckpt/)."""
-    input:
-        fakes=rehearsal_assets("cifar10"),
-    output:
-        f"{PAPER}/runs/{{paper_run}}.json",
-    params:
-        cfg=lambda w: json.dumps(PAPER_RUNS[w.paper_run], sort_keys=True),
-        ckpt=lambda w: f"{PAPER}/ckpt/{w.paper_run}.pt",
-    threads: PAPER_SCALE["threads"]
-    resources:
-        gpu=lambda w: PAPER_GPU if PAPER_RUNS[w.paper_run]["device"] != "cpu" else 0,
-    log:
-        f"{LOGS}/paper/train/{{paper_run}}.log",
-    conda:
-        SAIDL_ENV
-    shell:
-        logged("python -m saidl.coreml.train --config-json {params.cfg:q} --out {output} "
-               "--threads {threads} --ckpt {params.ckpt}")
+# The runs that Core ML does not train (PAPER_OWN), with the Core ML trainer: one per job, or
+# `pack` runs of one noise setting per job (tasks/training.smk).
+train_rules("paper_train", "paper_run", {r: PAPER_RUNS[r] for r in PAPER_OWN}, f"{PAPER}/runs", f"{LOGS}/paper/train",
+            "saidl.coreml.train", threads=PAPER_SCALE["threads"],
+            gpu=lambda cfg: PAPER_GPU if cfg["device"] != "cpu" else 0, pack=PAPER_SCALE.get("pack", 1),
+            pack_key=pack_key, ckpt_dir=f"{PAPER}/ckpt", inputs={"fakes": rehearsal_assets("cifar10")})

@@ -6,6 +6,7 @@ import json
 from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.rl.figures import FIGURES as RL_FIGURES
 from saidl.rl.grid import run_configs as rl_run_configs
+from saidl.rl.grid import pack_key as rl_pack_key
 from saidl.rl.grid import scale_config as rl_scale_config
 
 RL = f"{RESULTS}/rl"
@@ -16,24 +17,7 @@ RL_GPU = gpus(RL_SCALE["device"], SCALE)
 CHAINS["rl"] = Chain(wildcard="rl", grids={"grid": RL_RUNS}, runs=list(RL_RUNS), figures=RL_FIGURES)
 
 
-wildcard_constraints:
-    rl_run=wildcard_choice(RL_RUNS),
-
-
-rule rl_train:
-    """Train one variant with one seed, then evaluate it under attack; writes its JSON atomically."""
-    output:
-        f"{RL}/runs/{{rl_run}}.json",
-    params:
-        cfg=lambda w: json.dumps(RL_RUNS[w.rl_run], sort_keys=True),
-        ckpt=lambda w: f"{RL}/ckpt/{w.rl_run}.pt",
-    threads: RL_SCALE["threads"]
-    resources:
-        gpu=RL_GPU,
-    log:
-        f"{LOGS}/rl/train/{{rl_run}}.log",
-    conda:
-        SAIDL_ENV
-    shell:
-        logged("OMP_NUM_THREADS={threads} python -m saidl.rl.train --config-json {params.cfg:q} --out {output} "
-               "--threads {threads} --ckpt {params.ckpt}")
+# One run per job, or `pack` seeds of one variant per job (tasks/training.smk).
+train_rules("rl_train", "rl_run", RL_RUNS, f"{RL}/runs", f"{LOGS}/rl/train", "saidl.rl.train",
+            threads=RL_SCALE["threads"], gpu=RL_GPU, pack=RL_SCALE.get("pack", 1), pack_key=rl_pack_key,
+            ckpt_dir=f"{RL}/ckpt", env="OMP_NUM_THREADS={threads} ")

@@ -6,6 +6,7 @@ import json
 from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.ssm.figures import FIGURES as SSM_FIGURES
 from saidl.ssm.grid import run_configs as ssm_run_configs
+from saidl.ssm.grid import pack_key as ssm_pack_key
 from saidl.ssm.grid import scale_config as ssm_scale_config
 
 SSM = f"{RESULTS}/ssm"
@@ -22,30 +23,15 @@ CHAINS["ssm"] = Chain(wildcard="ssm", grids={"grid": SSM_RUNS}, runs=list(SSM_RU
 
 
 wildcard_constraints:
-    ssm_run=wildcard_choice(SSM_RUNS),
     ssm_analysis="discretisation|timing",
 
 
-rule ssm_train:
-    """Train one SSM run; writes its JSON atomically (checkpoint in ckpt/ while it runs)."""
-    input:
-        fakes=rehearsal_assets("cifar10"),
-    output:
-        f"{SSM}/runs/{{ssm_run}}.json",
-    params:
-        cfg=lambda w: json.dumps(SSM_RUNS[w.ssm_run], sort_keys=True),
-        ckpt=lambda w: f"{SSM}/ckpt/{w.ssm_run}.pt",
-    threads: SSM_SCALE["threads"]
-    resources:
-        gpu=lambda w: SSM_GPU if SSM_RUNS[w.ssm_run]["backend"] == "torch" else 0,
-    log:
-        f"{LOGS}/ssm/train/{{ssm_run}}.log",
-    conda:
-        SAIDL_ENV
-    shell:
-        logged("OMP_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-               "python -m saidl.ssm.train --config-json {params.cfg:q} --out {output} "
-               "--threads {threads} --ckpt {params.ckpt}")
+# One run per job, or `pack` seeds of one model per job (tasks/training.smk).
+train_rules("ssm_train", "ssm_run", SSM_RUNS, f"{SSM}/runs", f"{LOGS}/ssm/train", "saidl.ssm.train",
+            threads=SSM_SCALE["threads"], gpu=lambda cfg: SSM_GPU if cfg["backend"] == "torch" else 0,
+            pack=SSM_SCALE.get("pack", 1), pack_key=ssm_pack_key, ckpt_dir=f"{SSM}/ckpt",
+            inputs={"fakes": rehearsal_assets("cifar10")},
+            env="OMP_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} MKL_NUM_THREADS={threads} ")
 
 
 rule ssm_analysis:

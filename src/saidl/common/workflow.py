@@ -245,3 +245,26 @@ def module_inputs(prefix: str, wildcard: str, src: str = "src"):
 def wildcard_choice(names) -> str:
     """A wildcard constraint matching exactly one of ``names`` (never empty: Snakemake would match anything)."""
     return "|".join(re.escape(n) for n in names) or "NONE"
+
+
+def packs(runs: dict[str, dict], k: int, key) -> dict[str, list[str]]:
+    """The runs trained together, as packs of at most ``k`` (config ``pack``): runs whose
+    ``key(config)`` agree (one noise setting, one model shape), in grid order, split into the fewest
+    packs of near-equal size. A pack's name is its key and index, fit for a rule name. Runs left
+    alone (``k`` = 1, or a key with one run) are in no pack: they train by the one-run rule."""
+    if not isinstance(k, int) or k < 1:
+        raise ConfigError(f"pack must be a whole number >= 1 (runs trained per job), not {k!r}")
+    groups: dict[str, list[str]] = {}
+    for rid, cfg in runs.items():
+        groups.setdefault(str(key(cfg)), []).append(rid)
+    out = {}
+    for name, ids in groups.items():
+        n = -(-len(ids) // k)  # packs of this key
+        size, extra = divmod(len(ids), n)
+        start = 0
+        for i in range(n):
+            members = ids[start:start + size + (i < extra)]
+            start += len(members)
+            if len(members) > 1:
+                out[re.sub(r"\W+", "_", f"{name}_p{i}").strip("_")] = members
+    return out

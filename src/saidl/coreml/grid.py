@@ -25,6 +25,11 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
                                     "grad_clip", "augment", "device")}
     if "verify_checksums" in sc:  # CIFAR-10's md5 check (true at full; only the rehearsal's fake skips it)
         base["verify_checksums"] = bool(sc["verify_checksums"])
+    if sc.get("hidden") is not None:  # the MLP's width; absent: the model's default (ids' configs stay stable)
+        if sc["model"] != "mlp":
+            raise ConfigError(f"coreml.scales.{scale}.hidden is the MLP's width; model '{sc['model']}' has none. "
+                              "Remove 'hidden' or set model: mlp")
+        base["hidden"] = int(sc["hidden"])
     if sc.get("precision", "fp32") != "fp32":  # fp32 is the trainer's default; keep ids' configs stable
         base["precision"] = sc["precision"]
     base["data_seed"] = 0
@@ -39,3 +44,8 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
                                    "loss_params": params[noise].get(loss, {})},
                              f"coreml.scales.{scale}.{noise}[{i}] = {eta!r} (loss {loss}, seed {seed})")
     return dict(runs)
+
+
+def pack_key(cfg: dict) -> str:
+    """Runs that may train in one pack (config ``pack``): one dataset, model and noise setting."""
+    return f"{cfg['dataset']}-{cfg['model']}-{cfg['noise']}-{cfg['eta']:g}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from saidl.coreml.names import MLP_HIDDEN
+
 
 def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
@@ -41,7 +43,7 @@ class MLP(nn.Module):
     """A two-hidden-layer ReLU MLP: big enough to memorise a noisy demo subset on a CPU."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
-                 hidden: int = 512):
+                 hidden: int = MLP_HIDDEN):
         super().__init__()
         self.net = nn.Sequential(
             nn.Flatten(), nn.Linear(in_channels * image_size * image_size, hidden), nn.ReLU(inplace=True),

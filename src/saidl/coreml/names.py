@@ -19,4 +19,15 @@ RCE_CONSTANT = -math.log(RCE_LOG_ZERO)  # RCE = this times (1 - p_y), up to the 
 ANL_MIN_PROB = 1e-7  # ANL's min_prob: probabilities are clamped here before the log
 ANL_A = -math.log(ANL_MIN_PROB)  # NNCE's constant A = -log(1e-7) ~ 16.118
 
-MODEL_NAMES = {"cnn8": "the paper's 8-layer CNN", "mlp": "a two-hidden-layer MLP (784-512-512-10)"}
+MLP_HIDDEN = 512  # the MLP's default width (config key ``hidden``)
+_INPUTS = {"fashion_mnist": 28 * 28, "cifar10": 3 * 32 * 32}  # an image's values, the MLP's input
+
+
+def model_name(cfg: dict) -> str:
+    """The model of a run config in words, its layer widths read from the config."""
+    if cfg["model"] == "cnn8":
+        return "the paper's 8-layer CNN"
+    if cfg["model"] == "mlp":
+        h = cfg.get("hidden") or MLP_HIDDEN
+        return f"a two-hidden-layer MLP ({_INPUTS.get(cfg.get('dataset'), '?')}-{h}-{h}-10)"
+    return cfg["model"]

@@ -8,7 +8,7 @@ from saidl.common import stats
 from saidl.common.config import full_protocol
 from saidl.common.datasets import DATASET_NAMES
 from saidl.coreml.data import ASYM_MAPS
-from saidl.coreml.names import APL, MODEL_NAMES, NORMALIZED, RCE_CONSTANT, VANILLA
+from saidl.coreml.names import APL, NORMALIZED, RCE_CONSTANT, VANILLA, model_name
 from saidl.coreml.reference import REFERENCE
 from saidl.report.latex import format_pct
 from saidl.report.tables import hparam_rows
@@ -123,7 +123,7 @@ def hparams(summary: dict) -> list[dict]:
             if cfg["dataset"] != "cifar10":
                 row["note"] = "stands in for CIFAR-10 at this scale"
         elif row["name"] == "model":
-            row["value"] = MODEL_NAMES.get(cfg["model"], cfg["model"])
+            row["value"] = model_name(cfg)
         elif row["name"] in ("training images", "test images") and row["value"] == "none":
             row["value"], row["note"] = "all", ""
         elif row["name"] == "augmentation":
@@ -199,7 +199,7 @@ def context(summary: dict) -> dict:
         "grad_clip": summary["config"].get("grad_clip") or None,
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
-        "model": MODEL_NAMES.get(summary["config"]["model"], summary["config"]["model"]),
+        "model": model_name(summary["config"]),
         "sym_etas": sym, "asym_etas": asym, "high_eta": hi, "high_asym_eta": hi_asym, "noisy_sym_etas": noisy_sym,
         "losses": losses, "apl_losses": apl,
         "normalized_pairs": [(a, b) for a, b in zip(NORMALIZED, VANILLA) if a in losses and b in losses],

@@ -107,7 +107,8 @@ class Trainer:
         seed_everything(cfg["seed"])
         c, s = prep.train.x.shape[1], prep.train.x.shape[-1]
         k = len(prep.noise["classes"])
-        self.model = build_model(cfg["model"], c, k, s).to(device)
+        self.model = build_model(cfg["model"], c, k, s,
+                                 **({"hidden": cfg["hidden"]} if cfg.get("hidden") else {})).to(device)
         self.channels_last = cfg["model"] == "cnn8"
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -12,7 +12,7 @@ import math
 from saidl.common.config import full_protocol
 from saidl.common.datasets import DATASET_NAMES
 from saidl.common.stats import CLAIM_VERDICTS
-from saidl.coreml.names import ANL_A, ANL_MIN_PROB, MODEL_NAMES
+from saidl.coreml.names import ANL_A, ANL_MIN_PROB, model_name
 from saidl.paper.analyze import APL, best_apl, settings
 from saidl.paper.reference import REFERENCE
 from saidl.report.jinja import ci_filter
@@ -163,7 +163,7 @@ def context(summary: dict) -> dict:
         "provenance": prov,
         "scale": summary["scale"], "is_full": full_protocol(summary["scale"]),
         "dataset": DATASET_NAMES.get(ds, ds), "stand_in": ds != "cifar10",
-        "model": MODEL_NAMES.get(main["model"], main["model"]), "main": main, "n_seeds": n_seeds,
+        "model": model_name(main), "main": main, "n_seeds": n_seeds,
         "transfer": transfer,
         "transfer_dataset": DATASET_NAMES.get(transfer["dataset"], transfer["dataset"]) if transfer else None,
         "main_settings": main_settings, "main_rows": main_rows, "anl": anl, "apl": apl,

@@ -52,3 +52,8 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
                                   "tasks/rl/config.yaml")
             runs.add(rid, cfg, f"rl.scales.{scale}.variants '{name}' (seed {seed})")
     return dict(runs)
+
+
+def pack_key(cfg: dict) -> str:
+    """Runs that may train in one pack (config ``pack``): the seeds of one variant."""
+    return cfg["variant"]

@@ -28,3 +28,8 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
             runs.add(rid, {**base, **model, "model": name, "run_id": rid, "scale": scale,
                            "seed": int(seed), "data_seed": 0}, f"ssm.scales.{scale}.models '{name}' (seed {seed})")
     return dict(runs)
+
+
+def pack_key(cfg: dict) -> str:
+    """Runs that may train in one pack (config ``pack``): the seeds of one model."""
+    return cfg["model"]

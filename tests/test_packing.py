@@ -1,0 +1,151 @@
+"""Packed training (tasks/training.smk, saidl.common.pack): K runs in one job, one process, each
+member trained exactly as alone. The run JSONs of a pack equal those of the same runs trained one
+per process (timings aside: exact equality, since each member runs the same code on the same
+numbers); a failing member leaves the others' JSONs; the workflow makes one job per pack."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from saidl.common.config import load_yaml
+from saidl.common.errors import ConfigError
+from saidl.common.io import read_json
+from saidl.common.workflow import packs
+
+from conftest import HANG_TIMEOUT, REPO
+
+
+# --- (1) which runs share a pack ----------------------------------------------------------------
+
+def test_packs_group_by_key_and_split_evenly():
+    runs = {f"{k}-{i}": {"k": k} for k in ("a", "b") for i in range(10)} | {"c-0": {"k": "c"}}
+    got = packs(runs, 4, key=lambda cfg: cfg["k"])
+    # 10 runs of a key in packs of at most 4: three packs of 4, 3, 3 (not 4, 4, 2); "c" is alone
+    assert {name: len(ids) for name, ids in got.items()} == {"a_p0": 4, "a_p1": 3, "a_p2": 3,
+                                                             "b_p0": 4, "b_p1": 3, "b_p2": 3}
+    assert [r for name in ("a_p0", "a_p1", "a_p2") for r in got[name]] == [f"a-{i}" for i in range(10)]
+    assert packs(runs, 1, key=lambda cfg: cfg["k"]) == {}  # K = 1: every run alone
+    assert all(re.fullmatch(r"\w+", name) for name in packs({"x": {"k": "sym-0.4 x"}, "y": {"k": "sym-0.4 x"}},
+                                                            8, key=lambda c: c["k"]))
+    for bad in (0, -1, 2.5, "8"):
+        with pytest.raises(ConfigError, match="pack must be a whole number"):
+            packs(runs, bad, key=lambda cfg: cfg["k"])
+
+
+# --- (2) a pack's members equal the same runs trained alone -------------------------------------
+
+def _coreml_members():
+    from saidl.coreml.grid import run_configs
+
+    runs = run_configs(load_yaml(REPO / "tasks/coreml/config.yaml")["coreml"], "smoke")
+    small = {"n_train": 300, "n_val": 100, "n_test": 200, "epochs": 2}
+    return [{**runs[r], **small} for r in ("sym-0.8-CE-s0", "sym-0.8-NCE+RCE-s0")]
+
+
+def _ssm_members():
+    from saidl.ssm.grid import run_configs
+
+    runs = run_configs(load_yaml(REPO / "tasks/ssm/config.yaml")["ssm"], "smoke")
+    torch_runs = [c for c in runs.values() if c["backend"] == "torch"][:2]
+    return [{**c, "n_train": 64, "n_val": 32, "n_test": 32} for c in torch_runs]
+
+
+def _rl_members():
+    from saidl.rl.grid import run_configs
+
+    runs = run_configs(load_yaml(REPO / "tasks/rl/config.yaml")["rl"], "smoke")
+    small = {"total_steps": 400, "start_steps": 200, "eval_every": 200}
+    return [{**runs[r], **small} for r in ("td3-s0", "noisy-gaussian-s0")]
+
+
+TASKS = {"saidl.coreml.train": _coreml_members, "saidl.ssm.train": _ssm_members, "saidl.rl.train": _rl_members}
+
+
+def _without_timing(path):
+    doc = read_json(path)
+    doc.pop("timing")
+    return doc
+
+
+def _train(args, cwd):
+    proc = subprocess.run([sys.executable, "-m", *args, "--threads", "1"], cwd=cwd, capture_output=True,
+                          text=True, timeout=HANG_TIMEOUT)
+    return proc
+
+
+@pytest.mark.parametrize("module", sorted(TASKS))
+def test_a_packed_member_equals_the_run_trained_alone(tmp_path, module):
+    cfgs = TASKS[module]()
+    assert len(cfgs) == 2 and cfgs[0] != cfgs[1]
+    members = [{"config": c, "out": str(tmp_path / f"pack-{i}.json"), "ckpt": str(tmp_path / f"pack-{i}.pt")}
+               for i, c in enumerate(cfgs)]
+    packed = _train(["saidl.common.pack", module, "--members", json.dumps(members)], REPO)
+    assert packed.returncode == 0, packed.stderr[-3000:]
+    assert "[pack 2/2]" in packed.stderr
+    for i, cfg in enumerate(cfgs):
+        alone = _train([module, "--config-json", json.dumps(cfg), "--out", str(tmp_path / f"alone-{i}.json"),
+                        "--ckpt", str(tmp_path / f"alone-{i}.pt")], REPO)
+        assert alone.returncode == 0, alone.stderr[-3000:]
+        assert _without_timing(tmp_path / f"pack-{i}.json") == _without_timing(tmp_path / f"alone-{i}.json")
+        assert not (tmp_path / f"pack-{i}.pt").exists()  # each member's checkpoint removed when it finished
+
+
+def test_a_failing_member_does_not_stop_the_others(tmp_path):
+    good, other = _coreml_members()
+    bad = {**other, "loss": "NOT-A-LOSS", "run_id": "broken-run"}
+    members = [{"config": bad, "out": str(tmp_path / "bad.json"), "ckpt": None},
+               {"config": good, "out": str(tmp_path / "good.json"), "ckpt": None}]
+    proc = _train(["saidl.common.pack", "saidl.coreml.train", "--members", json.dumps(members)], REPO)
+    assert proc.returncode == 1
+    assert "1 of 2 members of this pack failed: broken-run" in proc.stderr
+    assert (tmp_path / "good.json").exists() and not (tmp_path / "bad.json").exists()
+
+
+def test_bad_members_are_one_clear_error():
+    proc = _train(["saidl.common.pack", "saidl.coreml.train", "--members", "[{\"out\": 3}]"], REPO)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: --members must be a non-empty JSON list")
+
+
+# --- (3) the workflow: one job per pack, whose outputs are its members' run JSONs ---------------
+
+
+
+def _dry(root, *config):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/smoke/coreml/summary.json",
+                           "--cores", "1", "--config", "scale=smoke", *config],
+                          cwd=root, capture_output=True, text=True, timeout=HANG_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = []
+    for line in proc.stdout.splitlines():
+        if m := re.match(r"rule (\w+):$", line):
+            jobs.append({"rule": m.group(1), "output": []})
+        elif jobs and (m := re.match(r"    output: (.*)$", line)):
+            jobs[-1]["output"] = m.group(1).split(", ")
+    return [j for j in jobs if j["rule"].startswith("coreml_train")]
+
+
+def test_the_workflow_makes_one_job_per_pack(workflow_copy):
+    from saidl.coreml.grid import run_configs
+
+    runs = run_configs(load_yaml(workflow_copy / "tasks/coreml/config.yaml")["coreml"], "smoke")
+    alone = _dry(workflow_copy)
+    assert len(alone) == len(runs) and {j["rule"] for j in alone} == {"coreml_train"}
+
+    # pack: 8 in the smoke block (via --config, which Snakemake merges into the task's block)
+    text = (workflow_copy / "tasks/coreml/config.yaml").read_text()
+    (workflow_copy / "tasks/coreml/config.yaml").write_text(
+        text.replace("    smoke:   # the tests and CI: seconds per run\n",
+                     "    smoke:   # the tests and CI: seconds per run\n      pack: 8\n", 1))
+    packed = _dry(workflow_copy)
+    settings = {(c["noise"], c["eta"]) for c in runs.values()}
+    assert len(packed) == len(settings) and all(j["rule"].startswith("coreml_train_") for j in packed)
+    outs = sorted(o for j in packed for o in j["output"])
+    assert outs == sorted(f"results/smoke/coreml/runs/{r}.json" for r in runs)
+    for j in packed:  # one noise setting per pack
+        assert len({tuple(o.split("/")[-1].split("-")[:2]) for o in j["output"]}) == 1
