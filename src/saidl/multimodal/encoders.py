@@ -327,6 +327,12 @@ class MiniLMTrainable(_Partial):
         return dict(self.tokenizer(list(texts), padding=True, truncation="longest_first",
                                    max_length=self.max_seq_length, return_tensors="pt"))
 
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Each text's token count as ``tokenize`` cuts it (special tokens included, no padding):
+        batches of texts of similar length pad less and cost less, for the same features."""
+        ids = self.tokenizer(list(texts), truncation="longest_first", max_length=self.max_seq_length)["input_ids"]
+        return [len(i) for i in ids]
+
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         feats = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
         tokens = self.bert(**feats).last_hidden_state

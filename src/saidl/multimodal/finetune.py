@@ -8,7 +8,8 @@ and the joint arm trains the same epochs with the encoders' top layers unfrozen.
 
 Subset: ``train_nodes`` training nodes and ``eval_nodes`` validation and test nodes each, drawn
 stratified by class with the job's seed, and their k-hop neighbourhood; the image and text
-literals in it are encoded with gradients in every epoch. Only the last ``image_blocks``
+literals in it are encoded with gradients in every epoch (texts batched by token count, which
+only spares padding). Only the last ``image_blocks``
 EfficientNet blocks (+ head) and the last ``text_layers`` MiniLM layers are unfrozen, with their
 own learning rate ``encoder_lr``; the encoders stay in eval mode (no dropout, frozen batch-norm
 statistics), so the frozen arm sees exactly the fine-tuned arm's starting features. The frozen
@@ -69,12 +70,19 @@ def run(cfg: dict, dataset_json: Path, features_dir: Path) -> dict:
     results = {}
     bs = cfg["encoders"]["batch_size"]
     unfreeze = {"image": cfg["image_blocks"], "text": cfg["text_layers"]}
-    modules, inputs, counts = {}, {}, {}
+    modules, inputs, counts, unsort = {}, {}, {}, {}
     t0 = time.perf_counter()
     for m, enc in encoders.items():  # before seeding: loading the weights draws from the RNG
         modules[m] = enc.trainable(unfreeze[m]).to(device).eval()
         g = problem.sub.nodes[idx[m]].numpy()
         raw = list(kg.iter_images(g)) if m == "image" else [kg.i2e[int(i)][0] for i in g]
+        if hasattr(modules[m], "lengths"):
+            # texts in batches of similar token counts (as SentenceTransformer.encode does): a batch
+            # pads to its longest text, so mixed lengths cost several times more for the same
+            # features; ``unsort`` puts the features back in the nodes' order
+            order = np.argsort(modules[m].lengths(raw), kind="stable")
+            raw = [raw[i] for i in order]
+            unsort[m] = torch.as_tensor(np.argsort(order), device=device)
         # the frozen lower layers give the same activations in every epoch: run them once per batch
         cached = hasattr(modules[m], "frozen_features")
         inputs[m] = [modules[m].frozen_features(raw[i:i + bs]) if cached else raw[i:i + bs]
@@ -86,7 +94,8 @@ def run(cfg: dict, dataset_json: Path, features_dir: Path) -> dict:
         out = dict(feats)
         for m, mod in modules.items():
             run = mod.tail if hasattr(mod, "frozen_features") else mod
-            out[m] = torch.cat([run(state) for state in inputs[m]]).float()
+            x = torch.cat([run(state) for state in inputs[m]]).float()
+            out[m] = x[unsort[m]] if m in unsort else x
         return out
 
     # warm start: the R-GCN first learns on the frozen embeddings, then both arms continue from it
