@@ -158,3 +158,33 @@ def test_grouped_rgcnconv_equals_pyg_values_and_gradients(kw):
     # a second call with other edges must not reuse the first call's grouping
     y3 = ours(x2, edge_index[:, :50].clone(), edge_type[:50].clone())
     assert torch.allclose(y3, ref(x1, edge_index[:, :50], edge_type[:50]), atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{"num_bases": 3}, {"num_blocks": 2}, {}])
+def test_grouped_rgcnconv_targets_equal_the_rows_of_all_nodes(kw):
+    """The last layer computed at some nodes only (the R-GCN's targets) equals those rows of the
+    whole layer, values and gradients, for unsorted targets with repeats, and the cache of the
+    target sets never mixes them up."""
+    from saidl.multimodal.model import GroupedRGCNConv
+
+    rng = np.random.default_rng(2)
+    n, r = 40, 5
+    triples = np.stack([rng.integers(0, n, 150), rng.integers(0, r, 150), rng.integers(0, n, 150)], 1)
+    edge_index, edge_type = typed_edges(triples, r)
+    torch.manual_seed(0)
+    conv = GroupedRGCNConv(6, 4, 2 * r, aggr="mean", **kw).double()
+    x1 = torch.randn(n, 6, dtype=torch.float64, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    for targets in (torch.tensor([7, 3, 3, 39, 0, 12]), torch.arange(0, n, 3), torch.tensor([7, 3, 3, 39, 0, 12])):
+        x1.grad = x2.grad = None
+        conv.zero_grad()
+        y1 = conv(x1, edge_index, edge_type)[targets]
+        (y1 ** 2).sum().backward()
+        g1 = [p.grad.clone() for p in conv.parameters()]
+        conv.zero_grad()
+        y2 = conv(x2, edge_index, edge_type, targets=targets)
+        assert torch.allclose(y1, y2, atol=1e-12)
+        (y2 ** 2).sum().backward()
+        assert torch.allclose(x1.grad, x2.grad, atol=1e-10)
+        for a, b in zip(g1, (p.grad for p in conv.parameters())):
+            assert torch.allclose(a, b, atol=1e-10)

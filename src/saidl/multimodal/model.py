@@ -23,7 +23,8 @@ class GroupedRGCNConv(RGCNConv):
     (one ``index_add`` over all edges), then each relation's weight multiplies only the rows of
     the pairs of that relation (pairs sorted by relation, contiguous slices): cost ~ pairs x in x
     out <= edges x in x out. The output equals ``RGCNConv.forward`` (a test checks values and
-    gradients against it); float node features only."""
+    gradients against it); float node features only. ``targets`` computes only some nodes' rows
+    from the edges into them (the R-GCN's last layer, read at the labelled nodes only)."""
 
     def _pairs(self, edge_index: torch.Tensor, edge_type: torch.Tensor, num_nodes: int):
         # the grouping is cached for the very tensors it was made from (kept alive by the cache, so
@@ -49,8 +50,43 @@ class GroupedRGCNConv(RGCNConv):
             self._pair_key = key
         return self._pair_cache
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
-        src, pair_of_edge, counts, pair_dst, sizes = self._pairs(edge_index, edge_type, x.size(0))
+    def _target_pairs(self, edge_index: torch.Tensor, edge_type: torch.Tensor, num_nodes: int,
+                      targets: torch.Tensor):
+        """``_pairs`` cut to the pairs whose target is in ``targets`` (and the edges into them, in
+        their order), with targets renumbered by their rank among the distinct ``targets``; cached
+        per edge tensors and targets' values (a training run alternates two target sets)."""
+        src, pair_of_edge, counts, pair_dst, sizes = self._pairs(edge_index, edge_type, num_nodes)
+        cache = getattr(self, "_target_cache", None)
+        if cache is None or cache[0] is not self._pair_cache:
+            cache = self._target_cache = (self._pair_cache, [])
+        for t, value in cache[1]:
+            if t.shape == targets.shape and torch.equal(t, targets):
+                return value
+        uniq, inverse = torch.unique(targets, return_inverse=True)
+        pos = torch.full((num_nodes,), -1, dtype=torch.long, device=targets.device)
+        pos[uniq] = torch.arange(uniq.numel(), device=targets.device)
+        keep = pos[pair_dst] >= 0
+        renum = torch.cumsum(keep, 0) - 1
+        rel = torch.repeat_interleave(torch.arange(len(sizes), device=keep.device),
+                                      torch.as_tensor(sizes, device=keep.device))
+        edges = keep[pair_of_edge]
+        value = (src[edges], renum[pair_of_edge[edges]], counts[keep], pos[pair_dst[keep]],
+                 torch.bincount(rel[keep], minlength=len(sizes)).tolist(), uniq, inverse)
+        cache[1][:] = [*cache[1][-3:], (targets.clone(), value)]
+        return value
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
+                targets: torch.Tensor | None = None) -> torch.Tensor:
+        """All nodes' outputs, or with ``targets`` (local node indices) only theirs, computed from
+        the edges into them alone: ``forward(x, e, t, targets) == forward(x, e, t)[targets]``
+        (the same sums in the same order; the other rows are never computed)."""
+        if targets is None:
+            src, pair_of_edge, counts, pair_dst, sizes = self._pairs(edge_index, edge_type, x.size(0))
+            rows_out, root_x, inverse = x.size(0), x, None
+        else:
+            src, pair_of_edge, counts, pair_dst, sizes, uniq, inverse = self._target_pairs(
+                edge_index, edge_type, x.size(0), targets)
+            rows_out, root_x = uniq.numel(), x[uniq]
         agg = torch.zeros(counts.numel(), x.size(1), dtype=x.dtype, device=x.device)
         agg = agg.index_add(0, pair_of_edge, x[src]) / counts.unsqueeze(1).to(x.dtype)
         weight = self.weight
@@ -66,14 +102,14 @@ class GroupedRGCNConv(RGCNConv):
                 parts.append(h.reshape(-1, self.out_channels))
             else:
                 parts.append(rows @ weight[r])
-        out = torch.zeros(x.size(0), self.out_channels, dtype=x.dtype, device=x.device)
+        out = torch.zeros(rows_out, self.out_channels, dtype=x.dtype, device=x.device)
         if parts:
             out = out.index_add(0, pair_dst, torch.cat(parts))
         if self.root is not None:
-            out = out + x @ self.root
+            out = out + root_x @ self.root
         if self.bias is not None:
             out = out + self.bias
-        return out
+        return out if inverse is None else out[inverse]
 
 
 class NodeInput(nn.Module):
@@ -148,5 +184,8 @@ class RGCN(nn.Module):
         """Logits of the ``targets`` (local node indices)."""
         h = self.input(features)
         h = self.dropout(torch.relu(self.conv1(h, edge_index, edge_type)))
-        h = torch.relu(self.conv2(h, edge_index, edge_type))
-        return self.head(self.dropout(h[targets]))
+        if isinstance(self.conv2, GroupedRGCNConv):  # the last layer only where the logits are read
+            h = torch.relu(self.conv2(h, edge_index, edge_type, targets=targets))
+        else:
+            h = torch.relu(self.conv2(h, edge_index, edge_type))[targets]
+        return self.head(self.dropout(h))
