@@ -10,14 +10,15 @@ from saidl.common.workflow import logged as _logged, packs as _packs, wildcard_c
 
 
 def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, pack=1, pack_key=None,
-                ckpt_dir=None, inputs=None, args="", env=""):
+                pack_mode="serial", ckpt_dir=None, inputs=None, args="", env=""):
     """Define the training rules of one task.
 
     runs: run id -> config; runs_dir/log_dir: where run JSONs and logs go; module: the task's
     training module (its `main` takes --config-json, --out, --threads and, with ckpt_dir, --ckpt);
     gpu: the GPUs a job takes, an int or a function of a run config; inputs: name -> a path list
     or a function of a run config (a pack takes the union); args: further shell arguments (may
-    name {input.x}); env: a shell prefix (thread variables)."""
+    name {input.x}); env: a shell prefix (thread variables); pack_mode: serial (members one after
+    another, each exactly as alone) or vmap (one batched model, saidl.<task>.packed)."""
     inputs = inputs or {}
     packed = _packs(runs, pack, pack_key or (lambda cfg: "all"))
     alone = [r for r in runs if not any(r in m for m in packed.values())]
@@ -39,6 +40,11 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
                 "ckpt": f"{ckpt_dir}/{rid}.pt" if ckpt_dir else None}
 
     ckpt_arg = " --ckpt {params.ckpt}" if ckpt_dir else ""
+
+    def mode_args(pack_name):
+        if pack_mode == "serial":
+            return ""
+        return " --mode vmap" + (f" --pack-ckpt {ckpt_dir}/pack-{pack_name}.pt" if ckpt_dir else "")
     rule:
         name: name
         input:
@@ -79,4 +85,4 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
                 SAIDL_ENV
             shell:
                 _logged(env, f"python -m saidl.common.pack {module} --members {{params.members:q}} "
-                             f"--threads {{threads}} {args}")
+                             f"--threads {{threads}}{mode_args(_pack)} {args}")

@@ -149,3 +149,94 @@ def test_the_workflow_makes_one_job_per_pack(workflow_copy):
     assert outs == sorted(f"results/smoke/coreml/runs/{r}.json" for r in runs)
     for j in packed:  # one noise setting per pack
         assert len({tuple(o.split("/")[-1].split("-")[:2]) for o in j["output"]}) == 1
+
+
+# --- (4) pack_mode vmap: one batched model (saidl.coreml.packed) -------------------------------
+
+def _paper_members():
+    """Three paper runs that share a pack key at the smoke scale: ANL-CE (whose L1 penalty reads
+    the member's own parameters) twice and NCE+MAE; two epochs on a small subset."""
+    from saidl.coreml.grid import pack_key
+    from saidl.paper.grid import run_configs
+
+    runs = run_configs(load_yaml(REPO / "tasks/paper/config.yaml")["paper"],
+                       load_yaml(REPO / "tasks/coreml/config.yaml")["coreml"], "smoke")
+    ids = ("main-sym-0.8-ANL-CE-s0", "ablation-sym-0.8-NCE+MAE_ANL_setting-s0", "sensitivity-sym-0.8-ANL-CE-a10-b5-s0")
+    assert len({pack_key(runs[r]) for r in ids}) == 1
+    small = {"n_train": 300, "n_val": 100, "n_test": 200, "epochs": 2}
+    return [{**runs[r], **small} for r in ids]
+
+
+# Batched matmuls sum in another order than the alone run's, so the numbers agree to float32
+# rounding, not bit for bit: per-epoch training losses within 1e-4 (relative), and accuracies equal
+# up to one sample of the evaluated split in two epochs.
+LOSS_RTOL = 1e-4
+ACC_ATOL = 0.011  # one sample of the smallest evaluated set (100 validation images)
+
+
+def _agree(packed: dict, alone: dict) -> None:
+    pm, am = packed["metrics"], alone["metrics"]
+    assert pm["train_loss"] == pytest.approx(am["train_loss"], rel=LOSS_RTOL)
+    for key in ("test_acc", "val_acc", "train_clean_acc", "train_noisy_fit"):
+        assert pm[key] == pytest.approx(am[key], abs=ACC_ATOL), key
+    assert packed["config"] == alone["config"] and packed["noise"] == alone["noise"]
+
+
+@pytest.mark.parametrize("members", [_coreml_members, _paper_members], ids=["coreml", "paper-anl"])
+def test_a_vmap_pack_agrees_with_the_runs_trained_alone(tmp_path, members):
+    cfgs = members()
+    spec = [{"config": c, "out": str(tmp_path / f"pack-{i}.json"), "ckpt": None} for i, c in enumerate(cfgs)]
+    packed = _train(["saidl.common.pack", "saidl.coreml.train", "--members", json.dumps(spec), "--mode", "vmap",
+                     "--pack-ckpt", str(tmp_path / "pack.pt")], REPO)
+    assert packed.returncode == 0, packed.stderr[-3000:]
+    assert not (tmp_path / "pack.pt").exists()
+    for i, cfg in enumerate(cfgs):
+        alone = _train(["saidl.coreml.train", "--config-json", json.dumps(cfg), "--out", str(tmp_path / f"a{i}.json")],
+                       REPO)
+        assert alone.returncode == 0, alone.stderr[-3000:]
+        doc = read_json(tmp_path / f"pack-{i}.json")
+        assert doc["timing"]["packed"] == {"mode": "vmap", "members": len(cfgs)}
+        _agree(doc, read_json(tmp_path / f"a{i}.json"))
+
+
+def test_a_diverging_vmap_member_does_not_poison_the_others(tmp_path, one_torch_thread):
+    import torch
+
+    from saidl.coreml import packed as P
+    from saidl.coreml.train import prepare, run
+
+    cfgs = _coreml_members()
+    device = torch.device("cpu")
+    trainer = P.PackedTrainer(cfgs, [prepare(c, device) for c in cfgs], device)
+    with torch.no_grad():
+        for p in trainer.params.values():
+            p[0].fill_(float("nan"))  # member 0 diverged
+    trainer.fit()
+    sick, well = (m.history for m in trainer.members)
+    assert all(x != x for x in sick["train_loss"])  # NaN
+    alone = run(cfgs[1], tmp_path / "alone.json")["metrics"]
+    assert well["train_loss"] == pytest.approx(alone["train_loss"], rel=LOSS_RTOL)
+    assert well["test_acc"] == pytest.approx(alone["test_acc"], abs=ACC_ATOL)
+
+
+def test_a_vmap_pack_refuses_members_that_cannot_stack(tmp_path):
+    a, b = _coreml_members()
+    spec = [{"config": a, "out": str(tmp_path / "a.json")}, {"config": {**b, "lr": 0.5}, "out": str(tmp_path / "b.json")}]
+    proc = _train(["saidl.common.pack", "saidl.coreml.train", "--members", json.dumps(spec), "--mode", "vmap"], REPO)
+    assert proc.returncode == 2
+    assert "differ in 'lr'" in proc.stderr and "pack_mode: serial" in proc.stderr
+    proc = _train(["saidl.common.pack", "saidl.ssm.train", "--members", json.dumps(spec), "--mode", "vmap"], REPO)
+    assert proc.returncode == 2 and "no batched trainer (saidl.ssm.packed)" in proc.stderr
+
+
+def test_pack_mode_vmap_reaches_the_job_command(workflow_copy):
+    text = (workflow_copy / "tasks/coreml/config.yaml").read_text()
+    (workflow_copy / "tasks/coreml/config.yaml").write_text(
+        text.replace("    smoke:   # the tests and CI: seconds per run\n",
+                     "    smoke:   # the tests and CI: seconds per run\n      pack: 8\n      pack_mode: vmap\n", 1))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "results/smoke/coreml/summary.json",
+                           "--cores", "1", "--config", "scale=smoke"], cwd=workflow_copy, capture_output=True,
+                          text=True, timeout=HANG_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cmds = [line for line in proc.stdout.splitlines() if "saidl.common.pack" in line]
+    assert cmds and all("--mode vmap --pack-ckpt results/smoke/coreml/ckpt/pack-" in c for c in cmds)

@@ -19,4 +19,5 @@ CHAINS["coreml"] = Chain(wildcard="coreml", grids={"grid": COREML_RUNS}, runs=li
 # One run per job, or `pack` runs of one noise setting per job (tasks/training.smk).
 train_rules("coreml_train", "run", COREML_RUNS, f"{COREML}/runs", f"{LOGS}/coreml/train", "saidl.coreml.train",
             threads=COREML_SCALE["threads"], gpu=COREML_GPU, pack=COREML_SCALE.get("pack", 1), pack_key=pack_key,
+            pack_mode=COREML_SCALE.get("pack_mode", "serial"),
             ckpt_dir=f"{COREML}/ckpt", inputs={"fakes": rehearsal_assets("cifar10")})

@@ -42,4 +42,5 @@ CHAINS["paper"] = Chain(wildcard="paper", grids={"grid": PAPER_RUNS, "design": P
 train_rules("paper_train", "paper_run", {r: PAPER_RUNS[r] for r in PAPER_OWN}, f"{PAPER}/runs", f"{LOGS}/paper/train",
             "saidl.coreml.train", threads=PAPER_SCALE["threads"],
             gpu=lambda cfg: PAPER_GPU if cfg["device"] != "cpu" else 0, pack=PAPER_SCALE.get("pack", 1),
-            pack_key=pack_key, ckpt_dir=f"{PAPER}/ckpt", inputs={"fakes": rehearsal_assets("cifar10")})
+            pack_key=pack_key, pack_mode=PAPER_SCALE.get("pack_mode", "serial"), ckpt_dir=f"{PAPER}/ckpt",
+            inputs={"fakes": rehearsal_assets("cifar10")})

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from saidl.common.config import RunGrid, scale_block
 from saidl.common.errors import ConfigError
+from saidl.coreml.names import PACK_SHARED_KEYS
 
 
 def run_id(noise: str, eta: float, loss: str, seed: int) -> str:
@@ -47,5 +51,8 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
 
 
 def pack_key(cfg: dict) -> str:
-    """Runs that may train in one pack (config ``pack``): one dataset, model and noise setting."""
-    return f"{cfg['dataset']}-{cfg['model']}-{cfg['noise']}-{cfg['eta']:g}"
+    """Runs that may train in one pack (config ``pack``): one noise setting, and the same data,
+    model, optimiser and schedule (``PACK_SHARED_KEYS``, shown as a short digest), so that a vmap
+    pack (saidl.coreml.packed) can stack them."""
+    shared = json.dumps([cfg.get(k) for k in PACK_SHARED_KEYS], sort_keys=True)
+    return f"{cfg['noise']}-{cfg['eta']:g}-{hashlib.sha1(shared.encode()).hexdigest()[:6]}"

@@ -19,6 +19,10 @@ RCE_CONSTANT = -math.log(RCE_LOG_ZERO)  # RCE = this times (1 - p_y), up to the 
 ANL_MIN_PROB = 1e-7  # ANL's min_prob: probabilities are clamped here before the log
 ANL_A = -math.log(ANL_MIN_PROB)  # NNCE's constant A = -log(1e-7) ~ 16.118
 
+# Config keys every member of a vmap pack (saidl.coreml.packed) shares: data shapes, model, optimiser, schedule.
+PACK_SHARED_KEYS = ("dataset", "data_dir", "model", "hidden", "n_train", "n_val", "n_test", "epochs", "batch_size",
+                    "lr", "lr_min", "momentum", "weight_decay", "nesterov", "grad_clip", "augment", "device",
+                    "precision", "data_seed", "eval_batch_size")
 MLP_HIDDEN = 512  # the MLP's default width (config key ``hidden``)
 _INPUTS = {"fashion_mnist": 28 * 28, "cifar10": 3 * 32 * 32}  # an image's values, the MLP's input
 

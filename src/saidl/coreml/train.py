@@ -286,15 +286,19 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float =
     history = trainer.fit(ckpt, ckpt_interval_s, stop_after)
     if trainer.epoch < cfg["epochs"]:
         return None
-    result = {
+    return finish_run(out, run_result(cfg, prep, history, time.perf_counter() - t0, device), ckpt)
+
+
+def run_result(cfg: dict, prep: Prepared, history: dict, wall_time_s: float, device: torch.device) -> dict:
+    """The run JSON of a finished run (also of a member of a packed run, saidl.coreml.packed)."""
+    return {
         "id": cfg["run_id"], "task": cfg.get("task", "coreml"), "config": cfg,
         "metrics": {"epochs": list(range(1, cfg["epochs"] + 1)),
                     **{k: v for k, v in history.items() if k != "epoch_time_s"}, **summarise(history)},
         "noise": prep.noise,
-        "timing": {"wall_time_s": time.perf_counter() - t0, "epoch_time_s": history["epoch_time_s"]},
+        "timing": {"wall_time_s": wall_time_s, "epoch_time_s": history["epoch_time_s"]},
         "provenance": run_provenance(cfg, str(device), prep.dataset),
     }
-    return finish_run(out, result, ckpt)
 
 
 def main(argv: list[str] | None = None) -> int:
