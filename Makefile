@@ -43,6 +43,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_ssm.py
 	$(BIN)/python benchmarks/bench_rl.py
 	$(BIN)/python benchmarks/bench_diffusion.py
+	$(BIN)/python benchmarks/bench_pack.py
 	$(BIN)/python benchmarks/bench_paper.py
 	$(BIN)/python benchmarks/bench_multimodal.py
 
