@@ -8,6 +8,7 @@ from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
 from saidl.multimodal.figures import FIGURES as MM_FIGURES
 from saidl.multimodal.grid import job_config as mm_job_config
 from saidl.multimodal.grid import needed_features as mm_needed_features
+from saidl.multimodal.grid import pack_key as mm_pack_key
 from saidl.multimodal.grid import run_configs as mm_run_configs
 from saidl.multimodal.grid import scale_config as mm_scale_config
 from saidl.multimodal.tables import TABLES as MM_TABLES
@@ -37,7 +38,6 @@ CHAINS["multimodal"] = Chain(
 
 
 wildcard_constraints:
-    mm_run=wildcard_choice(MM_RUNS),
     mm_feature=wildcard_choice(MM_FEATURES),
 
 
@@ -99,27 +99,13 @@ rule multimodal_features:
                "--out {output.pt} --threads {threads}")
 
 
-rule multimodal_train:
-    """One R-GCN run (feature set x decomposition x seed)."""
-    input:
-        dataset=f"{MM}/dataset.json",
-        features=lambda w: [f"{MM}/features/{f}.pt" for f in MM_RUNS[w.mm_run]["features"].values()],
-    output:
-        f"{MM}/runs/{{mm_run}}.json",
-    params:
-        cfg=lambda w: json.dumps(MM_RUNS[w.mm_run], sort_keys=True),
-        features_dir=lambda w: f"{MM}/features",
-    threads: MM_SCALE["threads"]
-    resources:
-        gpu=MM_GPU,
-    log:
-        f"{LOGS}/multimodal/train/{{mm_run}}.log",
-    conda:
-        SAIDL_ENV
-    shell:
-        logged(MM_THREADS, "python -m saidl.multimodal.train --config-json {params.cfg:q} --dataset {input.dataset} "
-               "--features-dir {params.features_dir} --out {output} --threads {threads}")
-
+# One R-GCN run (feature set x decomposition x seed) per job, or `pack` runs of one decomposition
+# per job (tasks/training.smk).
+train_rules("multimodal_train", "mm_run", MM_RUNS, f"{MM}/runs", f"{LOGS}/multimodal/train", "saidl.multimodal.train",
+            threads=MM_SCALE["threads"], gpu=MM_GPU, pack=MM_SCALE.get("pack", 1), pack_key=mm_pack_key,
+            inputs={"dataset": [f"{MM}/dataset.json"],
+                    "features": lambda cfg: [f"{MM}/features/{f}.pt" for f in cfg["features"].values()]},
+            args=f"--dataset {{input.dataset}} --features-dir {MM}/features", env=MM_THREADS)
 
 rule multimodal_embed_timing:
     """Item 2(d): epochs with precomputed frozen embeddings against epochs that encode on the fly.

@@ -113,3 +113,8 @@ def job_config(task_cfg: dict, scale: str, job: str) -> dict:
             "seed": int(sc["seeds"][0]), "model": {**sc["model"], "decomposition": sc["decomposition"]["main"]},
             "train": dict(sc["train"]), "encoders": dict(sc["encoders"]), "hub_cache": sc.get("hub_cache"),
             "device": sc["device"]}
+
+
+def pack_key(cfg: dict) -> str:
+    """Runs that may train in one pack (config ``pack``): one decomposition of the R-GCN."""
+    return cfg["model"]["decomposition"]
