@@ -4,7 +4,7 @@
 import json
 import os
 
-from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
+from saidl.common.workflow import TIMING_THREADS, Chain, gpus, logged, wildcard_choice
 from saidl.diffusion.figures import FIGURES as DIFF_FIGURES
 from saidl.diffusion.grid import autoencoder_configs as diff_ae_configs
 from saidl.diffusion.grid import eval_config as diff_eval_config
@@ -179,14 +179,13 @@ rule diffusion_study:
 
 rule diffusion_backends:
     """Item 2(a): time to sample the same images with each attention backend (one process). It
-    reserves every core so that no other job runs beside the timing; torch uses the scale's threads."""
+    reserves every core so that no other job runs beside the timing, and uses them all."""
     input:
         weights=f"{DIFF}/weights/{DIFF_BACKENDS['backend_run']}.pt",
     output:
         f"{DIFF}/backends.json",
     params:
         cfg=lambda w: json.dumps(DIFF_BACKENDS, sort_keys=True),
-        threads=DIFF_SCALE["threads"],
     threads: workflow.cores
     resources:
         gpu=DIFF_GPU,
@@ -196,4 +195,4 @@ rule diffusion_backends:
         SAIDL_ENV
     shell:
         logged(DIFF_THREADS, "python -m saidl.diffusion.evaluate backends --config-json {params.cfg:q} --out {output} "
-               "--weights {input.weights} --threads {params.threads}")
+               "--weights {input.weights} --threads " + TIMING_THREADS)

@@ -4,7 +4,7 @@
 # precomputed-vs-on-the-fly timing and the joint fine-tuning bonus -> summary -> report.
 import json
 
-from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
+from saidl.common.workflow import TIMING_THREADS, Chain, gpus, logged, wildcard_choice
 from saidl.multimodal.figures import FIGURES as MM_FIGURES
 from saidl.multimodal.grid import job_config as mm_job_config
 from saidl.multimodal.grid import needed_features as mm_needed_features
@@ -109,7 +109,7 @@ train_rules("multimodal_train", "mm_run", MM_RUNS, f"{MM}/runs", f"{LOGS}/multim
 
 rule multimodal_embed_timing:
     """Item 2(d): epochs with precomputed frozen embeddings against epochs that encode on the fly.
-    It reserves every core so that no other job runs beside the timing."""
+    It reserves every core so that no other job runs beside the timing, and uses them all."""
     input:
         dataset=f"{MM}/dataset.json",
         features=[f"{MM}/features/{f}.pt" for f in MM_JOBS["embed_timing"]["features"].values()],
@@ -120,7 +120,6 @@ rule multimodal_embed_timing:
     params:
         cfg=lambda w: json.dumps(MM_JOBS["embed_timing"], sort_keys=True),
         features_dir=lambda w: f"{MM}/features",
-        threads=MM_SCALE["threads"],  # torch threads, at most the cores the job reserves (clamped in the shell)
     threads: workflow.cores
     resources:
         gpu=MM_GPU,
@@ -131,7 +130,7 @@ rule multimodal_embed_timing:
     shell:
         logged(MM_THREADS, "python -m saidl.multimodal.embedtime --config-json {params.cfg:q} --dataset {input.dataset} "
                "--features-dir {params.features_dir} --out {output} "
-               "--threads $(( {params.threads} < {threads} ? {params.threads} : {threads} ))")
+               "--threads " + TIMING_THREADS)
 
 
 rule multimodal_finetune:

@@ -80,7 +80,25 @@ def check_fashion_mnist_file(path: Path) -> None:
     require(path, gzip_problem(path, content_md5, content_size), FASHION_MNIST_HOW)
 
 
+_LOADED: dict[tuple, Arrays] = {}  # the runs of a pack (saidl.common.pack) read and check the files once
+
+
+def _once(key: tuple, load) -> Arrays:
+    """``load()`` the first time ``key`` is asked for in this process; the arrays are made
+    read-only, so that no run changes what the next one reads."""
+    if key not in _LOADED:
+        arrays = load()
+        for a in (arrays.x_train, arrays.y_train, arrays.x_test, arrays.y_test):
+            a.flags.writeable = False
+        _LOADED[key] = arrays
+    return _LOADED[key]
+
+
 def load_fashion_mnist(root: str | Path = FASHION_MNIST_DIR) -> Arrays:
+    return _once(("fashion_mnist", str(Path(root).resolve())), lambda: _load_fashion_mnist(root))
+
+
+def _load_fashion_mnist(root: str | Path) -> Arrays:
     root = Path(root)
     missing = [f for f in FASHION_MNIST_FILES.values() if not (root / f).is_file()]
     if missing:
@@ -140,7 +158,12 @@ def _unreadable_cifar10_batch(folder: Path) -> tuple[Path, str] | None:
 def load_cifar10(root: str | Path, download: bool = True, verify_checksums: bool = True) -> Arrays:
     """CIFAR-10 through torchvision, integrity-checked (torchvision's md5 of every batch) unless
     ``verify_checksums`` is false; then the files must be there (nothing is downloaded) and only
-    their md5 check is skipped."""
+    their md5 check is skipped. Read once per process."""
+    return _once(("cifar10", str(Path(root).resolve()), download, verify_checksums),
+                 lambda: _load_cifar10(root, download, verify_checksums))
+
+
+def _load_cifar10(root: str | Path, download: bool, verify_checksums: bool) -> Arrays:
     cls = _cifar10_class(verify_checksums)
     root = Path(root)
     try:

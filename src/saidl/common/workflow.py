@@ -25,6 +25,10 @@ from saidl.common.errors import ConfigError
 # The one list of tasks (name -> title of its part of the combined report), in the report's order.
 TASKS_FILE = "config/tasks.yaml"
 
+# The torch threads of a timing job, which reserves every core (threads: workflow.cores) so that no
+# other job runs beside it: all of them, at most the machine's (a shell expression).
+TIMING_THREADS = "$(( {threads} < $(nproc) ? {threads} : $(nproc) ))"
+
 # Every shell command sends its output to the job's log and, when it fails, shows the log's last lines.
 LOG_TAIL = " > {log} 2>&1 || (tail -n 5 {log} >&2; exit 1)"
 
