@@ -7,7 +7,8 @@
 #   scripts/gpu_check.sh                                          # CUDA, 50 steps per run
 #   scripts/gpu_check.sh --device cpu --steps 2                   # this CPU's entry (slow: full sizes)
 #   scripts/gpu_check.sh --device cpu --steps 3 --calibration ''  # a quick test without a GPU
-# Environment: GPU_CHECK_TIMEOUT (seconds, default 900).
+# Then, on CUDA, benchmarks/bench_pack.py (K = 8 packed against serial).
+# Environment: GPU_CHECK_TIMEOUT (seconds, default 900), GPU_PACK_TIMEOUT (default 240).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -29,5 +30,13 @@ elif [ ! -x "$PY" ]; then
         .venv/bin/pip install -e '.[coreml,rl,diffusion]'
     fi
 fi
-exec timeout --kill-after=30 "${GPU_CHECK_TIMEOUT:-900}" "$PY" scripts/gpu_check.py \
-    --calibration benchmarks/calibration.json "$@"
+rc=0
+timeout --kill-after=30 "${GPU_CHECK_TIMEOUT:-900}" "$PY" scripts/gpu_check.py \
+    --calibration benchmarks/calibration.json "$@" || rc=$?
+# Packed training (pack_mode: vmap) against the same Core ML members one after another, at the
+# full scale's CNN and the demo's MLP: the throughput ratio packing is for (CPU numbers: make bench).
+if "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
+    timeout --kill-after=10 "${GPU_PACK_TIMEOUT:-240}" "$PY" benchmarks/bench_pack.py --device cuda --k 8 --steps 20 \
+        --threads 4 || echo "bench_pack: failed or timed out (status $?)"
+fi
+exit $rc
