@@ -132,16 +132,20 @@ def test_finetune_subset_is_stratified_and_within_the_split():
     assert np.bincount(got[:, 1]).tolist() == [14, 5, 1]
 
 
+def _random_typed_graph(seed: int, n_triples: int, n: int = 40, r: int = 5):
+    """A random graph of n nodes and r relations: n, r and its typed edges (inverses included)."""
+    rng = np.random.default_rng(seed)
+    triples = np.stack([rng.integers(0, n, n_triples), rng.integers(0, r, n_triples), rng.integers(0, n, n_triples)], 1)
+    return (n, r, *typed_edges(triples, r))
+
+
 @pytest.mark.parametrize("kw", [{"num_bases": 3}, {"num_blocks": 2}, {}])
 def test_grouped_rgcnconv_equals_pyg_values_and_gradients(kw):
     from torch_geometric.nn import RGCNConv
 
     from saidl.multimodal.model import GroupedRGCNConv
 
-    rng = np.random.default_rng(1)
-    n, r = 40, 5
-    triples = np.stack([rng.integers(0, n, 120), rng.integers(0, r, 120), rng.integers(0, n, 120)], 1)
-    edge_index, edge_type = typed_edges(triples, r)
+    n, r, edge_index, edge_type = _random_typed_graph(1, 120)
     torch.manual_seed(0)
     ref = RGCNConv(6, 4, 2 * r, aggr="mean", **kw).double()
     ours = GroupedRGCNConv(6, 4, 2 * r, aggr="mean", **kw).double()
@@ -167,10 +171,7 @@ def test_grouped_rgcnconv_targets_equal_the_rows_of_all_nodes(kw):
     target sets never mixes them up."""
     from saidl.multimodal.model import GroupedRGCNConv
 
-    rng = np.random.default_rng(2)
-    n, r = 40, 5
-    triples = np.stack([rng.integers(0, n, 150), rng.integers(0, r, 150), rng.integers(0, n, 150)], 1)
-    edge_index, edge_type = typed_edges(triples, r)
+    n, r, edge_index, edge_type = _random_typed_graph(2, 150)
     torch.manual_seed(0)
     conv = GroupedRGCNConv(6, 4, 2 * r, aggr="mean", **kw).double()
     x1 = torch.randn(n, 6, dtype=torch.float64, requires_grad=True)
