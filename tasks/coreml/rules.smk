@@ -1,8 +1,6 @@
 # Core ML: noisy labels and the APL losses. One training job per (noise, eta, loss, seed); the
 # shared rules (tasks/common.smk) collect, draw, tabulate and typeset them.
-import json
-
-from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
+from saidl.common.workflow import Chain, gpus
 from saidl.coreml.figures import FIGURES as COREML_FIGURES
 from saidl.coreml.grid import pack_key, run_configs, scale_config
 from saidl.coreml.tables import TABLES as COREML_TABLES

@@ -7,9 +7,7 @@
 # the trainer and the config without its labels) is not trained here. Its file is the Core ML
 # run's JSON, made by coreml_train (every task's rules are read, so also when only the paper is
 # selected); the paper collect reads it from there and labels it as the paper run.
-import json
-
-from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
+from saidl.common.workflow import Chain, gpus
 from saidl.coreml.grid import run_configs as coreml_run_configs
 from saidl.coreml.grid import pack_key
 from saidl.coreml.grid import scale_config as coreml_scale_config

@@ -1,9 +1,7 @@
 # Reinforcement learning: TD3 (+PER, n-step) on Hopper, noisy nets, robustness, SALE.
 # One job per (variant, seed): training, then its attack evaluations and embedding analysis. The
 # shared rules (tasks/common.smk) collect, draw and typeset them.
-import json
-
-from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
+from saidl.common.workflow import Chain, gpus
 from saidl.rl.figures import FIGURES as RL_FIGURES
 from saidl.rl.grid import run_configs as rl_run_configs
 from saidl.rl.grid import pack_key as rl_pack_key

@@ -3,7 +3,7 @@
 # (tasks/common.smk) collect, draw and typeset them.
 import json
 
-from saidl.common.workflow import Chain, gpus, logged, wildcard_choice
+from saidl.common.workflow import Chain, gpus, logged
 from saidl.ssm.figures import FIGURES as SSM_FIGURES
 from saidl.ssm.grid import run_configs as ssm_run_configs
 from saidl.ssm.grid import pack_key as ssm_pack_key

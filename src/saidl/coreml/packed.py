@@ -4,7 +4,7 @@ members' parameters, and each step runs one ``vmap``-ed forward and backward for
 What a member keeps of its own: its seed (initial weights, batch order, noisy labels), loss,
 gradient clipping (its own global norm), optimiser state (SGD acts element by element, so one SGD
 over the stacked tensors is K independent SGDs), evaluation and run JSON. Members must agree on
-everything that fixes the shapes and the schedule (:data:`SHARED_KEYS`). A member that diverges
+everything that fixes the shapes and the schedule (:data:`PACK_SHARED_KEYS`). A member that diverges
 (NaN) only poisons itself: the summed loss gives each member's parameters the gradient of its own
 loss alone.
 
@@ -30,16 +30,13 @@ from saidl.common.runtime import choose_device, keep_freed_memory
 from saidl.coreml.names import PACK_SHARED_KEYS
 from saidl.coreml.train import Trainer, prepare, random_crop_flip, run_result
 
-SHARED_KEYS = PACK_SHARED_KEYS
-
-
 def check_members(cfgs: list[dict]) -> None:
     """A ConfigError naming the first shared key on which two members of a pack differ."""
-    for key in SHARED_KEYS:
+    for key in PACK_SHARED_KEYS:
         values = {repr(c.get(key)) for c in cfgs}
         if len(values) > 1:
             raise ConfigError(f"runs {cfgs[0].get('run_id')} and others of one vmap pack differ in '{key}' "
-                              f"({', '.join(sorted(values))}); a pack's members share {', '.join(SHARED_KEYS)}. "
+                              f"({', '.join(sorted(values))}); a pack's members share {', '.join(PACK_SHARED_KEYS)}. "
                               "Change the pack key or use pack_mode: serial")
 
 
