@@ -7,10 +7,13 @@
 * Noise laws: each law is drawn from the same generator stream as the straightforward
   construction written in its docstring.
 * SALE's ELU: within one float32 ulp of ``F.elu`` forward and identical gradients.
+* The agents' cached parameter lists (Polyak updates and the critic's requires_grad toggle):
+  the same updates as walking the modules, also after a checkpoint is loaded.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -154,3 +157,44 @@ def test_sale_elu_matches_torch_elu_within_an_ulp_with_the_same_gradient():
     (gx,) = torch.autograd.grad(y, x, g)
     (gx_ref,) = torch.autograd.grad(y_ref, x, g)
     assert torch.equal(gx, gx_ref)
+
+
+def _module_walking_update(agent, batch):
+    """The update as written before the parameter lists were cached: every list from the modules."""
+    saved = agent._params
+    agent._params = {name: list(getattr(agent, name).parameters()) for name in saved}
+    try:
+        return agent.update(batch)
+    finally:
+        agent._params = saved
+
+
+@pytest.mark.parametrize("kind", ["td3", "sale"])
+def test_cached_parameter_lists_give_the_module_walking_updates(kind):
+    from saidl.rl.sale import SALETD3
+    from saidl.rl.td3 import TD3, TD3Config
+
+    def make(seed):
+        if kind == "td3":
+            return TD3(5, 2, TD3Config(hidden=16, policy_delay=1), seed=seed)
+        return SALETD3(5, 2, dict(hidden=16, zs_dim=8, policy_delay=1, encoder_refresh=2), seed=seed)
+
+    g = torch.Generator().manual_seed(0)
+    batch = {k: torch.randn(8, d, generator=g) for k, d in [("obs", 5), ("act", 2), ("next_obs", 5),
+                                                            ("next_obs1", 5)]}
+    batch.update({k: torch.rand(8, generator=g) for k in ("rew", "done", "discount", "weights")})
+    a, b = make(0), make(0)
+    donor = make(1)
+    for _ in range(3):
+        donor.update(batch)
+    for agent in (a, b):  # a checkpoint loaded into the agents: the cached lists must follow it
+        agent.load_state_dict(copy.deepcopy(donor.state_dict()))
+    for _ in range(4):
+        a.update(batch)
+        _module_walking_update(b, batch)
+    for name in a._params:
+        for p, q in zip(getattr(a, name).parameters(), getattr(b, name).parameters()):
+            assert torch.equal(p, q), name
+        # and the lists are the modules' own tensors (load_state_dict copies into them)
+        assert all(x is y for x, y in zip(a._params[name], getattr(a, name).parameters()))
+    assert all(p.requires_grad for p in a.critic.parameters())

@@ -77,6 +77,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from saidl.rl.td3 import set_requires_grad
+
 
 class _ELU(torch.autograd.Function):
     """ELU (alpha = 1) whose forward computes expm1 in float64; the backward is ``F.elu``'s."""
@@ -255,9 +257,9 @@ def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
 
 
 @torch.no_grad()
-def _polyak(target: nn.Module, online: nn.Module, tau: float) -> None:
-    tp, op = list(target.parameters()), list(online.parameters())
-    torch._foreach_lerp_(tp, op, tau)  # t <- t + tau (o - t)
+def _polyak(tp: list, op: list, tau: float) -> None:
+    """t <- t + tau (o - t) over two parameter lists (walked once, in ``SALETD3.__init__``)."""
+    torch._foreach_lerp_(tp, op, tau)
 
 
 class SALETD3:
@@ -293,6 +295,9 @@ class SALETD3:
         self.critic = SALECritic(obs_dim, act_dim, **dims).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor = SALEPolicy(self.fixed_encoder, self.actor_head, self.max_action)
+        # Parameter lists walked once (load_state_dict copies into these same tensors).
+        self._params = {name: list(getattr(self, name).parameters())
+                        for name in ("critic", "critic_target", "actor_head", "actor_target")}
 
         self.encoder_opt = _adam(self.encoder.parameters(), c.lr, self.device)
         self.actor_opt = _adam(self.actor_head.parameters(), c.lr, self.device)
@@ -396,15 +401,16 @@ class SALETD3:
         actor_loss, actor_updated = None, False
         if self.total_updates % c.policy_delay == 0:
             pi = self.actor_head(obs, zs)
-            self.critic.requires_grad_(False)  # only d Q_1 / d a is needed, not Q's weight gradients
+            P = self._params
+            set_requires_grad(P["critic"], False)  # only d Q_1 / d a is needed, not Q's weight gradients
             q_pi = self.critic.q1(obs, pi, self.fixed_encoder.zsa(zs, pi), zs)
             loss = -q_pi.mean()
             self.actor_opt.zero_grad(set_to_none=True)
             loss.backward()
-            self.critic.requires_grad_(True)
+            set_requires_grad(P["critic"], True)
             self.actor_opt.step()
-            _polyak(self.critic_target, self.critic, c.tau)
-            _polyak(self.actor_target, self.actor_head, c.tau)
+            _polyak(P["critic_target"], P["critic"], c.tau)
+            _polyak(P["actor_target"], P["actor_head"], c.tau)
             actor_loss, actor_updated = float(loss.item()), True
             self.actor_updates += 1
 

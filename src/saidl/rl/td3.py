@@ -53,11 +53,20 @@ class TD3Config:
 
 
 @torch.no_grad()
-def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """theta_target <- tau * theta_source + (1 - tau) * theta_target, for every parameter."""
-    t_params, s_params = list(target.parameters()), list(source.parameters())
+def polyak_update(target: nn.Module | list, source: nn.Module | list, tau: float) -> None:
+    """theta_target <- tau * theta_source + (1 - tau) * theta_target, for every parameter.
+    ``target``/``source``: modules, or their parameter lists (cached by the caller: walking a
+    module's parameters costs more than the update itself at the demo's sizes)."""
+    t_params = target if isinstance(target, list) else list(target.parameters())
+    s_params = source if isinstance(source, list) else list(source.parameters())
     torch._foreach_mul_(t_params, 1.0 - tau)
     torch._foreach_add_(t_params, s_params, alpha=tau)
+
+
+def set_requires_grad(params: list, flag: bool) -> None:
+    """``Module.requires_grad_`` on a cached parameter list."""
+    for p in params:
+        p.requires_grad_(flag)
 
 
 class TD3:
@@ -74,6 +83,9 @@ class TD3:
         self.critic_target = copy.deepcopy(self.critic)
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
             p.requires_grad_(False)
+        # Parameter lists walked once (load_state_dict copies into these same tensors).
+        self._params = {name: list(getattr(self, name).parameters())
+                        for name in ("actor", "critic", "actor_target", "critic_target")}
         # Fused Adam (one kernel per parameter; CPU support since torch 2.4): the update rule of the
         # default foreach Adam up to floating-point rounding, 2-3x faster on CPU (as in sale.py).
         fused = True if self.device.type in ("cpu", "cuda") else None
@@ -150,14 +162,15 @@ class TD3:
         if actor_updated:
             if cfg.noisy:
                 self.actor.resample_noise(self.generator)
-            self.critic.requires_grad_(False)  # only d Q_1 / d a is needed
+            P = self._params
+            set_requires_grad(P["critic"], False)  # only d Q_1 / d a is needed
             actor_loss_t = -self.critic.q1(obs, self.actor(obs)).mean()
             self.actor_optimizer.zero_grad(set_to_none=True)
             actor_loss_t.backward()
             self.actor_optimizer.step()
-            self.critic.requires_grad_(True)
-            polyak_update(self.actor_target, self.actor, cfg.tau)
-            polyak_update(self.critic_target, self.critic, cfg.tau)
+            set_requires_grad(P["critic"], True)
+            polyak_update(P["actor_target"], P["actor"], cfg.tau)
+            polyak_update(P["critic_target"], P["critic"], cfg.tau)
             self.actor_updates += 1
             actor_loss = actor_loss_t.item()
 
