@@ -265,3 +265,31 @@ def test_pack_mode_vmap_reaches_the_job_command(workflow_copy):
     assert proc.returncode == 0, proc.stderr[-3000:]
     cmds = [line for line in proc.stdout.splitlines() if "saidl.common.pack" in line]
     assert cmds and all("--mode vmap --pack-ckpt results/smoke/coreml/ckpt/pack-" in c for c in cmds)
+
+
+def test_a_vmap_pack_resumes_from_its_checkpoint_and_ignores_another_layout(tmp_path, one_torch_thread):
+    """The MLP's weights are stacked transposed, (K, in, out): a pack stopped after one epoch and
+    resumed gives the uninterrupted pack's numbers exactly; a checkpoint whose weights were stacked
+    in another layout (an older version) is not loaded into the wrong shapes but trained afresh."""
+    import torch
+
+    from saidl.coreml import packed as P
+
+    cfgs = _coreml_members()
+    whole = P.run_packed(cfgs, [tmp_path / "w0.json", tmp_path / "w1.json"])
+    ckpt = tmp_path / "pack.pt"
+    assert P.run_packed(cfgs, [tmp_path / "r0.json", tmp_path / "r1.json"], ckpt, stop_after=1) is None
+    state = torch.load(ckpt, weights_only=False)
+    assert state["transposed"] and all(state["params"][k].shape[1] > state["params"][k].shape[2]
+                                       for k in state["transposed"] if k.endswith("1.weight"))  # (K, 784, h)
+    resumed = P.run_packed(cfgs, [tmp_path / "r0.json", tmp_path / "r1.json"], ckpt)
+    for a, b in zip(whole, resumed):
+        assert a["metrics"] == b["metrics"]
+    assert not ckpt.exists()
+    P.run_packed(cfgs, [tmp_path / "o0.json", tmp_path / "o1.json"], ckpt, stop_after=1)
+    state = torch.load(ckpt, weights_only=False)
+    state["transposed"] = []  # as an older version wrote it
+    torch.save(state, ckpt)
+    again = P.run_packed(cfgs, [tmp_path / "o0.json", tmp_path / "o1.json"], ckpt)
+    for a, b in zip(whole, again):
+        assert a["metrics"] == b["metrics"]
