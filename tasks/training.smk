@@ -18,7 +18,8 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
     gpu: the GPUs a job takes, an int or a function of a run config; inputs: name -> a path list
     or a function of a run config (a pack takes the union); args: further shell arguments (may
     name {input.x}); env: a shell prefix (thread variables); pack_mode: serial (members one after
-    another, each exactly as alone) or vmap (one batched model, saidl.<task>.packed)."""
+    another, each exactly as alone) or vmap (one batched model, saidl.<task>.packed), or a function
+    of a pack's member configs that returns one of them."""
     inputs = inputs or {}
     packed = _packs(runs, pack, pack_key or (lambda cfg: "all"))
     alone = [r for r in runs if not any(r in m for m in packed.values())]
@@ -41,8 +42,9 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
 
     ckpt_arg = " --ckpt {params.ckpt}" if ckpt_dir else ""
 
-    def mode_args(pack_name):
-        if pack_mode == "serial":
+    def mode_args(pack_name, ids):
+        mode = pack_mode([runs[r] for r in ids]) if callable(pack_mode) else pack_mode
+        if mode == "serial":
             return ""
         return " --mode vmap" + (f" --pack-ckpt {ckpt_dir}/pack-{pack_name}.pt" if ckpt_dir else "")
     rule:
@@ -85,4 +87,4 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
                 SAIDL_ENV
             shell:
                 _logged(env, f"python -m saidl.common.pack {module} --members {{params.members:q}} "
-                             f"--threads {{threads}}{mode_args(_pack)} {args}")
+                             f"--threads {{threads}}{mode_args(_pack, _ids)} {args}")

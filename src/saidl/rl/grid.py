@@ -9,6 +9,9 @@ policy at its best evaluation during training (TD7's checkpoint rule).
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from saidl.common.config import RunGrid, defined_entry, scale_block
 from saidl.common.errors import ConfigError
 
@@ -54,6 +57,28 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
     return dict(runs)
 
 
+# What the members of a pack share (config ``pack``): the schedule and the shapes of the networks,
+# so that a batched pack (``pack_mode: vmap``, saidl.rl.packed) can stack them; a member's own are
+# its seed, its noise law and what it is evaluated and attacked on.
+PACK_SHARED_KEYS = ("env_id", "total_steps", "start_steps", "eval_every", "batch_size", "hidden", "buffer_size",
+                    "gamma", "tau", "policy_delay", "lr", "expl_noise", "target_policy_smoothing", "n_step",
+                    "prioritized", "per_alpha", "per_beta0", "device", "max_episode_steps", "zs_dim")
+
+
+def pack_family(cfg: dict) -> str:
+    """The network family of a run: ``sale``, ``noisy`` (a noisy-net actor, any noise law) or ``td3``."""
+    return "sale" if cfg["sale"] else ("noisy" if cfg["noisy"] else "td3")
+
+
 def pack_key(cfg: dict) -> str:
-    """Runs that may train in one pack (config ``pack``): the seeds of one variant."""
-    return cfg["variant"]
+    """Runs that may train in one pack (config ``pack``): one network family (the seeds of TD3, of
+    SALE, or of every noise law of the noisy nets) and the same schedule and sizes
+    (``PACK_SHARED_KEYS``, shown as a short digest)."""
+    shared = json.dumps([cfg.get(k) for k in PACK_SHARED_KEYS], sort_keys=True)
+    return f"{pack_family(cfg)}-{hashlib.sha1(shared.encode()).hexdigest()[:6]}"
+
+
+def pack_mode(cfgs: list[dict], configured: str) -> str:
+    """How a pack trains: the scale's ``pack_mode``, except that SALE packs always train serially
+    (saidl.rl.packed batches TD3 and noisy-net agents, not SALE's encoders)."""
+    return "serial" if any(c["sale"] for c in cfgs) else configured

@@ -83,84 +83,130 @@ def noisy_sigma_layers(agent) -> list[float] | None:
     return [float(layer.sigma_mean()) for layer in layers] if layers else None
 
 
+class RunLoop:
+    """One run's training state outside the agent's update: its environment, replay buffer, n-step
+    accumulator, history and best policy, and the steps of TD3's loop that touch them. ``train``
+    drives one RunLoop with its agent; ``saidl.rl.packed`` drives K of them with one batched
+    update, so both train a run by the same code."""
+
+    def __init__(self, cfg: dict, device: torch.device, state: dict | None = None):
+        from saidl.rl.buffer import NStepAccumulator, ReplayBuffer
+
+        self.cfg = cfg
+        seed_everything(cfg["seed"])
+        self.env = env = make_env(cfg["env_id"], cfg["max_episode_steps"])
+        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+        env.action_space.seed(cfg["seed"])
+        self.agent = make_agent(cfg, obs_dim, act_dim, device)
+        self.buffer = ReplayBuffer(obs_dim, act_dim, cfg["buffer_size"], prioritized=cfg["prioritized"],
+                                   alpha=cfg["per_alpha"], seed=cfg["seed"])
+        self.nstep = NStepAccumulator(cfg["n_step"], cfg["gamma"])
+        hist = {"eval_steps": [], "eval_return": [], "eval_return_std": [], "noisy_sigma": [],
+                "noisy_sigma_layers": [], "episode_returns": [], "episode_end_steps": []}
+        hist["random_return"] = random_policy_return(cfg)
+        # sigma of each noisy layer before any update (the start of the sigma curves)
+        hist["noisy_sigma_layers_init"] = noisy_sigma_layers(self.agent)
+        self.hist, self.first, self.updates = hist, 0, 0
+        self.keep_best = cfg.get("attack", True) and cfg.get("attack_policy", "final") == "best"
+        self.best = None  # the agent at its best evaluation so far: {"step", "eval_return", "state"}
+        if state is not None:
+            self.load_state(state)
+        self.obs, _ = env.reset(seed=cfg["seed"] + self.first)
+        self.ep_return = 0.0
+
+    def state(self, t: int, agent_state: dict | None = None) -> dict:
+        """What a checkpoint keeps of the run after step ``t`` (its agent's state: ``agent_state``)."""
+        st = {"buffer": self.buffer, "hist": self.hist, "epoch": t, "updates": self.updates, "config": self.cfg,
+              "best": self.best}
+        return st if agent_state is None else {"agent": agent_state, **st}
+
+    def load_state(self, state: dict) -> None:
+        if "agent" in state:
+            self.agent.load_state_dict(state["agent"])
+        self.buffer, self.hist, self.first, self.updates = state["buffer"], state["hist"], state["epoch"], state["updates"]
+        self.best = state.get("best")
+
+    def action(self, t: int) -> np.ndarray | None:
+        """A random action during the first ``start_steps`` steps, else None (the policy acts)."""
+        return self.env.action_space.sample() if t < self.cfg["start_steps"] else None
+
+    def step(self, t: int, action) -> None:
+        """Step the environment with ``action`` and store the n-step transitions it completed."""
+        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        for tr in self.nstep.push(self.obs, action, reward, next_obs, terminated, truncated):
+            self.buffer.add(*tr)
+        self.obs, self.ep_return = next_obs, self.ep_return + float(reward)
+        if terminated or truncated:
+            self.hist["episode_returns"].append(self.ep_return)
+            self.hist["episode_end_steps"].append(t + 1)
+            self.obs, _ = self.env.reset()
+            self.ep_return = 0.0
+
+    def sample(self, t: int, device) -> dict | None:
+        """The replay batch of step ``t`` (PER's beta annealed to 1), or None before ``start_steps``."""
+        cfg, start = self.cfg, self.cfg["start_steps"]
+        if t < start:
+            return None
+        beta = cfg["per_beta0"] + (1.0 - cfg["per_beta0"]) * (t - start) / max(1, cfg["total_steps"] - start)
+        return self.buffer.sample(cfg["batch_size"], beta=beta, device=device)
+
+    def learned(self, batch: dict, td_errors) -> None:
+        self.updates += 1
+        if self.cfg["prioritized"]:
+            self.buffer.update_priorities(batch["indices"], td_errors)
+
+    def evaluate(self, t: int) -> None:
+        """Every ``eval_every`` steps: the deterministic policy's returns (and the best policy so far)."""
+        from saidl.rl.attacks import evaluate
+
+        cfg, hist, agent = self.cfg, self.hist, self.agent
+        if (t + 1) % cfg["eval_every"]:
+            return
+        res = evaluate(agent, cfg["env_id"], episodes=cfg["eval_episodes"], seed=cfg["seed"],
+                       max_steps=cfg["max_episode_steps"])
+        hist["eval_steps"].append(t + 1)
+        hist["eval_return"].append(float(res["mean"]))
+        hist["eval_return_std"].append(float(res["std"]))
+        hist["noisy_sigma"].append(noisy_sigma(agent))
+        hist.setdefault("noisy_sigma_layers", []).append(noisy_sigma_layers(agent))
+        if self.keep_best and (self.best is None or res["mean"] > self.best["eval_return"]):
+            self.best = {"step": t + 1, "eval_return": float(res["mean"]), "state": copy.deepcopy(agent.state_dict())}
+
+    def finish(self, train_time_s: float) -> dict:
+        hist = self.hist
+        hist["train_time_s"] = train_time_s
+        hist["obs_std"] = self.buffer.obs[: len(self.buffer)].std(0).astype(float).round(6).tolist()
+        hist["updates"] = self.updates
+        hist["updates_per_s"] = self.updates / max(train_time_s, 1e-9)
+        if not any(hist.get("noisy_sigma_layers") or []):  # not a noisy-net run
+            hist["noisy_sigma_layers"] = None
+        hist["_best"] = self.best
+        return hist
+
+
 def train(cfg: dict, device: torch.device, ckpt: Path | None = None, ckpt_interval_s: float = 300.0,
           stop_after: int | None = None) -> tuple[object, dict | None]:
     """Train one run; with ``ckpt``, save agent, replay buffer and history every
     ``ckpt_interval_s`` seconds and resume from them. A resumed run restarts the episode that was
     in progress (the simulator state is not saved). ``stop_after`` (tests): stop after that many
     steps with a checkpoint and return no history."""
-    from saidl.rl.attacks import evaluate
-    from saidl.rl.buffer import NStepAccumulator, ReplayBuffer
-
-    seed_everything(cfg["seed"])
-    env = make_env(cfg["env_id"], cfg["max_episode_steps"])
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    env.action_space.seed(cfg["seed"])
-    agent = make_agent(cfg, obs_dim, act_dim, device)
-    buffer = ReplayBuffer(obs_dim, act_dim, cfg["buffer_size"], prioritized=cfg["prioritized"],
-                          alpha=cfg["per_alpha"], seed=cfg["seed"])
-    nstep = NStepAccumulator(cfg["n_step"], cfg["gamma"])
-    hist = {"eval_steps": [], "eval_return": [], "eval_return_std": [], "noisy_sigma": [],
-            "noisy_sigma_layers": [], "episode_returns": [], "episode_end_steps": []}
-    hist["random_return"] = random_policy_return(cfg)
-    # sigma of each noisy layer before any update (the start of the sigma curves)
-    hist["noisy_sigma_layers_init"] = noisy_sigma_layers(agent)
-    first, updates = 0, 0
-    keep_best = cfg.get("attack", True) and cfg.get("attack_policy", "final") == "best"
-    best = None  # the agent at its best evaluation so far: {"step", "eval_return", "state"}
-    state = load_checkpoint(ckpt, cfg)
-    if state is not None:
-        agent.load_state_dict(state["agent"])
-        buffer, hist, first, updates = state["buffer"], state["hist"], state["epoch"], state["updates"]
-        best = state.get("best")
-    obs, _ = env.reset(seed=cfg["seed"] + first)
-    ep_return = 0.0
-    total, start = cfg["total_steps"], cfg["start_steps"]
+    run = RunLoop(cfg, device, load_checkpoint(ckpt, cfg))
+    agent, total = run.agent, cfg["total_steps"]
     t0, last_ckpt = time.perf_counter(), time.monotonic()
-    for t in tqdm(range(first, total), desc=cfg["run_id"], initial=first, total=total, file=sys.stderr,
+    for t in tqdm(range(run.first, total), desc=cfg["run_id"], initial=run.first, total=total, file=sys.stderr,
                   mininterval=5.0):
-        action = env.action_space.sample() if t < start else agent.act(obs, explore=True)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        for tr in nstep.push(obs, action, reward, next_obs, terminated, truncated):
-            buffer.add(*tr)
-        obs, ep_return = next_obs, ep_return + float(reward)
-        if terminated or truncated:
-            hist["episode_returns"].append(ep_return)
-            hist["episode_end_steps"].append(t + 1)
-            obs, _ = env.reset()
-            ep_return = 0.0
-        if t >= start:
-            beta = cfg["per_beta0"] + (1.0 - cfg["per_beta0"]) * (t - start) / max(1, total - start)
-            batch = buffer.sample(cfg["batch_size"], beta=beta, device=device)
-            info = agent.update(batch)
-            updates += 1
-            if cfg["prioritized"]:
-                buffer.update_priorities(batch["indices"], info["td_errors"])
-        if (t + 1) % cfg["eval_every"] == 0:
-            res = evaluate(agent, cfg["env_id"], episodes=cfg["eval_episodes"], seed=cfg["seed"],
-                           max_steps=cfg["max_episode_steps"])
-            hist["eval_steps"].append(t + 1)
-            hist["eval_return"].append(float(res["mean"]))
-            hist["eval_return_std"].append(float(res["std"]))
-            hist["noisy_sigma"].append(noisy_sigma(agent))
-            hist.setdefault("noisy_sigma_layers", []).append(noisy_sigma_layers(agent))
-            if keep_best and (best is None or res["mean"] > best["eval_return"]):
-                best = {"step": t + 1, "eval_return": float(res["mean"]), "state": copy.deepcopy(agent.state_dict())}
+        action = run.action(t)
+        run.step(t, agent.act(run.obs, explore=True) if action is None else action)
+        if (batch := run.sample(t, device)) is not None:
+            run.learned(batch, agent.update(batch)["td_errors"])
+        run.evaluate(t)
         stopping = stop_after is not None and t + 1 >= stop_after
         if ckpt is not None and (stopping or time.monotonic() - last_ckpt >= ckpt_interval_s):
-            save_checkpoint(ckpt, {"agent": agent.state_dict(), "buffer": buffer, "hist": hist,
-                                   "epoch": t + 1, "updates": updates, "config": cfg, "best": best})
+            save_checkpoint(ckpt, run.state(t + 1, agent.state_dict()))
             last_ckpt = time.monotonic()
         if stopping:
             return agent, None
-    hist["train_time_s"] = time.perf_counter() - t0
-    hist["obs_std"] = buffer.obs[: len(buffer)].std(0).astype(float).round(6).tolist()
-    hist["updates"] = updates
-    hist["updates_per_s"] = updates / max(hist["train_time_s"], 1e-9)
-    if not any(hist.get("noisy_sigma_layers") or []):  # not a noisy-net run
-        hist["noisy_sigma_layers"] = None
-    hist["_best"] = best
-    return agent, hist
+    return agent, run.finish(time.perf_counter() - t0)
 
 
 def attack_policy(agent, cfg: dict, hist: dict) -> dict | None:
@@ -257,16 +303,12 @@ def embedding_analysis(agent, cfg: dict) -> dict | None:
             "pca": xy[keep].round(4).tolist(), "pca_return": G[keep].round(3).tolist()}
 
 
-def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float = 300.0,
-        stop_after: int | None = None) -> dict | None:
-    t0 = time.perf_counter()
-    device = choose_device(cfg.get("device", "auto"))
-    agent, hist = train(cfg, device, ckpt, ckpt_interval_s, stop_after)
-    if hist is None:
-        return None
+def run_result(cfg: dict, agent, hist: dict, t0: float, device: torch.device) -> dict:
+    """The run JSON of a trained run: its history, the attack study of the policy its config names,
+    and SALE's embedding analysis (``t0``: when the job began, for the wall time)."""
     embedding = embedding_analysis(agent, cfg)  # of the final agent
     policy = attack_policy(agent, cfg, hist)  # may load the best evaluated agent
-    result = {
+    return {
         "id": cfg["run_id"], "task": "rl", "config": cfg,
         "metrics": {**{k: v for k, v in hist.items() if k not in ("train_time_s", "updates_per_s")},
                     "final_return": hist["eval_return"][-1], "best_return": max(hist["eval_return"]),
@@ -276,7 +318,16 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float =
                    "updates_per_s": hist["updates_per_s"]},
         "provenance": run_provenance(cfg, str(device), {"name": cfg["env_id"], "checksum": "simulator"}),
     }
-    return finish_run(out, result, ckpt)
+
+
+def run(cfg: dict, out: Path, ckpt: Path | None = None, ckpt_interval_s: float = 300.0,
+        stop_after: int | None = None) -> dict | None:
+    t0 = time.perf_counter()
+    device = choose_device(cfg.get("device", "auto"))
+    agent, hist = train(cfg, device, ckpt, ckpt_interval_s, stop_after)
+    if hist is None:
+        return None
+    return finish_run(out, run_result(cfg, agent, hist, t0, device), ckpt)
 
 
 def main(argv: list[str] | None = None) -> int:
