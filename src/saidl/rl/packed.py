@@ -52,6 +52,9 @@ def check_members(cfgs: list[dict]) -> None:
     """A ConfigError naming the first key that members of one batched pack do not share."""
     from saidl.rl.grid import PACK_SHARED_KEYS, pack_family
 
+    if any(c["sale"] for c in cfgs):
+        raise ConfigError(f"runs {cfgs[0].get('run_id')} and others: SALE runs are not batched (their encoders "
+                          "are not stacked); an RL vmap pack trains them with pack_mode serial (tasks/rl/rules.smk)")
     for key in (*PACK_SHARED_KEYS, "family"):
         values = {repr(pack_family(c) if key == "family" else c.get(key)) for c in cfgs}
         if len(values) > 1:
@@ -59,9 +62,6 @@ def check_members(cfgs: list[dict]) -> None:
                               f"({', '.join(sorted(values))}); the members of an RL pack share "
                               f"{', '.join(PACK_SHARED_KEYS)} and the network family (plain TD3 or noisy nets). "
                               "Change the pack key or use pack_mode: serial")
-    if any(c["sale"] for c in cfgs):
-        raise ConfigError(f"runs {cfgs[0].get('run_id')} and others: SALE runs are not batched (their encoders "
-                          "are not stacked); an RL vmap pack trains them with pack_mode serial (tasks/rl/rules.smk)")
 
 
 class PackedTD3:
