@@ -179,15 +179,86 @@ def train_part(cfg: dict, args, task: str, device: str | None = None) -> None:
     print("  checkpoint: saved and resumed")
 
 
+def packed_part(cfgs: list[dict], args, task: str, device: str | None = None) -> None:
+    """One vmap pack of Core ML-trainer runs (``pack_mode: vmap``, saidl.coreml.packed.PackedTrainer,
+    as benchmarks/bench_pack.py uses it): prepare the members, a warm-up epoch and a timed epoch of
+    ``args.steps`` batched steps. The calibration records the seconds of one batched step of all K
+    members (``<task>.packed_step:<model>/<dataset>/b<batch>/k<K>``) where the workflow runs the pack."""
+    from saidl.coreml import data as D
+    from saidl.coreml.packed import PackedTrainer
+    from saidl.coreml.train import prepare
+    from saidl.plan import packed_step_key
+
+    device = torch.device(device or args.device)
+    where_job = "cpu" if cfgs[0].get("device") == "cpu" else args.device
+    record = torch.device(where_job).type == device.type
+    key = packed_step_key(task, cfgs[0], len(cfgs))
+    bs = cfgs[0]["batch_size"]
+    cfgs = [{**c, "device": str(device), "n_train": args.steps * bs, "n_test": bs,
+             **({"n_val": bs} if c.get("n_val") else {})} for c in cfgs]
+    data_dir = ROOT / cfgs[0]["data_dir"] if cfgs[0].get("data_dir") else None
+    stand_in = dataset_or_stand_in(cfgs[0]["dataset"], data_dir)
+    loader = (lambda *_: stand_in) if stand_in else D.load_dataset
+    with mock.patch.object(D, "load_dataset", loader):
+        preps = [prepare(c, device) for c in cfgs]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    trainer = PackedTrainer(cfgs, preps, device)
+    warm = trainer.train_epoch()
+    sync(device)
+    t0 = clock()
+    losses = trainer.train_epoch()
+    sync(device)
+    secs = clock() - t0
+    print(f"  vmap pack of {len(cfgs)} ({', '.join(c['loss'] for c in cfgs)}): {args.steps} batched steps in "
+          f"{secs:.2f} s = {secs / args.steps:.3f} s per step, {len(cfgs) * args.steps * bs / secs:.0f} images/s; "
+          f"{peak_memory(device)}")
+    if not all(math.isfinite(x) for x in warm + losses):
+        raise RuntimeError(f"non-finite training loss in the pack ({warm}, {losses})")
+    if record:
+        RECORD(key, secs / args.steps, f"{args.steps} batched steps of {len(cfgs)} members of batch {bs} "
+               f"({cfgs[0]['model']}, augment {bool(cfgs[0].get('augment'))}, losses "
+               f"{', '.join(sorted({c['loss'] for c in cfgs}))}), after one warm-up epoch")
+
+
+def vmap_packs(runs: dict[str, dict], scale_block: dict, args, models: tuple[str, ...] = ("cnn8",)) -> dict[str, list[str]]:
+    """The vmap packs to time: the plan's packed kind -> member run ids. K = 8 runs of the first
+    pack key (saidl.coreml.grid.pack_key) of a model in ``models`` that has 8, and, for the
+    calibration, where the full scale's block sets ``pack_mode: vmap``, one pack of each kind
+    (model, K) its packs make. A CPU check without the calibration runs one pack of 2 (the code path)."""
+    from saidl.common.workflow import packs
+    from saidl.coreml.grid import pack_key
+    from saidl.plan import packed_step_key
+
+    k = 8 if args.calibration or not args.device.startswith("cpu") else 2
+    groups: dict[str, list[str]] = {}
+    for rid, cfg in runs.items():
+        groups.setdefault(pack_key(cfg), []).append(rid)
+    out = {}
+    for ids in groups.values():
+        if len(ids) >= k and runs[ids[0]]["model"] in models:
+            out[packed_step_key("x", runs[ids[0]], k)] = ids[:k]
+            break
+    if args.calibration and scale_block.get("pack_mode") == "vmap":
+        for ids in packs(runs, scale_block.get("pack", 1), pack_key).values():
+            out.setdefault(packed_step_key("x", runs[ids[0]], len(ids)), ids)
+    return out
+
+
 def coreml_parts(args) -> list:
-    """NCE+RCE and CE at 80% symmetric noise: prepare, train, evaluate, checkpoint and resume."""
-    from saidl.coreml.grid import run_configs
+    """NCE+RCE and CE at 80% symmetric noise: prepare, train, evaluate, checkpoint and resume; and
+    one vmap pack of 8 runs (and the sizes of the full scale's vmap packs, if it packs so)."""
+    from saidl.coreml.grid import run_configs, scale_config
 
     task_cfg = yaml.safe_load((ROOT / "tasks/coreml/config.yaml").read_text())["coreml"]
     runs = run_configs(task_cfg, "full")
     chosen = ("sym-0.8-NCE+RCE-s0", "sym-0.8-CE-s0")
-    return [(f"coreml {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})",
-             lambda rid=rid: train_part(runs[rid], args, "coreml")) for rid in chosen]
+    parts = [(f"coreml {rid} ({runs[rid]['model']}, {runs[rid]['dataset']})",
+              lambda rid=rid: train_part(runs[rid], args, "coreml")) for rid in chosen]
+    for ids in vmap_packs(runs, scale_config(task_cfg, "full"), args).values():
+        parts.append((f"coreml vmap pack of {len(ids)} ({ids[0]} ...; {runs[ids[0]]['model']}, batched step)",
+                      lambda ids=ids: packed_part([runs[r] for r in ids], args, "coreml")))
+    return parts
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +281,18 @@ def paper_parts(args) -> list:
         parts += [(f"paper {rid} on the CPU, where the workflow runs it (calibration)",
                    lambda rid=rid: train_part(runs[rid], args, "paper", "cpu"))
                   for rid in chosen if runs[rid]["device"] == "cpu"]
+    # vmap packs of the paper's own runs (those Core ML does not train), packed by Core ML's block
+    from saidl.coreml.grid import run_configs as coreml_runs
+    from saidl.coreml.grid import scale_config
+    from saidl.paper.grid import shared_runs
+
+    own = {r: c for r, c in runs.items() if r not in shared_runs(runs, coreml_runs(coreml_cfg, "full"))}
+    for ids in vmap_packs(own, scale_config(coreml_cfg, "full"), args).values():
+        cpu_job = own[ids[0]]["device"] == "cpu"
+        where = "cpu" if cpu_job and args.calibration and not args.device.startswith("cpu") else None
+        parts.append((f"paper vmap pack of {len(ids)} ({ids[0]} ...; {own[ids[0]]['model']}, batched step"
+                      + (", on the CPU where the workflow runs it)" if where else ")"),
+                      lambda ids=ids, where=where: packed_part([own[r] for r in ids], args, "paper", where)))
     return parts
 
 

@@ -24,7 +24,8 @@ def config() -> dict:
 
 @pytest.fixture(scope="module")
 def full_jobs(config) -> list:
-    return P.plan_jobs(config, "full")
+    """The full scale's jobs one run per job (every pack 1), whatever packs its config sets."""
+    return P.plan_jobs(config, "full", packing=False)
 
 
 def by_task(jobs, task, kind=None):
@@ -88,7 +89,7 @@ def test_paper_cpu_runs_are_cpu_jobs(config, full_jobs):
     jobs = by_task(full_jobs, "paper")
     assert {j.name for j in jobs} == set(runs) - set(shared) and len(shared) == 81
     # a shared run is Core ML's job, costed once; with the paper alone it is still costed, as Core ML's
-    alone = P.plan_jobs(config, "full", ["paper"])
+    alone = P.plan_jobs(config, "full", ["paper"], packing=False)
     assert len(alone) == len(runs) and {j.name for j in by_task(alone, "coreml")} == set(shared.values())
     for j in jobs:
         assert j.gpu == (runs[j.name]["device"] != "cpu")
@@ -102,7 +103,7 @@ def entry(kinds: dict) -> dict:
 def test_unmeasured_kind_prints_not_measured(config):
     from saidl.coreml.grid import run_configs
 
-    jobs = P.plan_jobs(config, "full", ["coreml"])
+    jobs = P.plan_jobs(config, "full", ["coreml"], packing=False)
     step, predict = P.trainer_keys("coreml", next(iter(run_configs(config["coreml"], "full").values())))
     text = P.render(jobs, "test-gpu", entry({step: 0.01}), "full", 16, 1)
     assert f"{predict}, 7,200,000 per job: not measured" in text
@@ -228,3 +229,148 @@ def test_make_plan_runs_the_module():
                           cwd=REPO, capture_output=True, text=True, timeout=HANG_TIMEOUT)
     assert proc.returncode == 0, proc.stderr
     assert "diffusion.train_latent:adaln/sdpa/h768x12/p4/256px" in proc.stdout and "not measured" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------ packing
+
+
+def packed(config: dict, **blocks) -> dict:
+    """``config`` with the full scale blocks of some tasks changed, e.g. coreml={"pack": 4}."""
+    cfg = copy.deepcopy(config)
+    for task, change in blocks.items():
+        cfg[task]["scales"]["full"].update(change)
+    return cfg
+
+
+def test_pack_4_gives_fewer_jobs_named_as_the_rules(config):
+    from saidl.common.workflow import packs
+    from saidl.coreml.grid import pack_key, run_configs
+
+    cfg = packed(config, coreml={"pack": 4, "pack_mode": "serial"}, ssm={"pack": 4}, multimodal={"pack": 4},
+                 rl={"pack": 4, "pack_mode": "serial"})
+    before = P.plan_jobs(cfg, "full", packing=False)
+    after = P.plan_jobs(cfg, "full")
+    for task in ("coreml", "ssm", "rl", "multimodal"):
+        assert len(by_task(after, task)) < len(by_task(before, task)), task
+    runs = run_configs(cfg["coreml"], "full")
+    groups = packs(runs, 4, pack_key)
+    jobs = by_task(after, "coreml")
+    assert len(jobs) == len(groups) == 81 and {j.kind for j in jobs} == {"train pack (serial)"}
+    assert {j.name for j in jobs} == {f"coreml_train_{p}" for p in groups}  # the rule names
+    assert sorted(r for j in jobs for r in j.members) == sorted(runs)
+    # every pack's runs are trained once: the packed plan's run ids are the unpacked plan's
+    for task in ("ssm", "rl", "multimodal"):
+        names = {j.name for j in by_task(before, task) if j.kind.endswith("run")}
+        assert {r for j in by_task(after, task) for r in (j.members or (j.name,))} >= names
+    # a pack waits for the union of its members' inputs and runs where they run
+    mm = next(j for j in by_task(after, "multimodal") if j.members)
+    alone = {j.name: j for j in by_task(before, "multimodal")}
+    assert set(mm.after) == {a for r in mm.members for a in alone[r].after} and mm.gpu == alone[mm.members[0]].gpu
+
+
+def test_serial_pack_seconds_are_the_sum_of_its_members(config):
+    cfg = packed(config, coreml={"pack": 4, "pack_mode": "serial"}, rl={"pack": 4, "pack_mode": "serial"},
+                 ssm={"pack": 4}, multimodal={"pack": 4})
+    before = {j.id: j for j in P.plan_jobs(cfg, "full", packing=False)}
+    after = P.plan_jobs(cfg, "full")
+    kinds = {k: {"seconds": 1e-3 * (1 + i % 7)} for i, k in enumerate(sorted({k for j in before.values()
+                                                                                    for k in j.work}))}
+    P.cost(list(before.values()), kinds)
+    P.cost(after, kinds)
+    packs_ = [j for j in after if j.members]
+    assert {j.task for j in packs_} == {"coreml", "paper", "ssm", "rl", "multimodal"}
+    for j in packs_:
+        members = [before[f"{j.task}/{r}"] for r in j.members]
+        assert j.kind.endswith("(serial)") and "start-up saved is not modelled" in j.note
+        assert j.seconds == pytest.approx(sum(m.seconds for m in members))
+        assert j.threads == members[0].threads
+    assert sum(j.seconds for j in after) == pytest.approx(sum(j.seconds for j in before.values()))
+
+
+def test_vmap_pack_uses_the_packed_kind_not_measured_when_absent(config):
+    from saidl.coreml.grid import run_configs
+
+    cfg = packed(config, coreml={"pack": 4, "pack_mode": "vmap"})
+    after = P.plan_jobs(cfg, "full", ["coreml"])
+    runs = run_configs(cfg["coreml"], "full")
+    step, predict = P.trainer_keys("coreml", next(iter(runs.values())))
+    key = "coreml.packed_step:cnn8/cifar10/b128/k4"
+    assert P.packed_step_key("coreml", next(iter(runs.values())), 4) == key
+    assert len(after) == 81
+    for j in after:  # one batched step per pack step (not times K); each member evaluated as alone
+        assert j.kind == "train pack (vmap)" and len(j.members) == 4
+        assert j.work == {key: 120 * math.ceil(50_000 / 128), predict: 4 * 120 * 60_000}
+    before = P.plan_jobs(cfg, "full", ["coreml"], packing=False)
+    text = P.render(after, "test-gpu", entry({step: 0.01, predict: 1e-5}), "full", 16, 1, before=before)
+    assert f"{key}, 46,920 per job: not measured" in text and "coreml total: 81 jobs" in text
+    assert "incomplete: 1 kinds not measured" in text
+    lines = text[text.index("Before and after packing"):].splitlines()
+    assert lines[2].split()[:2] == ["before", "324"] and lines[2].endswith("complete")
+    assert lines[3].split()[:2] == ["after", "81"] and "a lower bound (1 kinds not measured)" in lines[3]
+    assert "packs after: coreml 81 (vmap)" in text and key in lines[-1]
+    # measured: the packed step replaces 4 alone steps' cost
+    text = P.render(after, "test-gpu", entry({step: 0.01, key: 0.02, predict: 1e-5}), "full", 16, 1,
+                    before=before)
+    assert "not measured" not in text and "lower bound" not in text
+    assert f"{81 * 46_920 * 0.02 / 3600 + 324 * 7_200_000 * 1e-5 / 3600:,.1f} h in GPU jobs" in text
+
+
+def test_rl_vmap_pack_batches_the_updates_and_sale_packs_serially(config):
+    from saidl.rl.grid import run_configs
+
+    cfg = packed(config, rl={"pack": 8, "pack_mode": "vmap"})
+    runs = run_configs(cfg["rl"], "full")
+    before = {j.name: j for j in P.plan_jobs(cfg, "full", ["rl"], packing=False)}
+    after = P.plan_jobs(cfg, "full", ["rl"])
+    assert sorted(r for j in after for r in (j.members or (j.name,))) == sorted(runs)
+    sale = [j for j in after if any(runs[r]["sale"] for r in j.members)]
+    assert sale and all(j.kind == "train pack (serial)" and "SALE" in j.note for j in sale)
+    vmap = [j for j in after if j.kind == "train pack (vmap)"]
+    assert vmap
+    for j in vmap:
+        c = runs[j.members[0]]
+        key = f"rl.packed_update:h{c['hidden']}/b{c['batch_size']}/k{len(j.members)}"
+        assert j.work[key] == c["total_steps"] - c["start_steps"]  # once per pack update step
+        assert not any(k.startswith("rl.update:") for k in j.work)
+        for part in ("env", "attack"):  # per member, as alone
+            for k in {P.rl_keys(runs[r])[part] for r in j.members}:
+                assert j.work[k] == sum(before[r].work.get(k, 0) for r in j.members)
+    text = P.render(after, "test-gpu", entry({}), "full", 16, 1)
+    assert "rl.packed_update:h256/b256/k" in text and "not measured" in text
+
+
+def test_paper_packs_follow_coreml_and_shared_runs_are_coreml_packs(config):
+    from saidl.coreml.grid import run_configs as coreml_runs
+    from saidl.paper.grid import run_configs, shared_runs
+
+    cfg = packed(config, coreml={"pack": 8, "pack_mode": "vmap"})
+    runs = run_configs(cfg["paper"], cfg["coreml"], "full")
+    shared = shared_runs(runs, coreml_runs(cfg["coreml"], "full"))
+    alone = P.plan_jobs(cfg, "full", ["paper"])
+    coreml = by_task(alone, "coreml")
+    assert coreml and set(shared.values()) <= {r for j in coreml for r in j.members}
+    paper = by_task(alone, "paper")
+    assert {r for j in paper for r in (j.members or (j.name,))} == set(runs) - set(shared)
+    assert any(k.startswith("paper.packed_step:") for j in paper for k in j.work)
+    both = P.plan_jobs(cfg, "full", ["coreml", "paper"])  # Core ML's packs costed once
+    assert len(by_task(both, "coreml")) == len(P.plan_jobs(cfg, "full", ["coreml"]))
+
+
+def test_no_configured_packs_after_equals_before(config):
+    cfg = packed(config, **{t: {"pack": 1} for t in ("coreml", "ssm", "rl", "multimodal")})
+    after = P.plan_jobs(cfg, "full", ["coreml", "rl"])
+    before = P.plan_jobs(cfg, "full", ["coreml", "rl"], packing=False)
+    assert after == before
+    text = P.render(after, "test-gpu", entry({}), "full", 16, 1, before=before)
+    assert "the configured scale packs no runs: after = before" in text
+
+
+@pytest.mark.parametrize("packing, words, absent", [
+    ("both", "Before and after packing", "Packing: none"),
+    ("configured", "Summary on nvidia-h100", "Before and after packing"),
+    ("none", "Packing: none (every scale's pack forced to 1", "Before and after packing"),
+])
+def test_packing_flag(packing, words, absent, capsys):
+    assert P.main(["--tasks", "multimodal", "--packing", packing]) == 0
+    out = capsys.readouterr().out
+    assert words in out and absent not in out

@@ -15,6 +15,14 @@ seconds of each kind it measured. A kind without a measurement on the named devi
 "not measured" and counted as zero; the task and the total then say "incomplete", and the hours
 and the wall time are lower bounds.
 
+Packing: a scale block's ``pack: K`` (and ``pack_mode``) makes K runs of one pack key one job, as
+the training rules do (tasks/training.smk, ``saidl.common.workflow.packs``, each task's
+``grid.pack_key``). A serial pack's work is the sum of its members' (the start-up it saves is not
+modelled); a vmap pack (Core ML, paper, RL) costs its training steps by a packed kind that times one
+batched step of all K members (``coreml.packed_step:.../k8``, ``rl.packed_update:.../k8``), counted
+once per pack step, and its evaluation per member. ``--packing both`` (the default) prints the
+configured plan and ends with the protocol before packing (every pack forced to 1) against after.
+
 Wall time: a list schedule (longest job first among the jobs whose inputs are done) in which a job
 holds min(threads, cores) cores and, if Snakemake gives it a GPU, one of the GPUs; with --gpus 0
 the GPU jobs run on the cores alone. Only the costed jobs below are scheduled; the report jobs
@@ -29,6 +37,7 @@ import json
 import math
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,13 +54,17 @@ ALL_CORES = 1 << 30  # the threads of a timing job that reserves every core (thr
 UNITS = {
     "coreml.train_step": "one SGD step (forward, backward, update, augmentation) on one batch of the run's batch size",
     "coreml.predict_image": "one image through the model in eval mode (each epoch scores the train, val and test images)",
+    "coreml.packed_step": "one batched SGD step of a vmap pack of K members, one batch each",
     "paper.train_step": "one SGD step of the Core ML trainer with the run's loss on one batch",
+    "paper.packed_step": "one batched SGD step of a vmap pack of K members, one batch each",
     "paper.predict_image": "one image through the model in eval mode (each epoch scores the train, val and test images)",
     "ssm.train_step": "one AdamW step on one batch of sequences",
     "ssm.predict_sequence": "one sequence through the model in eval mode (validation and test after each epoch)",
     "ssm.analysis": "the whole analysis job (discretisation study or kernel timing)",
     "rl.env_step": "one environment step with the actor's action (training, evaluation and attacked episodes)",
     "rl.update": "one TD3 update: prioritized sample, critic (and each policy_delay-th actor) step, priority update",
+    "rl.packed_update": "one batched TD3 update of a pack of K members: K prioritized samples, one stacked critic "
+                        "step and every policy_delay-th actor step, K priority updates",
     "rl.critic_attack": "the critic-gradient attack on one observation (attack_steps gradient steps)",
     "diffusion.autoencoder": "the whole autoencoder training job (demo and smoke codec)",
     "diffusion.train_latent": "one latent of one AdamW+EMA DiT training step (seconds per step / batch size)",
@@ -113,6 +126,7 @@ class Job:
     work: dict[str, float | None]  # cost kind -> steps (None: the count is unknown here)
     after: tuple[str, ...] = ()    # names (task/name) of the costed jobs it reads
     note: str = ""
+    members: tuple[str, ...] = ()  # the run ids of a pack (a job that trains one run: none)
     seconds: float = 0.0           # filled in by cost()
     missing: list[str] = field(default_factory=list)
 
@@ -150,17 +164,90 @@ def trainer_job(task: str, rid: str, cfg: dict, gpu: bool, threads: int) -> Job:
     return Job(task, "train run", rid, gpu, threads, work)
 
 
-def coreml_jobs(config: dict, scale: str) -> list[Job]:
-    from saidl.coreml.grid import run_configs, scale_config
+def packed_step_key(task: str, cfg: dict, k: int) -> str:
+    """The packed kind of a Core ML-trainer vmap pack of ``k`` members (they share model, data and batch)."""
+    return f"{task}.packed_step:{cfg['model']}/{cfg['dataset']}/b{cfg['batch_size']}/k{k}"
+
+
+def trainer_vmap_work(task: str):
+    """A Core ML-trainer vmap pack (saidl.coreml.packed): one batched step of all members per pack
+    step (epochs x batches, not times K), and each member's evaluation as alone."""
+    def work(cfgs: list[dict], members: list[Job]) -> dict:
+        out: dict = {}
+        n_train = max(trainer_sizes(c)[0] for c in cfgs)
+        add(out, packed_step_key(task, cfgs[0], len(cfgs)),
+            max(c["epochs"] for c in cfgs) * math.ceil(n_train / cfgs[0]["batch_size"]))
+        for c in cfgs:
+            add(out, trainer_keys(task, c)[1], c["epochs"] * sum(trainer_sizes(c)))
+        return out
+    return work
+
+
+SERIAL_NOTE = "members one after another in one process: their work summed (the start-up saved is not modelled)"
+VMAP_NOTE = "one batched model: a packed step per pack step for all members"
+
+
+def pack_settings(sc: dict, packing: bool, vmap: bool) -> tuple[int, str]:
+    """(pack, pack_mode) of a scale block as the training rules read them; ``packing`` False forces
+    pack 1. A task whose rules have no vmap trainer (``vmap`` False) packs serially."""
+    if not packing:
+        return 1, "serial"
+    mode = sc.get("pack_mode") or "serial"
+    return sc.get("pack", 1), mode if vmap else "serial"
+
+
+def packed_jobs(task: str, jobs: dict[str, Job], runs: dict[str, dict], sc: dict, key, packing: bool,
+                vmap_work=None) -> list[Job]:
+    """The training jobs of ``runs`` (run id -> config; ``jobs``: run id -> its job alone) as the
+    workflow runs them (tasks/training.smk): the runs of each pack of ``saidl.common.workflow.packs``
+    (``pack`` of the scale block ``sc``, the task's ``pack_key``) are one job, named as its rule,
+    ``<task>_train_<pack>``; the others stay one job each. A serial pack's work is its members'
+    summed; a vmap pack's is ``vmap_work(configs, member jobs)``, or serial where that returns a
+    reason (a str) instead."""
+    from saidl.common.workflow import packs
+
+    k, mode = pack_settings(sc, packing, vmap_work is not None)
+    groups = packs(runs, k, key)
+    first = {m[0]: (name, m) for name, m in groups.items()}
+    in_pack = {r for m in groups.values() for r in m}
+    out = []
+    for rid in runs:
+        if rid in first:
+            name, ids = first[rid]
+            members, cfgs = [jobs[r] for r in ids], [runs[r] for r in ids]
+            work = vmap_work(cfgs, members) if mode == "vmap" else None
+            if isinstance(work, dict):
+                how, note = "vmap", VMAP_NOTE
+            else:
+                how, note, work = "serial", SERIAL_NOTE + (f"; {work}" if work else ""), {}
+                for m in members:
+                    for key_, n in m.work.items():
+                        add(work, key_, n)
+            kind = members[0].kind.replace(" run", " pack") + f" ({how})"
+            out.append(Job(task, kind, f"{task}_train_{name}", any(m.gpu for m in members), members[0].threads,
+                           work, tuple(dict.fromkeys(a for m in members for a in m.after)),
+                           "; ".join(x for x in (members[0].note, note) if x), members=tuple(ids)))
+        elif rid not in in_pack:
+            out.append(jobs[rid])
+    return out
+
+
+def coreml_jobs(config: dict, scale: str, packing: bool = True) -> list[Job]:
+    from saidl.coreml.grid import pack_key, run_configs, scale_config
 
     sc = scale_config(config["coreml"], scale)
-    return [trainer_job("coreml", rid, cfg, on_gpu(sc["device"], scale), sc["threads"])
-            for rid, cfg in run_configs(config["coreml"], scale).items()]
+    runs = run_configs(config["coreml"], scale)
+    jobs = {rid: trainer_job("coreml", rid, cfg, on_gpu(sc["device"], scale), sc["threads"])
+            for rid, cfg in runs.items()}
+    return packed_jobs("coreml", jobs, runs, sc, pack_key, packing, trainer_vmap_work("coreml"))
 
 
-def paper_jobs(config: dict, scale: str) -> list[Job]:
+def paper_jobs(config: dict, scale: str, packing: bool = True) -> list[Job]:
     """The paper's training jobs; a run shared with Core ML (saidl.paper.grid.shared_runs) is
-    Core ML's job, as in the workflow, costed once where both tasks are planned."""
+    Core ML's job (with packing: the Core ML pack that trains it), as in the workflow, costed once
+    where both tasks are planned. The paper's own runs pack by Core ML's scale block
+    (tasks/paper/rules.smk)."""
+    from saidl.coreml.grid import pack_key
     from saidl.coreml.grid import run_configs as coreml_runs
     from saidl.coreml.grid import scale_config as coreml_scale
     from saidl.paper.grid import run_configs, shared_runs
@@ -168,10 +255,12 @@ def paper_jobs(config: dict, scale: str) -> list[Job]:
     sc = coreml_scale(config["coreml"], scale)
     runs = run_configs(config["paper"], config["coreml"], scale)
     shared = shared_runs(runs, coreml_runs(config["coreml"], scale))
-    coreml = {j.name: j for j in coreml_jobs(config, scale) if j.name in shared.values()}
-    return [coreml[shared[rid]] if rid in shared else
-            trainer_job("paper", rid, cfg, cfg["device"] != "cpu" and on_gpu(sc["device"], scale), sc["threads"])
-            for rid, cfg in runs.items()]
+    needed = set(shared.values())
+    coreml = [j for j in coreml_jobs(config, scale, packing) if j.name in needed or needed & set(j.members)]
+    own = {rid: cfg for rid, cfg in runs.items() if rid not in shared}
+    jobs = {rid: trainer_job("paper", rid, cfg, cfg["device"] != "cpu" and on_gpu(sc["device"], scale), sc["threads"])
+            for rid, cfg in own.items()}
+    return coreml + packed_jobs("paper", jobs, own, sc, pack_key, packing, trainer_vmap_work("paper"))
 
 
 def ssm_sizes(cfg: dict) -> tuple[int, int, int]:
@@ -196,20 +285,22 @@ def ssm_analysis_key(name: str, sc: dict) -> str:
         f"/n{sc['timing_state']}/c{sc['timing_channels']}"
 
 
-def ssm_jobs(config: dict, scale: str) -> list[Job]:
-    from saidl.ssm.grid import run_configs, scale_config
+def ssm_jobs(config: dict, scale: str, packing: bool = True) -> list[Job]:
+    from saidl.ssm.grid import pack_key, run_configs, scale_config
 
     sc = scale_config(config["ssm"], scale)
-    jobs = []
-    for rid, cfg in run_configs(config["ssm"], scale).items():
+    runs = run_configs(config["ssm"], scale)
+    alone: dict[str, Job] = {}
+    for rid, cfg in runs.items():
         n_train, n_val, n_test = ssm_sizes(cfg)
         step, predict = ssm_keys(cfg)
         work: dict = {}
         add(work, step, cfg["epochs"] * math.ceil(n_train / cfg["batch_size"]))
         numpy = cfg["backend"] == "numpy"  # scores the test set each epoch, validation once
         add(work, predict, cfg["epochs"] * n_test + n_val if numpy else cfg["epochs"] * (n_val + n_test))
-        jobs.append(Job("ssm", "NumPy train run" if numpy else "train run", rid,
-                        not numpy and on_gpu(sc["device"], scale), sc["threads"], work))
+        alone[rid] = Job("ssm", "NumPy train run" if numpy else "train run", rid,
+                         not numpy and on_gpu(sc["device"], scale), sc["threads"], work)
+    jobs = packed_jobs("ssm", alone, runs, sc, pack_key, packing)
     for name in ("discretisation", "timing"):
         jobs.append(Job("ssm", "analysis", name, False, 1, {ssm_analysis_key(name, sc): 1}))
     return jobs
@@ -222,12 +313,38 @@ def rl_keys(cfg: dict) -> dict[str, str]:
             "attack": f"rl.critic_attack:{cfg['env_id']}/{cfg['variant']}/{h}/k{cfg['attack_steps']}"}
 
 
-def rl_jobs(config: dict, scale: str) -> list[Job]:
-    from saidl.rl.grid import run_configs, scale_config
+def rl_packed_update_key(cfg: dict, k: int) -> str:
+    return f"rl.packed_update:h{cfg['hidden']}/b{cfg['batch_size']}/k{k}"
+
+
+def rl_vmap_work(cfgs: list[dict], members: list[Job]) -> dict | str:
+    """An RL vmap pack: one batched TD3 update of all members per update step (counted once per
+    pack), each member's environment steps and attacks as alone. SALE runs pack serially."""
+    from saidl.rl import grid
+
+    decide = getattr(grid, "pack_mode", lambda cs, mode: "serial" if any(c.get("sale") for c in cs) else mode)
+    if decide(cfgs, "vmap") != "vmap":
+        return "SALE runs pack serially also in vmap mode"
+    out: dict = {}
+    for c, m in zip(cfgs, members):
+        update = rl_keys(c)["update"]
+        for key, n in m.work.items():
+            if key == update:
+                if c is cfgs[0]:
+                    add(out, rl_packed_update_key(c, len(cfgs)),
+                        max(max(0, x["total_steps"] - x["start_steps"]) for x in cfgs))
+            else:
+                add(out, key, n)
+    return out
+
+
+def rl_jobs(config: dict, scale: str, packing: bool = True) -> list[Job]:
+    from saidl.rl.grid import pack_key, run_configs, scale_config
 
     sc = scale_config(config["rl"], scale)
-    jobs = []
-    for rid, cfg in run_configs(config["rl"], scale).items():
+    runs = run_configs(config["rl"], scale)
+    jobs = {}
+    for rid, cfg in runs.items():
         keys, ep = rl_keys(cfg), cfg["max_episode_steps"]
         attacked = sum(1 for e in cfg["attack_eps"] if e > 0) if cfg.get("attack", True) else 0
         env_steps = (cfg["total_steps"]
@@ -240,9 +357,9 @@ def rl_jobs(config: dict, scale: str) -> list[Job]:
         add(work, keys["env"], env_steps)
         add(work, keys["update"], max(0, cfg["total_steps"] - cfg["start_steps"]))
         add(work, keys["attack"], attacked * cfg["attack_episodes"] * ep)
-        jobs.append(Job("rl", "train run", rid, on_gpu(sc["device"], scale), sc["threads"], work,
-                        note="episodes counted at max_episode_steps (an upper bound)"))
-    return jobs
+        jobs[rid] = Job("rl", "train run", rid, on_gpu(sc["device"], scale), sc["threads"], work,
+                        note="episodes counted at max_episode_steps (an upper bound)")
+    return packed_jobs("rl", jobs, runs, sc, pack_key, packing, rl_vmap_work)
 
 
 def dit_tag(cfg: dict) -> str:
@@ -286,7 +403,8 @@ def diffusion_train_images(cfg: dict) -> int | None:
     return None
 
 
-def diffusion_jobs(config: dict, scale: str) -> list[Job]:
+def diffusion_jobs(config: dict, scale: str, packing: bool = True) -> list[Job]:
+    """The diffusion jobs (no packing: its rules train one run per job)."""
     from saidl.diffusion.attention import BACKENDS
     from saidl.diffusion.grid import autoencoder_configs, eval_config, reference_configs, run_configs, scale_config
 
@@ -374,8 +492,8 @@ def mm_literals(source: str, modality: str) -> int | None:
     return DMG777K_LITERALS.get(modality) if source == "dmg777k" else None
 
 
-def multimodal_jobs(config: dict, scale: str) -> list[Job]:
-    from saidl.multimodal.grid import PRETRAINED, job_config, needed_features, run_configs, scale_config
+def multimodal_jobs(config: dict, scale: str, packing: bool = True) -> list[Job]:
+    from saidl.multimodal.grid import PRETRAINED, job_config, needed_features, pack_key, run_configs, scale_config
 
     tc = config["multimodal"]
     sc = scale_config(tc, scale)
@@ -390,12 +508,14 @@ def multimodal_jobs(config: dict, scale: str) -> list[Job]:
         add(work, mm_feature_key(name, sc["encoders"]), mm_literals(source, modality.get(name, name)))
         jobs.append(Job("multimodal", "features", f"features-{name}", gpu and name in PRETRAINED, threads, work,
                         note="all literals of the modality (an upper bound)"))
-    for rid, cfg in run_configs(tc, scale).items():
+    runs, alone = run_configs(tc, scale), {}
+    for rid, cfg in runs.items():
         work = {}
         add(work, prep, 1)
         add(work, mm_epoch_key(cfg, source), cfg["train"]["epochs"])
-        jobs.append(Job("multimodal", "train run", rid, gpu, threads, work,
-                        tuple(f"multimodal/features-{f}" for f in cfg["features"].values())))
+        alone[rid] = Job("multimodal", "train run", rid, gpu, threads, work,
+                         tuple(f"multimodal/features-{f}" for f in cfg["features"].values()))
+    jobs += packed_jobs("multimodal", alone, runs, sc, pack_key, packing)
     job = job_config(tc, scale, "embed_timing")
     work = {}
     add(work, prep, 1)
@@ -418,11 +538,12 @@ JOBS = {"coreml": coreml_jobs, "ssm": ssm_jobs, "rl": rl_jobs, "diffusion": diff
         "paper": paper_jobs, "multimodal": multimodal_jobs}
 
 
-def plan_jobs(config: dict, scale: str, tasks=None) -> list[Job]:
+def plan_jobs(config: dict, scale: str, tasks=None, packing: bool = True) -> list[Job]:
+    """The costed jobs of ``tasks``; ``packing`` False: every scale's pack forced to 1 (one run per job)."""
     out = []
     for task in tasks or config.get("tasks", TASKS):
         known = {j.id: j for j in out}
-        out += [j for j in JOBS[task](config, scale) if known.get(j.id) != j]  # a shared run: one job
+        out += [j for j in JOBS[task](config, scale, packing) if known.get(j.id) != j]  # a shared run: one job
     ids = [j.id for j in out]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"two costed jobs share a name: {sorted({i for i in ids if ids.count(i) > 1})}")
@@ -582,8 +703,54 @@ def count(n: float | None) -> str:
     return "unknown count" if n is None else f"{n:,.0f}"
 
 
+def totals(jobs: list[Job], kinds: dict, cores: int, gpus: int) -> dict:
+    """Jobs, GPU-job and CPU-job seconds, wall time and the kinds without a cost of a costed plan."""
+    cost(jobs, kinds)
+    return {"jobs": len(jobs), "gpu": sum(j.seconds for j in jobs if j.gpu),
+            "cpu": sum(j.seconds for j in jobs if not j.gpu), "wall": wall_time(jobs, cores, gpus),
+            "missing": {k for j in jobs for k in j.missing}}
+
+
+def pack_summary(jobs: list[Job]) -> str:
+    """'coreml 45 (vmap), rl 6 (vmap) + 1 (serial)': the packs of each task by mode."""
+    out = []
+    for task in dict.fromkeys(j.task for j in jobs):
+        modes: dict[str, int] = {}
+        for j in jobs:
+            if j.task == task and j.members:
+                mode = j.kind.rsplit("(", 1)[-1].rstrip(")")
+                modes[mode] = modes.get(mode, 0) + 1
+        if modes:
+            out.append(f"{task} " + " + ".join(f"{n} ({m})" for m, n in modes.items()))
+    return ", ".join(out)
+
+
+def comparison(before: list[Job], after: list[Job], kinds: dict, device: str, cores: int, gpus: int) -> list[str]:
+    """The closing block: the protocol before packing (every pack 1) against after (as configured)."""
+    rows = {"before": totals(before, kinds, cores, gpus), "after": totals(after, kinds, cores, gpus)}
+    walls = {name: ("at least " if t["missing"] else "") + duration(t["wall"]) for name, t in rows.items()}
+    head = f"wall, {gpus} GPU{'s' if gpus != 1 else ''} + {cores} cores"
+    width = max(len(head), *map(len, walls.values())) + 2
+    lines = [f"Before and after packing on {device} (before: every scale's pack forced to 1, one run per job; "
+             "after: the scale blocks' pack and pack_mode, as the workflow runs them):",
+             f"  {'plan':<8}{'jobs':>7}{'GPU-job h':>12}{'CPU-job h':>12}  {head:<{width}}plan is"]
+    for name, t in rows.items():
+        state = f"a lower bound ({len(t['missing'])} kinds not measured)" if t["missing"] else "complete"
+        lines.append(f"  {name:<8}{t['jobs']:>7,}{t['gpu'] / 3600:>12,.1f}{t['cpu'] / 3600:>12,.1f}  "
+                     f"{walls[name]:<{width}}{state}")
+    packs_ = pack_summary(after)
+    lines.append(f"  packs after: {packs_}" if packs_ else "  the configured scale packs no runs: after = before")
+    new = sorted(rows["after"]["missing"] - rows["before"]["missing"])
+    if new:
+        lines += textwrap.wrap(f"not measured after packing only ({len(new)}): {', '.join(new)}", 120,
+                               initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False)
+    return lines
+
+
 def render(jobs: list[Job], device: str, entry: dict, scale: str, cores: int, gpus: int,
-           calibration_path: Path = CALIBRATION) -> str:
+           calibration_path: Path = CALIBRATION, before: list[Job] | None = None) -> str:
+    """The plan of ``jobs`` task by task; with ``before`` (the same plan with every pack 1), a
+    closing comparison of the two."""
     kinds = entry.get("kinds", {})
     cost(jobs, kinds)
     try:
@@ -654,6 +821,9 @@ def render(jobs: list[Job], device: str, entry: dict, scale: str, cores: int, gp
                  "one GPU" + ("" if gpus else ", here none: GPU jobs run on the cores") + "; a job waits for the "
                  "costed jobs it reads; report, data and EDA jobs are not costed"
                  + ("; kinds without a cost count as 0)" if all_missing else ")"))
+    if before is not None:
+        lines += [""] + comparison(before, jobs, kinds, device, cores, gpus)
+        cost(jobs, kinds)
     return "\n".join(lines)
 
 
@@ -665,11 +835,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpus", type=int, default=1)
     ap.add_argument("--calibration", type=Path, default=CALIBRATION)
     ap.add_argument("--tasks", nargs="+", choices=TASKS)
+    ap.add_argument("--packing", choices=("both", "configured", "none"), default="both",
+                    help="the plan as configured (pack, pack_mode), with none packed (every pack 1), or the "
+                         "configured plan followed by a before/after comparison (default)")
     args = ap.parse_args(argv)
     try:
         name, entry = find_device(load_calibration(args.calibration), args.device)
-        jobs = plan_jobs(load_config(), args.scale, args.tasks)
-        print(render(jobs, name, entry, args.scale, args.cores, args.gpus, args.calibration))
+        config = load_config()
+        jobs = plan_jobs(config, args.scale, args.tasks, packing=args.packing != "none")
+        before = plan_jobs(config, args.scale, args.tasks, packing=False) if args.packing == "both" else None
+        text = render(jobs, name, entry, args.scale, args.cores, args.gpus, args.calibration, before)
+        if args.packing == "none":
+            text = text.replace("\n\n", "\nPacking: none (every scale's pack forced to 1: one run per job)\n\n", 1)
+        print(text)
     except ConfigError as exc:
         print(f"plan: {exc}", file=sys.stderr)
         return 2
