@@ -78,6 +78,9 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
                 [f"{runs_dir}/{r}.json" for r in _ids],
             params:
                 members=_json.dumps([member(r) for r in _ids], sort_keys=True),
+                # a param, not part of the shell string: Snakemake evaluates `shell:` when the job
+                # runs, when the loop variables name the last pack (params are evaluated here)
+                mode=mode_args(_pack, _ids),
             threads: threads
             resources:
                 gpu=gpus(_ids),
@@ -87,4 +90,4 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
                 SAIDL_ENV
             shell:
                 _logged(env, f"python -m saidl.common.pack {module} --members {{params.members:q}} "
-                             f"--threads {{threads}}{mode_args(_pack, _ids)} {args}")
+                             f"--threads {{threads}}{{params.mode}} {args}")

@@ -80,6 +80,18 @@ def test_fakes_are_stamped_and_never_at_full(workflow):
         assert "rehearsal" not in full, task
 
 
+def test_the_full_scale_packs_ran_batched(workflow):
+    """The rehearsal runs the full scale's packing: Core ML, paper and RL (TD3 and noisy nets) as
+    batched packs, SALE and SSM serially (one run per process, so no ``packed`` block)."""
+    runs = {t: {p.stem: read_json(p) for p in (workflow / f"results/rehearsal/{t}/runs").glob("*.json")}
+            for t in ("coreml", "paper", "rl", "ssm")}
+    for task in ("coreml", "paper", "rl"):
+        for rid, doc in runs[task].items():
+            batched = not rid.startswith("sale-")
+            assert (doc["timing"].get("packed", {}).get("mode") == "vmap") == batched, (task, rid)
+    assert runs["ssm"] and not any("packed" in d["timing"] for d in runs["ssm"].values())
+
+
 def context(workflow, task: str) -> tuple[dict, dict, str]:
     """(summary, report context, whitespace-free PDF text) of a task at the rehearsal."""
     import importlib

@@ -200,3 +200,15 @@ def test_rl_packs_follow_the_network_family_and_sale_packs_stay_serial(workflow_
     for cmd in cmds:
         vmap = "--mode vmap --pack-ckpt results/smoke/rl/ckpt/pack-" in cmd
         assert vmap == ("sale-s0" not in cmd), cmd
+
+    # What runs is what was planned: Snakemake evaluates a rule's `shell:` when the job runs, so a
+    # pack's mode and checkpoint must not come from the loop that defined the rules (they once
+    # did: every pack then got the last pack's, SALE's serial mode).
+    td3 = next(r for r in rules if r.split("_")[2] == "td3")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "results/smoke/rl/runs/td3-s0.json", "--cores", "1",
+                           "--config", "scale=smoke"], cwd=workflow_copy, capture_output=True, text=True,
+                          timeout=HANG_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for seed in (0, 1):
+        doc = read_json(workflow_copy / f"results/smoke/rl/runs/td3-s{seed}.json")
+        assert doc["timing"]["packed"] == {"mode": "vmap", "members": 2}, td3
