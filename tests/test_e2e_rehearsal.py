@@ -80,16 +80,44 @@ def test_fakes_are_stamped_and_never_at_full(workflow):
         assert "rehearsal" not in full, task
 
 
+def _batched_runs(workflow) -> dict[str, set[str]]:
+    """The runs the workflow trains in batched packs at the rehearsal (full's packing): members of
+    a pack of two or more (a key with one run trains alone), SALE's packs aside."""
+    from saidl.common.workflow import packs
+    from saidl.coreml.grid import pack_key as coreml_key
+    from saidl.coreml.grid import run_configs as coreml_runs
+    from saidl.coreml.grid import scale_config as coreml_scale
+    from saidl.paper.grid import run_configs as paper_runs
+    from saidl.paper.grid import shared_runs
+    from saidl.plan import load_config
+    from saidl.rl.grid import pack_key as rl_key
+    from saidl.rl.grid import run_configs as rl_runs
+    from saidl.rl.grid import scale_config as rl_scale
+
+    config = load_config(workflow)
+    k = coreml_scale(config["coreml"], "rehearsal")["pack"]
+    core = coreml_runs(config["coreml"], "rehearsal")
+    paper = paper_runs(config["paper"], config["coreml"], "rehearsal")
+    own = {r: c for r, c in paper.items() if r not in shared_runs(paper, core)}
+    rl = rl_runs(config["rl"], "rehearsal")
+    return {"coreml": {r for m in packs(core, k, coreml_key).values() for r in m},
+            "paper": {r for m in packs(own, k, coreml_key).values() for r in m},
+            "rl": {r for m in packs(rl, rl_scale(config["rl"], "rehearsal")["pack"], rl_key).values() for r in m
+                   if not rl[r]["sale"]}}
+
+
 def test_the_full_scale_packs_ran_batched(workflow):
-    """The rehearsal runs the full scale's packing: Core ML, paper and RL (TD3 and noisy nets) as
-    batched packs, SALE and SSM serially (one run per process, so no ``packed`` block)."""
-    runs = {t: {p.stem: read_json(p) for p in (workflow / f"results/rehearsal/{t}/runs").glob("*.json")}
-            for t in ("coreml", "paper", "rl", "ssm")}
-    for task in ("coreml", "paper", "rl"):
-        for rid, doc in runs[task].items():
-            batched = not rid.startswith("sale-")
-            assert (doc["timing"].get("packed", {}).get("mode") == "vmap") == batched, (task, rid)
-    assert runs["ssm"] and not any("packed" in d["timing"] for d in runs["ssm"].values())
+    """The rehearsal runs the full scale's packing: Core ML, paper and RL (TD3 and noisy nets) in
+    batched packs (SALE's and SSM's serially: one run per process, no ``packed`` block)."""
+    expected = _batched_runs(workflow)
+    assert all(expected.values())
+    for task, batched in expected.items():
+        runs = {p.stem: read_json(p) for p in (workflow / f"results/rehearsal/{task}/runs").glob("*.json")}
+        assert batched <= set(runs)
+        for rid, doc in runs.items():
+            assert (doc["timing"].get("packed", {}).get("mode") == "vmap") == (rid in batched), (task, rid)
+    ssm = [read_json(p) for p in (workflow / "results/rehearsal/ssm/runs").glob("*.json")]
+    assert ssm and not any("packed" in d["timing"] for d in ssm)
 
 
 def context(workflow, task: str) -> tuple[dict, dict, str]:
