@@ -193,9 +193,19 @@ def _paper_members():
     return [{**runs[r], **small} for r in ids]
 
 
-# Batched matmuls sum in another order than the alone run's, so the numbers agree to float32
-# rounding, not bit for bit: per-epoch training losses within 1e-4 (relative), and accuracies equal
-# up to one sample of the evaluated split in two epochs.
+def _paper_cnn_members():
+    """Two of :func:`_paper_members` (ANL-CE, whose L1 penalty reads the member's parameters, and
+    NCE+MAE) with the full scale's 8-layer CNN and augmentation instead of the smoke scale's MLP,
+    on 200 images (two batches, the second short) for two epochs."""
+    small = {"model": "cnn8", "augment": True, "n_train": 200, "n_val": 100, "n_test": 100}
+    return [{**c, **small} for c in _paper_members()[:2]]
+
+
+# The MLP's pack (smoke scale; ``bmm``, and ``vmap`` for the CNN on a GPU): batched matmuls sum in
+# another order than the alone run's, so the numbers agree to float32 rounding, not bit for bit:
+# per-epoch training losses within 1e-4 (relative), and accuracies equal up to one sample of the
+# evaluated split in two epochs. The CNN's pack on a CPU (``loop``) runs each member's own
+# operations on the same numbers, so it is tested for exact equality instead.
 LOSS_RTOL = 1e-4
 ACC_ATOL = 0.011  # one sample of the smallest evaluated set (100 validation images)
 
@@ -220,19 +230,51 @@ def test_a_vmap_pack_agrees_with_the_runs_trained_alone(tmp_path):
                        REPO)
         assert alone.returncode == 0, alone.stderr[-3000:]
         doc = read_json(tmp_path / f"pack-{i}.json")
-        assert doc["timing"]["packed"] == {"mode": "vmap", "members": len(cfgs)}
+        assert doc["timing"]["packed"] == {"mode": "vmap", "members": len(cfgs), "batched": "bmm"}
         _agree(doc, read_json(tmp_path / f"a{i}.json"))
 
 
-def test_a_diverging_vmap_member_does_not_poison_the_others(tmp_path, one_torch_thread):
+def test_a_cpu_vmap_pack_of_cnns_equals_the_runs_trained_alone(tmp_path):
+    """On a CPU a CNN pack runs each member's forward on its own slices (``batched: loop``): its
+    members' run JSONs equal the runs trained alone bit for bit, timings aside."""
+    cfgs = _paper_cnn_members()
+    spec = [{"config": c, "out": str(tmp_path / f"pack-{i}.json"), "ckpt": None} for i, c in enumerate(cfgs)]
+    packed = _train(["saidl.common.pack", "saidl.coreml.train", "--members", json.dumps(spec), "--mode", "vmap",
+                     "--pack-ckpt", str(tmp_path / "pack.pt")], REPO)
+    assert packed.returncode == 0, packed.stderr[-3000:]
+    for i, cfg in enumerate(cfgs):
+        alone = _train(["saidl.coreml.train", "--config-json", json.dumps(cfg), "--out", str(tmp_path / f"a{i}.json")],
+                       REPO)
+        assert alone.returncode == 0, alone.stderr[-3000:]
+        assert read_json(tmp_path / f"pack-{i}.json")["timing"]["packed"] == {"mode": "vmap", "members": 2,
+                                                                              "batched": "loop"}
+        assert _without_timing(tmp_path / f"pack-{i}.json") == _without_timing(tmp_path / f"a{i}.json")
+
+
+def test_a_vmap_packs_batched_path_is_a_rule_by_model_and_device():
+    import torch
+
+    from saidl.coreml.models import build_model
+    from saidl.coreml.packed import batched_path
+
+    mlp, cnn = build_model("mlp", 1, 10, 28), build_model("cnn8", 3, 10, 32)
+    assert [batched_path(m, torch.device(d)) for m in (mlp, cnn) for d in ("cpu", "cuda")] == \
+        ["bmm", "bmm", "loop", "vmap"]
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn8"])
+def test_a_diverging_vmap_member_does_not_poison_the_others(tmp_path, one_torch_thread, model):
     import torch
 
     from saidl.coreml import packed as P
     from saidl.coreml.train import prepare, run
 
     cfgs = _coreml_members()
+    if model == "cnn8":  # batched: loop on the CPU, exact
+        cfgs = [{**c, "model": "cnn8", "n_train": 200, "n_val": 100, "n_test": 100} for c in cfgs]
     device = torch.device("cpu")
     trainer = P.PackedTrainer(cfgs, [prepare(c, device) for c in cfgs], device)
+    assert trainer.batched == {"mlp": "bmm", "cnn8": "loop"}[model]
     with torch.no_grad():
         for p in trainer.params.values():
             p[0].fill_(float("nan"))  # member 0 diverged
@@ -240,8 +282,12 @@ def test_a_diverging_vmap_member_does_not_poison_the_others(tmp_path, one_torch_
     sick, well = (m.history for m in trainer.members)
     assert all(x != x for x in sick["train_loss"])  # NaN
     alone = run(cfgs[1], tmp_path / "alone.json")["metrics"]
-    assert well["train_loss"] == pytest.approx(alone["train_loss"], rel=LOSS_RTOL)
-    assert well["test_acc"] == pytest.approx(alone["test_acc"], abs=ACC_ATOL)
+    if model == "cnn8":
+        assert {k: well[k] for k in alone if k in well and k != "epoch_time_s"} == \
+            {k: alone[k] for k in alone if k in well and k != "epoch_time_s"}
+    else:
+        assert well["train_loss"] == pytest.approx(alone["train_loss"], rel=LOSS_RTOL)
+        assert well["test_acc"] == pytest.approx(alone["test_acc"], abs=ACC_ATOL)
 
 
 def test_a_vmap_pack_refuses_members_that_cannot_stack(tmp_path):
@@ -293,3 +339,25 @@ def test_a_vmap_pack_resumes_from_its_checkpoint_and_ignores_another_layout(tmp_
     again = P.run_packed(cfgs, [tmp_path / "o0.json", tmp_path / "o1.json"], ckpt)
     for a, b in zip(whole, again):
         assert a["metrics"] == b["metrics"]
+
+
+def test_a_cnn_pack_resumes_across_the_loop_and_vmap_paths(tmp_path, one_torch_thread, capsys):
+    """A CNN pack's checkpoint stacks its tensors alike on both paths: one stopped after an epoch
+    on the ``vmap`` path (a GPU's) resumes on the CPU's ``loop`` path, the first epoch's numbers
+    those of the checkpoint."""
+    import torch
+
+    from saidl.coreml import packed as P
+
+    cfgs = [{**c, "epochs": 2} for c in _paper_cnn_members()]
+    ckpt, outs = tmp_path / "pack.pt", [tmp_path / "c0.json", tmp_path / "c1.json"]
+    assert P.run_packed(cfgs, outs, ckpt, stop_after=1, batched="vmap") is None
+    state = torch.load(ckpt, weights_only=False)
+    assert state["transposed"] == [] and state["epoch"] == 1
+    docs = P.run_packed(cfgs, outs, ckpt)
+    assert "training the pack afresh" not in capsys.readouterr().err
+    for doc, h in zip(docs, state["histories"]):
+        assert doc["timing"]["packed"]["batched"] == "loop"
+        assert doc["metrics"]["train_loss"][0] == h["train_loss"][0]
+        assert doc["metrics"]["test_acc"][0] == h["test_acc"][0] and len(doc["metrics"]["test_acc"]) == 2
+    assert not ckpt.exists()

@@ -1,18 +1,43 @@
 """K Core ML runs trained as one batched model (``pack_mode: vmap``): ``torch.func`` stacks the
-members' parameters, and each step runs one ``vmap``-ed forward and backward for all of them.
+members' parameters (one (K, ...) tensor per parameter, one SGD over them), and each step trains
+all K members on one batch each, batched as :func:`batched_path` rules (below).
 
 What a member keeps of its own: its seed (initial weights, batch order, noisy labels), loss,
 gradient clipping (its own global norm), optimiser state (SGD acts element by element, so one SGD
-over the stacked tensors is K independent SGDs), evaluation and run JSON. Members must agree on
-everything that fixes the shapes and the schedule (:data:`PACK_SHARED_KEYS`). A member that diverges
-(NaN) only poisons itself: the summed loss gives each member's parameters the gradient of its own
-loss alone.
+over the stacked tensors is K independent SGDs), BatchNorm running statistics, evaluation and run
+JSON. Members must agree on everything that fixes the shapes and the schedule
+(:data:`PACK_SHARED_KEYS`). A member that diverges (NaN) only poisons itself: each member's
+parameters get the gradient of its own loss alone (of the summed loss on the batched paths).
+
+How a step is batched (:func:`batched_path`, recorded in each run JSON as
+``timing.packed.batched``), a rule by model and device type:
+
+* ``bmm``: a plain MLP (the demo's model), on any device: (K, in, out) weights, one ``baddbmm`` per
+  layer. CPU, 8 demo MLPs (``benchmarks/bench_pack.py``, 1 thread): 1.01x to 1.07x the serial runs
+  (``loop`` there: 0.91x to 0.99x).
+* ``loop``: any other model (the full scale's ``cnn8``) on a CPU: the K members' steps one after
+  another, each member's forward and backward a ``functional_call`` on views of its slices of the
+  stacked parameters (which keep the alone model's memory layout, channels_last for the CNN) and
+  of its BatchNorm buffers, its gradients copied into the stacked ones; then one clipping (each
+  member's own norm) and one SGD step for all. One member's graph at a time: a run's memory, not
+  K runs'. ``vmap`` there turns each convolution into a grouped convolution, which the CPU runs far
+  slower: 8 CNNs, 2 steps, 1 thread: 0.42x the serial runs' throughput before this rule (0.57x
+  with ``--batched vmap`` now), the loop 0.99x.
+* ``vmap``: any other model on any other device (CUDA): ``vmap(functional_call)``, grouped
+  convolutions: the GPU throughput packing is for.
 
 Equality with the runs trained alone: the evaluation is the alone trainer's code on the member's
-weights, but the training matmuls run batched (``bmm`` for ``mm``, grouped convolutions), whose
+weights. On the ``loop`` path every operation of a member's step is the alone run's on the same
+numbers (its forward and backward on the same tensors, its clipping norm per tensor, and SGD element
+by element), so a member's run JSON equals its run alone bit for bit, timings aside (tested). The
+``bmm`` and ``vmap`` paths multiply batched (``bmm`` for ``mm``, grouped convolutions), whose
 float32 sums are ordered differently, so a member's numbers agree with its alone run to rounding at
 first and then drift as SGD amplifies the differences (``tests/test_packing.py`` states the
-tolerances). ``pack_mode: serial`` (``saidl.common.pack``) is the exact alternative.
+tolerances). ``pack_mode: serial`` (``saidl.common.pack``) is the exact alternative on any device.
+
+Checkpoints (one per pack) hold the stacked tensors, the same on the ``loop`` and ``vmap`` paths (a
+CNN pack resumes across them); the MLP's ``bmm`` weights are stacked transposed, and the
+checkpoint records which, so a checkpoint of another layout trains the pack afresh (with a note).
 """
 
 from __future__ import annotations
@@ -42,13 +67,14 @@ def check_members(cfgs: list[dict]) -> None:
 
 
 class _MemberParams:
-    """What ANL's L1 penalty reads from a model: ``parameters()``, here member k's slices."""
+    """What ANL's L1 penalty reads from a model: ``parameters()``, here member k's slices (in the
+    model's parameter order)."""
 
-    def __init__(self, params: dict[str, torch.Tensor], k: int):
-        self.params, self.k = params, k
+    def __init__(self, tensors: list[torch.Tensor]):
+        self.tensors = tensors
 
     def parameters(self):
-        return (p[self.k] for p in self.params.values())
+        return iter(self.tensors)
 
 
 def grouped_layers(model: nn.Module) -> list[tuple[str, nn.Module]] | None:
@@ -62,37 +88,74 @@ def grouped_layers(model: nn.Module) -> list[tuple[str, nn.Module]] | None:
     return [(f"net.{i}", m) for i, m in enumerate(net)]
 
 
+BATCHED_PATHS = ("bmm", "loop", "vmap")
+
+
+def batched_path(model: nn.Module, device: torch.device) -> str:
+    """How a pack's step is batched, by model and device type (the module docstring says why):
+    ``bmm`` for a plain MLP on any device, ``loop`` for any other model on a CPU, ``vmap`` for any
+    other model on any other device (CUDA)."""
+    if grouped_layers(model) is not None:
+        return "bmm"
+    return "loop" if device.type == "cpu" else "vmap"
+
+
+def _stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The K tensors of one parameter or buffer stacked as (K, ...), each slice [k] with the
+    strides of the member's own tensor (channels_last conv weights stay channels_last), so that a
+    member's slice is laid out as its alone model's tensor."""
+    t = tensors[0]
+    if not (t.is_contiguous() or (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last))):
+        return torch.stack(tensors)
+    out = torch.empty_strided((len(tensors), *t.shape), (t.numel(), *t.stride()), dtype=t.dtype, device=t.device)
+    for k, x in enumerate(tensors):
+        out[k].copy_(x)
+    return out
+
+
 class PackedTrainer:
     """K :class:`Trainer` members (each built exactly as alone) whose training steps are batched.
 
-    A plain MLP is batched by hand: each Linear weight is stacked transposed, (K, in, out), and a
-    layer is one ``baddbmm``. vmap's linear multiplies by a transposed view of (K, out, in) weights
-    and gets its weight gradient back in the wrong layout, which costs a strided copy of every
-    weight gradient per step; on a CPU that made a pack of 8 demo MLPs 0.8x the serial runs. Other
-    models (the CNN) go through ``vmap(functional_call)``.
+    ``batched`` (:data:`BATCHED_PATHS`) is how a step is batched; None: :func:`batched_path`'s
+    rule for the model and device. ``bmm``: a plain MLP batched by hand, each Linear weight stacked
+    transposed, (K, in, out), and a layer one ``baddbmm`` (vmap's linear multiplies by a transposed
+    view of (K, out, in) weights and gets its weight gradient back in the wrong layout, which costs a
+    strided copy of every weight gradient per step: on a CPU, 8 demo MLPs ran at 0.8x the serial
+    runs). ``loop``: each member's forward and backward in turn, on views of its slices of the
+    stacked parameters.
+    ``vmap``: ``vmap(functional_call)`` over the stacked parameters.
     """
 
-    def __init__(self, cfgs: list[dict], preps: list, device: torch.device):
-        from torch.func import functional_call, stack_module_state, vmap
+    def __init__(self, cfgs: list[dict], preps: list, device: torch.device, batched: str | None = None):
+        from torch.func import functional_call, vmap
 
         check_members(cfgs)
         self.cfg, self.device = cfgs[0], device
         self.members = [Trainer(c, p, device) for c, p in zip(cfgs, preps)]
         models = [m.model for m in self.members]
-        params, buffers = stack_module_state(models)
+        self.batched = batched_path(models[0], device) if batched is None else batched
+        if self.batched not in BATCHED_PATHS:
+            raise ConfigError(f"batched must be one of {', '.join(BATCHED_PATHS)}, not {self.batched!r}")
         self.layers = grouped_layers(models[0])
+        if self.batched == "bmm" and self.layers is None:
+            raise ConfigError(f"batched 'bmm' needs a plain MLP, not {self.cfg['model']}; use loop or vmap")
+        names = [n for n, _ in models[0].named_parameters()]
+        params = {n: _stacked([dict(m.named_parameters())[n].detach() for m in models]) for n in names}
+        self.buffers = {n: _stacked([dict(m.named_buffers())[n] for m in models])
+                        for n, _ in models[0].named_buffers()}
         # names of the weights stored transposed, (K, in, out): sync() and checkpoints know them
-        self.transposed = {f"{pre}.weight" for pre, m in self.layers or [] if isinstance(m, nn.Linear)}
-        self.params = {k: (v.transpose(1, 2) if k in self.transposed else v).contiguous().detach().requires_grad_(True)
+        self.transposed = ({f"{pre}.weight" for pre, m in self.layers if isinstance(m, nn.Linear)}
+                           if self.batched == "bmm" else set())
+        self.params = {k: (v.transpose(1, 2).contiguous() if k in self.transposed else v).requires_grad_(True)
                        for k, v in params.items()}
-        self.buffers = buffers
         base = copy.deepcopy(models[0]).to("meta")
 
         def forward(p, b, x):
             return functional_call(base, (p, b), (x,))
 
-        self.base = base
-        self.forward = self._grouped_forward if self.layers is not None else vmap(forward)
+        self.base, self.functional_call = base, functional_call
+        self.forward = {"bmm": self._grouped_forward, "vmap": vmap(forward), "loop": None}[self.batched]
+        self._leaves: list[dict[str, torch.Tensor]] | None = None  # loop: each member's views, made once
         c = self.cfg
         self.opt = torch.optim.SGD(list(self.params.values()), lr=c["lr"], momentum=c["momentum"],
                                    weight_decay=c["weight_decay"], nesterov=c.get("nesterov", False))
@@ -113,17 +176,55 @@ class PackedTrainer:
         return h
 
     def _clip(self) -> None:
-        """Each member's gradients scaled to its own global norm, as clip_grad_norm_ does alone
-        (one norm per parameter for all members at once: the (K,) norms of its K slices)."""
+        """Each member's gradients scaled to its own global norm, as clip_grad_norm_ does alone.
+        ``bmm``/``vmap``: one norm per parameter for all members at once, the (K,) norms of its K
+        slices. ``loop``: each member's norm as clip_grad_norm_ computes it alone, on its slices
+        (their strides are the alone gradients', so the sums run in the same order: bit for bit)."""
         max_norm = self.cfg.get("grad_clip")
         if not max_norm:
             return
         grads = [p.grad for p in self.params.values() if p.grad is not None]
-        norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), 2.0, dim=1) for g in grads])  # (P, K)
-        total = torch.linalg.vector_norm(norms, 2.0, dim=0)                                     # (K,)
+        if self.batched == "loop":
+            total = torch.stack([torch.nn.utils.get_total_norm([g[k] for g in grads], 2.0)
+                                 for k in range(len(self.members))])                            # (K,)
+        else:
+            norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), 2.0, dim=1) for g in grads])  # (P, K)
+            total = torch.linalg.vector_norm(norms, 2.0, dim=0)                                     # (K,)
         coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
         for g in grads:
             g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
+
+    def _loop_step(self, xs: list[torch.Tensor], idx: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``loop``: each member's forward and backward in turn, as its alone run's step, on its
+        leaves (views of its slices of the stacked parameters: its alone model's tensors, same
+        values, same strides) and its BatchNorm buffers (views of the stacked ones, updated in
+        place); its gradients are then copied into its slices of the stacked gradients, which
+        clipping and SGD read. One member's graph at a time: the memory of one run, not K."""
+        names = list(self.params)
+        if self._leaves is None:
+            self._leaves = [{n: self.params[n].detach()[k].requires_grad_(True) for n in names}
+                            for k in range(len(self.members))]
+            self._grads = {n: torch.empty_like(p) for n, p in self.params.items()}
+        losses = []
+        for k, (m, x) in enumerate(zip(self.members, xs)):
+            leaves = self._leaves[k]
+            logits = self.functional_call(self.base, (leaves, {n: b[k] for n, b in self.buffers.items()}),
+                                          (x,)).float()
+            y = m.prep.train.y[idx[k]]
+            loss = (m.criterion(logits, y, _MemberParams(list(leaves.values()))) if m.loss_needs_model
+                    else m.criterion(logits, y))
+            loss.backward()
+            with torch.no_grad():
+                for n, leaf in leaves.items():
+                    if leaf.grad is None:  # a parameter this member's loss did not reach
+                        self._grads[n][k].zero_()
+                    else:
+                        self._grads[n][k].copy_(leaf.grad)
+                        leaf.grad = None
+            losses.append(loss.detach())
+        for n, p in self.params.items():
+            p.grad = self._grads[n]
+        return losses
 
     def train_epoch(self) -> list[float]:
         self.base.train()
@@ -135,16 +236,19 @@ class PackedTrainer:
         for i in range(0, n, bs):
             idx = [p[i:i + bs] for p in perms]
             if augment:
-                xb = torch.stack([m._inputs(random_crop_flip(m.prep.train.x[ix], 4, m.gen))
-                                  for m, ix in zip(members, idx)])
+                xs = [m._inputs(random_crop_flip(m.prep.train.x[ix], 4, m.gen)) for m, ix in zip(members, idx)]
             else:
-                xb = torch.stack([m._batch("train", ix) for m, ix in zip(members, idx)])
-            logits = self.forward(self.params, self.buffers, xb).float()
-            losses = [m.criterion(logits[k], m.prep.train.y[idx[k]], _MemberParams(self.params, k))
-                      if m.loss_needs_model else m.criterion(logits[k], m.prep.train.y[idx[k]])
-                      for k, m in enumerate(members)]
-            self.opt.zero_grad(set_to_none=True)
-            torch.stack(losses).sum().backward()
+                xs = [m._batch("train", ix) for m, ix in zip(members, idx)]
+            if self.batched == "loop":
+                losses = self._loop_step(xs, idx)
+            else:
+                logits = self.forward(self.params, self.buffers, torch.stack(xs)).float()
+                losses = [m.criterion(logits[k], m.prep.train.y[idx[k]],
+                                      _MemberParams([p[k] for p in self.params.values()]))
+                          if m.loss_needs_model else m.criterion(logits[k], m.prep.train.y[idx[k]])
+                          for k, m in enumerate(members)]
+                self.opt.zero_grad(set_to_none=True)
+                torch.stack(losses).sum().backward()
             self._clip()
             self.opt.step()
             for k, loss in enumerate(losses):
@@ -221,20 +325,21 @@ class PackedTrainer:
 
 
 def run_packed(cfgs: list[dict], outs: list[Path], ckpt: Path | None = None, ckpt_interval_s: float = 120.0,
-               stop_after: int | None = None) -> list[dict] | None:
-    """Train the members together and write each one's run JSON atomically (None if stopped early)."""
+               stop_after: int | None = None, batched: str | None = None) -> list[dict] | None:
+    """Train the members together and write each one's run JSON atomically (None if stopped early);
+    ``batched``: as :class:`PackedTrainer` (None: the rule of :func:`batched_path`)."""
     t0 = time.perf_counter()
     keep_freed_memory()
     device = choose_device(cfgs[0].get("device", "auto"))
     preps = [prepare(c, device) for c in cfgs]
-    trainer = PackedTrainer(cfgs, preps, device)
+    trainer = PackedTrainer(cfgs, preps, device, batched)
     trainer.fit(ckpt, ckpt_interval_s, stop_after)
     if trainer.epoch < cfgs[0]["epochs"]:
         return None
     docs = []
     for m, prep, out in zip(trainer.members, preps, outs):
         doc = run_result(m.cfg, prep, m.history, time.perf_counter() - t0, device)
-        doc["timing"]["packed"] = {"mode": "vmap", "members": len(cfgs)}
+        doc["timing"]["packed"] = {"mode": "vmap", "members": len(cfgs), "batched": trainer.batched}
         docs.append(finish_run(Path(out), doc, None))
     if ckpt is not None:
         Path(ckpt).unlink(missing_ok=True)
