@@ -44,6 +44,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_rl.py
 	$(BIN)/python benchmarks/bench_diffusion.py
 	$(BIN)/python benchmarks/bench_pack.py
+	$(BIN)/python benchmarks/bench_pack_rl.py
 	$(BIN)/python benchmarks/bench_paper.py
 	$(BIN)/python benchmarks/bench_multimodal.py
 

@@ -408,8 +408,9 @@ def ssm_parts(args) -> list:
 def rl_parts(args) -> list:
     """TD3, noisy-gaussian and SALE at the full scale's sizes: a few hundred environment steps,
     then ``args.steps`` gradient updates on the device, and one attacked evaluation step."""
+    from saidl.common.workflow import packs
     from saidl.rl.buffer import NStepAccumulator, ReplayBuffer
-    from saidl.rl.grid import run_configs
+    from saidl.rl.grid import pack_family, pack_key, run_configs, scale_config
     from saidl.rl.train import make_agent, make_env
 
     task_cfg = yaml.safe_load((ROOT / "tasks/rl/config.yaml").read_text())["rl"]
@@ -461,10 +462,63 @@ def rl_parts(args) -> list:
         print(f"  critic attack on one observation: max |delta| {float(np.abs(adv - obs).max()):.3f}")
         RECORD(keys["attack"], secs, f"{k} gradient steps on one observation, 3 repeats")
 
+    def packed_part(family: str, sizes: list[int]) -> None:
+        """A vmap pack (saidl.rl.packed) of each size the full scale makes for ``family``: per
+        pack step, K PER samples, one batched update and K priority updates (the plan's
+        ``rl.packed_update`` kind), on this device's path (CPU: member by member; CUDA: batched)."""
+        from saidl.plan import rl_packed_update_key
+        from saidl.rl.packed import PackedTD3
+
+        cfgs = [c for c in runs.values() if pack_family(c) == family]
+        for k in sizes:
+            members = [cfgs[i % len(cfgs)] for i in range(k)]
+            agents = [make_agent({**c, "seed": i}, 11, 3, device) for i, c in enumerate(members)]
+            packed = PackedTD3(agents)
+            rng = np.random.default_rng(0)
+            bufs = []
+            for i, c in enumerate(members):
+                buf = ReplayBuffer(11, 3, 10_000, prioritized=c["prioritized"], seed=i)
+                for _ in range(max(300, c["batch_size"] + 10)):
+                    buf.add(rng.standard_normal(11).astype(np.float32), rng.uniform(-1, 1, 3).astype(np.float32),
+                            float(rng.standard_normal()), rng.standard_normal(11).astype(np.float32), 0.0, 0.99 ** 3)
+                bufs.append(buf)
+
+            def update():
+                batches = [b.sample(members[0]["batch_size"], beta=0.5, device="cpu") for b in bufs]
+                td = packed.update(batches)
+                for b, batch, e in zip(bufs, batches, td):
+                    b.update_priorities(batch["indices"], e)
+                return td
+
+            td = update()  # warm-up
+            sync(device)
+            t0 = clock()
+            for _ in range(args.steps):
+                td = update()
+            sync(device)
+            secs = clock() - t0
+            how = "member by member" if packed.exact else "batched"
+            print(f"  pack of {k} ({how}): {args.steps} pack steps in {secs:.2f} s = {secs / args.steps * 1e3:.1f} ms "
+                  f"per step, {secs / args.steps / k * 1e3:.2f} ms per member-step; {peak_memory(device)}")
+            if not np.isfinite(td).all():
+                raise RuntimeError("non-finite TD errors in a packed update")
+            RECORD(rl_packed_update_key(members[0], k), secs / args.steps,
+                   f"{args.steps} pack steps after a warm-up ({how}; {len(bufs[0])}-transition buffers)")
+
     chosen = [rid for rid in ("td3-s0", "noisy-gaussian-s0", "sale-s0") if rid in runs]
     if args.calibration:  # every variant: the noise laws and SALE differ in cost
         chosen = [rid for rid in runs if rid.endswith("-s0")]
-    return [(f"rl {rid} ({runs[rid]['env_id']})", lambda rid=rid: part(runs[rid])) for rid in chosen]
+    parts = [(f"rl {rid} ({runs[rid]['env_id']})", lambda rid=rid: part(runs[rid])) for rid in chosen]
+    # the vmap packs of the full scale's configuration (one pack of 2 without --calibration: cheap)
+    sc = scale_config(task_cfg, "full")
+    groups = packs(runs, sc.get("pack", 1), pack_key) if sc.get("pack_mode") == "vmap" else {}
+    for family in ("td3", "noisy"):
+        sizes = sorted({len(m) for m in groups.values() if pack_family(runs[m[0]]) == family})
+        run = sizes if args.calibration else [2]
+        if run:
+            parts.append((f"rl vmap pack ({family}, K = {', '.join(map(str, run))})",
+                          lambda f=family, s=run: packed_part(f, s)))
+    return parts
 
 
 

@@ -7,7 +7,7 @@
 #   scripts/gpu_check.sh                                          # CUDA, 50 steps per run
 #   scripts/gpu_check.sh --device cpu --steps 2                   # this CPU's entry (slow: full sizes)
 #   scripts/gpu_check.sh --device cpu --steps 3 --calibration ''  # a quick test without a GPU
-# Then, on CUDA, benchmarks/bench_pack.py (K = 8 packed against serial).
+# Then, on CUDA, benchmarks/bench_pack.py and bench_pack_rl.py (K = 8 packed against serial).
 # Environment: GPU_CHECK_TIMEOUT (seconds, default 900), GPU_PACK_TIMEOUT (default 240).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +38,8 @@ timeout --kill-after=30 "${GPU_CHECK_TIMEOUT:-900}" "$PY" scripts/gpu_check.py \
 if "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
     timeout --kill-after=10 "${GPU_PACK_TIMEOUT:-240}" "$PY" benchmarks/bench_pack.py --device cuda --k 8 --steps 20 \
         --threads 4 || echo "bench_pack: failed or timed out (status $?)"
+    # RL packs: 8 TD3 and 8 noisy-net agents at the full scale's sizes, batched against one after another.
+    timeout --kill-after=10 "${GPU_PACK_TIMEOUT:-240}" "$PY" benchmarks/bench_pack_rl.py --device cuda --k 8 --steps 50 \
+        --threads 4 || echo "bench_pack_rl: failed or timed out (status $?)"
 fi
 exit $rc

@@ -316,7 +316,7 @@ def test_vmap_pack_uses_the_packed_kind_not_measured_when_absent(config):
 
 
 def test_rl_vmap_pack_batches_the_updates_and_sale_packs_serially(config):
-    from saidl.rl.grid import run_configs
+    from saidl.rl.grid import pack_family, run_configs
 
     cfg = packed(config, rl={"pack": 8, "pack_mode": "vmap"})
     runs = run_configs(cfg["rl"], "full")
@@ -329,14 +329,14 @@ def test_rl_vmap_pack_batches_the_updates_and_sale_packs_serially(config):
     assert vmap
     for j in vmap:
         c = runs[j.members[0]]
-        key = f"rl.packed_update:h{c['hidden']}/b{c['batch_size']}/k{len(j.members)}"
+        key = f"rl.packed_update:{pack_family(c)}/h{c['hidden']}/b{c['batch_size']}/n{c['n_step']}/k{len(j.members)}"
         assert j.work[key] == c["total_steps"] - c["start_steps"]  # once per pack update step
         assert not any(k.startswith("rl.update:") for k in j.work)
         for part in ("env", "attack"):  # per member, as alone
             for k in {P.rl_keys(runs[r])[part] for r in j.members}:
                 assert j.work[k] == sum(before[r].work.get(k, 0) for r in j.members)
     text = P.render(after, "test-gpu", entry({}), "full", 16, 1)
-    assert "rl.packed_update:h256/b256/k" in text and "not measured" in text
+    assert "rl.packed_update:noisy/h256/b256/n3/k" in text and "not measured" in text
 
 
 def test_paper_packs_follow_coreml_and_shared_runs_are_coreml_packs(config):

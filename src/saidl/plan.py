@@ -314,16 +314,18 @@ def rl_keys(cfg: dict) -> dict[str, str]:
 
 
 def rl_packed_update_key(cfg: dict, k: int) -> str:
-    return f"rl.packed_update:h{cfg['hidden']}/b{cfg['batch_size']}/k{k}"
+    """The packed kind of an RL vmap pack of ``k`` members of one network family (td3, noisy)."""
+    from saidl.rl.grid import pack_family
+
+    return f"rl.packed_update:{pack_family(cfg)}/h{cfg['hidden']}/b{cfg['batch_size']}/n{cfg['n_step']}/k{k}"
 
 
 def rl_vmap_work(cfgs: list[dict], members: list[Job]) -> dict | str:
     """An RL vmap pack: one batched TD3 update of all members per update step (counted once per
     pack), each member's environment steps and attacks as alone. SALE runs pack serially."""
-    from saidl.rl import grid
+    from saidl.rl.grid import pack_mode
 
-    decide = getattr(grid, "pack_mode", lambda cs, mode: "serial" if any(c.get("sale") for c in cs) else mode)
-    if decide(cfgs, "vmap") != "vmap":
+    if pack_mode(cfgs, "vmap") != "vmap":
         return "SALE runs pack serially also in vmap mode"
     out: dict = {}
     for c, m in zip(cfgs, members):
