@@ -296,6 +296,9 @@ def test_a_vmap_pack_refuses_members_that_cannot_stack(tmp_path):
     proc = _train(["saidl.common.pack", "saidl.coreml.train", "--members", json.dumps(spec), "--mode", "vmap"], REPO)
     assert proc.returncode == 2
     assert "differ in 'lr'" in proc.stderr and "pack_mode: serial" in proc.stderr
+    bf16 = [{**m, "config": {**m["config"], "precision": "bf16"}} for m in spec[:1]] * 2
+    proc = _train(["saidl.common.pack", "saidl.coreml.train", "--members", json.dumps(bf16), "--mode", "vmap"], REPO)
+    assert proc.returncode == 2 and "fp32 only" in proc.stderr and not (tmp_path / "a.json").exists()
     proc = _train(["saidl.common.pack", "saidl.ssm.train", "--members", json.dumps(spec), "--mode", "vmap"], REPO)
     assert proc.returncode == 2 and "no batched trainer (saidl.ssm.packed)" in proc.stderr
 

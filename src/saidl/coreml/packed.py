@@ -64,6 +64,10 @@ def check_members(cfgs: list[dict]) -> None:
             raise ConfigError(f"runs {cfgs[0].get('run_id')} and others of one vmap pack differ in '{key}' "
                               f"({', '.join(sorted(values))}); a pack's members share {', '.join(PACK_SHARED_KEYS)}. "
                               "Change the pack key or use pack_mode: serial")
+    if cfgs[0].get("precision", "fp32") != "fp32":
+        raise ConfigError(f"runs {cfgs[0].get('run_id')} and others: a vmap pack trains in fp32 only, and these ask "
+                          f"for precision {cfgs[0]['precision']}; set pack_mode: serial (or precision: fp32) in the "
+                          "scale block of tasks/coreml/config.yaml")
 
 
 class _MemberParams:
