@@ -22,10 +22,10 @@ Usage: ``python benchmarks/bench_pack_rl.py [--k 8] [--steps 20] [--device cpu] 
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from bench_pack import timed  # noqa: E402  (benchmarks/ is on sys.path when a script there runs)
 
 from saidl.rl.buffer import ReplayBuffer
 from saidl.rl.noise import DISTRIBUTIONS
@@ -62,7 +62,10 @@ class Serial:
         self.agents, self.buffers, self.device = agents(k, family, device), buffers(k), device
         self.obs = np.zeros(OBS, np.float32)
 
-    def run_pass(self, steps: int) -> None:
+    steps = 2  # per member per pass
+
+    def run_pass(self) -> None:
+        steps = self.steps
         for agent, buf in zip(self.agents, self.buffers):
             for _ in range(steps):
                 agent.act(self.obs, explore=True)
@@ -76,22 +79,14 @@ class Packed:
         self.buffers = buffers(k)
         self.obs = [np.zeros(OBS, np.float32)] * k
 
-    def run_pass(self, steps: int) -> None:
-        for _ in range(steps):
+    steps = 2
+
+    def run_pass(self) -> None:
+        for _ in range(self.steps):
             self.agent.act(self.obs)
             batches = [b.sample(BATCH, beta=0.4, device="cpu") for b in self.buffers]
             for buf, batch, td in zip(self.buffers, batches, self.agent.update(batches)):
                 buf.update_priorities(batch["indices"], td)
-
-
-def timed(side, steps: int, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    side.run_pass(steps)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,11 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cpu":
             sides["packed-bmm"] = Packed(family, args.k, device, exact=False)
         for side in sides.values():
-            side.run_pass(2)
+            side.run_pass()  # warm-up
         best = {s: float("inf") for s in sides}
         for _ in range(args.repeat):
             for s, side in sides.items():
-                best[s] = min(best[s], timed(side, args.steps, device))
+                side.steps = args.steps
+                best[s] = min(best[s], timed(side, device))
         for s, secs in best.items():
             print(f"{family:<8}{s:<12}{secs:>9.3f}{1e3 * secs / (args.k * args.steps):>16.3f}"
                   f"{best['serial'] / secs:>21.2f}x", flush=True)

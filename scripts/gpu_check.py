@@ -68,6 +68,17 @@ RECORD = Recorder()
 clock = time.perf_counter
 
 
+def timed_epoch(trainer, device: torch.device):
+    """(warm-up epoch's loss, timed epoch's loss, its seconds) of a Core ML trainer or pack: the
+    first epoch pays cuDNN/oneDNN set-up and the allocator, the second is timed."""
+    warm = trainer.train_epoch()
+    sync(device)
+    t0 = clock()
+    loss = trainer.train_epoch()
+    sync(device)
+    return warm, loss, clock() - t0
+
+
 def timed(fn, reps: int, device: torch.device, warm: int = 1) -> float:
     """Seconds per call of ``fn`` over ``reps`` calls after ``warm`` untimed ones."""
     for _ in range(warm):
@@ -144,12 +155,7 @@ def train_part(cfg: dict, args, task: str, device: str | None = None) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     trainer = Trainer(cfg, prep, device)
-    warm = trainer.train_epoch()  # first epoch: cuDNN/oneDNN set-up, allocator
-    sync(device)
-    t0 = clock()
-    loss = trainer.train_epoch()
-    sync(device)
-    secs = clock() - t0
+    warm, loss, secs = timed_epoch(trainer, device)
     print(f"  train ({cfg['loss']}, {cfg.get('loss_params') or 'defaults'}, weight decay {cfg['weight_decay']:g}): "
           f"{args.steps} steps in {secs:.2f} s = {args.steps / secs:.1f} steps/s, "
           f"{args.steps * cfg['batch_size'] / secs:.0f} images/s; loss {warm:.4f} -> {loss:.4f}; "
@@ -203,13 +209,7 @@ def packed_part(cfgs: list[dict], args, task: str, device: str | None = None) ->
         preps = [prepare(c, device) for c in cfgs]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    trainer = PackedTrainer(cfgs, preps, device)
-    warm = trainer.train_epoch()
-    sync(device)
-    t0 = clock()
-    losses = trainer.train_epoch()
-    sync(device)
-    secs = clock() - t0
+    warm, losses, secs = timed_epoch(PackedTrainer(cfgs, preps, device), device)
     print(f"  vmap pack of {len(cfgs)} ({', '.join(c['loss'] for c in cfgs)}): {args.steps} batched steps in "
           f"{secs:.2f} s = {secs / args.steps:.3f} s per step, {len(cfgs) * args.steps * bs / secs:.0f} images/s; "
           f"{peak_memory(device)}")
@@ -483,20 +483,16 @@ def rl_parts(args) -> list:
                             float(rng.standard_normal()), rng.standard_normal(11).astype(np.float32), 0.0, 0.99 ** 3)
                 bufs.append(buf)
 
+            last = []
+
             def update():
                 batches = [b.sample(members[0]["batch_size"], beta=0.5, device="cpu") for b in bufs]
-                td = packed.update(batches)
-                for b, batch, e in zip(bufs, batches, td):
+                last[:] = [packed.update(batches)]
+                for b, batch, e in zip(bufs, batches, last[0]):
                     b.update_priorities(batch["indices"], e)
-                return td
 
-            td = update()  # warm-up
-            sync(device)
-            t0 = clock()
-            for _ in range(args.steps):
-                td = update()
-            sync(device)
-            secs = clock() - t0
+            secs = timed(update, args.steps, device) * args.steps
+            td = last[0]
             how = "member by member" if packed.exact else "batched"
             print(f"  pack of {k} ({how}): {args.steps} pack steps in {secs:.2f} s = {secs / args.steps * 1e3:.1f} ms "
                   f"per step, {secs / args.steps / k * 1e3:.2f} ms per member-step; {peak_memory(device)}")

@@ -69,6 +69,18 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
             _logged(env, f"python -m {module} --config-json {{params.cfg:q}} --out {{output}} "
                          f"--threads {{threads}}{ckpt_arg} {args}")
 
+    # What a profile's `set-resources` gives the one-run rule `name` (e.g. profiles/slurm: runtime,
+    # mem_mb, partition) its packs get too, with the runtime times the pack's size: a pack rule's
+    # name is generated, so a profile cannot name each one.
+    one_run = dict(getattr(workflow.resource_settings, "overwrite_resources", {}).get(name, {}) or {})
+
+    def pack_resources(ids):
+        res = {k: getattr(v, "value", v) for k, v in one_run.items() if k not in ("gpu", "_cores", "_nodes")}
+        res = {k: v for k, v in res.items() if isinstance(v, (str, int, float))}  # not evaluable expressions
+        if isinstance(res.get("runtime"), (int, float)):
+            res["runtime"] = res["runtime"] * len(ids)
+        return res
+
     for _pack, _ids in packed.items():
         rule:
             name: f"{name}_{_pack}"
@@ -84,6 +96,7 @@ def train_rules(name, wildcard, runs, runs_dir, log_dir, module, threads, gpu, p
             threads: threads
             resources:
                 gpu=gpus(_ids),
+                **pack_resources(_ids),
             log:
                 f"{log_dir}/pack-{_pack}.log",
             conda:

@@ -177,6 +177,26 @@ def test_the_workflow_makes_one_job_per_pack(workflow_copy):
         assert len({tuple(o.split("/")[-1].split("-")[:2]) for o in j["output"]}) == 1
 
 
+def test_a_profile_s_resources_for_one_run_reach_its_packs(workflow_copy):
+    """`set-resources` names rules, and a pack's rule name is generated: what the one-run rule
+    `coreml_train` gets (profiles/slurm: runtime, memory) its packs get, the runtime times K."""
+    text = (workflow_copy / "tasks/coreml/config.yaml").read_text()
+    (workflow_copy / "tasks/coreml/config.yaml").write_text(
+        text.replace("    smoke:   # the tests and CI: seconds per run\n",
+                     "    smoke:   # the tests and CI: seconds per run\n      pack: 8\n", 1))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/smoke/coreml/summary.json", "--cores", "1",
+                           "--set-resources", "coreml_train:runtime=30", "coreml_train:mem_mb=1000",
+                           "--config", "scale=smoke"], cwd=workflow_copy, capture_output=True, text=True,
+                          timeout=HANG_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    blocks = [b for b in proc.stdout.split("\nrule ") if b.startswith("coreml_train_")]
+    assert blocks
+    for block in blocks:
+        k = len(re.search(r"^    output: (.*)$", block, re.M).group(1).split(", "))
+        resources = re.search(r"^    resources: (.*)$", block, re.M).group(1)
+        assert k > 1 and f"runtime={30 * k}" in resources and "mem_mb=1000" in resources, block
+
+
 # --- (4) pack_mode vmap: one batched model (saidl.coreml.packed) -------------------------------
 
 def _paper_members():
