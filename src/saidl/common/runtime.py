@@ -138,15 +138,56 @@ def set_threads(n: int | None) -> None:
         torch.set_num_threads(max(1, int(n)))
 
 
+_GPU_CLAIM = None  # (index, open lock file) of the GPU this process claimed (held until it exits)
+
+
+def claim_gpu(n: int, lock_dir: str | None = None) -> int | None:
+    """The index of a GPU, of ``n`` this process sees, that no other process of this machine has
+    claimed (a non-blocking ``flock`` on ``saidl-gpu-<i>.lock`` in ``lock_dir``, default
+    ``$SAIDL_GPU_LOCK_DIR`` or the temporary folder), or None if all are claimed. The lock is held
+    while the returned claim lives: Snakemake's ``--resources gpu=N`` lets N GPU jobs run at once on
+    one machine, and each then trains on its own GPU instead of all on the first."""
+    import fcntl
+    import tempfile
+
+    global _GPU_CLAIM
+    folder = lock_dir or os.environ.get("SAIDL_GPU_LOCK_DIR") or tempfile.gettempdir()
+    for i in range(n):
+        f = open(os.path.join(folder, f"saidl-gpu-{i}.lock"), "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        _GPU_CLAIM = (i, f)
+        return i
+    return None
+
+
+def _cuda_device(torch) -> "torch.device":
+    """``cuda``, on a GPU of its own where this process sees several (see :func:`claim_gpu`)."""
+    n = torch.cuda.device_count()
+    if n <= 1:
+        return torch.device("cuda")
+    i = _GPU_CLAIM[0] if _GPU_CLAIM is not None else claim_gpu(n)  # this process may have claimed one
+    if i is None:
+        log.warning("every one of the %d GPUs is claimed by another saidl job; sharing GPU 0 (run with "
+                    "--resources gpu=%d at most)", n, n)
+        i = 0
+    torch.cuda.set_device(i)
+    return torch.device("cuda", i)
+
+
 def choose_device(requested: str = "auto") -> "torch.device":
-    """cuda → mps → cpu unless ``requested`` names one; an unavailable request is a clear error."""
+    """cuda → mps → cpu unless ``requested`` names one; an unavailable request is a clear error.
+    With several GPUs visible, ``auto`` and ``cuda`` take one no other job of this machine holds."""
     import torch
 
     from .errors import ConfigError
 
     if requested == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _cuda_device(torch)
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -155,4 +196,6 @@ def choose_device(requested: str = "auto") -> "torch.device":
             f"device '{requested}' was requested in the config but CUDA is not available here; "
             "set device: auto (or cpu) in tasks/<task>/config.yaml or run on a GPU machine"
         )
+    if requested == "cuda":
+        return _cuda_device(torch)
     return torch.device(requested)
