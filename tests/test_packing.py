@@ -319,8 +319,9 @@ def test_a_vmap_pack_refuses_members_that_cannot_stack(tmp_path):
     bf16 = [{**m, "config": {**m["config"], "precision": "bf16"}} for m in spec[:1]] * 2
     proc = _train(["saidl.common.pack", "saidl.coreml.train", "--members", json.dumps(bf16), "--mode", "vmap"], REPO)
     assert proc.returncode == 2 and "fp32 only" in proc.stderr and not (tmp_path / "a.json").exists()
-    proc = _train(["saidl.common.pack", "saidl.ssm.train", "--members", json.dumps(spec), "--mode", "vmap"], REPO)
-    assert proc.returncode == 2 and "no batched trainer (saidl.ssm.packed)" in proc.stderr
+    proc = _train(["saidl.common.pack", "saidl.multimodal.train", "--members", json.dumps(spec), "--mode", "vmap"],
+                  REPO)
+    assert proc.returncode == 2 and "no batched trainer (saidl.multimodal.packed)" in proc.stderr
 
 
 def test_pack_mode_vmap_reaches_the_job_command(workflow_copy):

@@ -7,6 +7,7 @@ from saidl.common.workflow import Chain, gpus, logged
 from saidl.ssm.figures import FIGURES as SSM_FIGURES
 from saidl.ssm.grid import run_configs as ssm_run_configs
 from saidl.ssm.grid import pack_key as ssm_pack_key
+from saidl.ssm.grid import pack_mode as ssm_pack_mode
 from saidl.ssm.grid import scale_config as ssm_scale_config
 
 SSM = f"{RESULTS}/ssm"
@@ -26,10 +27,12 @@ wildcard_constraints:
     ssm_analysis="discretisation|timing",
 
 
-# One run per job, or `pack` seeds of one model per job (tasks/training.smk).
+# One run per job, or `pack` seeds of one model per job (tasks/training.smk), trained one after
+# another or, with `pack_mode: vmap`, together (saidl.ssm.packed; numpy-s4d packs stay serial).
 train_rules("ssm_train", "ssm_run", SSM_RUNS, f"{SSM}/runs", f"{LOGS}/ssm/train", "saidl.ssm.train",
             threads=SSM_SCALE["threads"], gpu=lambda cfg: SSM_GPU if cfg["backend"] == "torch" else 0,
-            pack=SSM_SCALE.get("pack", 1), pack_key=ssm_pack_key, ckpt_dir=f"{SSM}/ckpt",
+            pack=SSM_SCALE.get("pack", 1), pack_key=ssm_pack_key,
+            pack_mode=lambda cfgs: ssm_pack_mode(cfgs, SSM_SCALE.get("pack_mode", "serial")), ckpt_dir=f"{SSM}/ckpt",
             inputs={"fakes": rehearsal_assets("cifar10")},
             env="OMP_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} MKL_NUM_THREADS={threads} ")
 

@@ -33,3 +33,17 @@ def run_configs(task_cfg: dict, scale: str) -> dict[str, dict]:
 def pack_key(cfg: dict) -> str:
     """Runs that may train in one pack (config ``pack``): the seeds of one model."""
     return cfg["model"]
+
+
+# What the members of a batched pack (``pack_mode: vmap``, saidl.ssm.packed) share: the data, the
+# model's shapes and kind, and the optimiser's schedule, so that their parameters stack and one
+# AdamW steps them all; a member's own is its seed (initial weights, batch order, dropout masks).
+PACK_SHARED_KEYS = ("dataset", "data_dir", "verify_checksums", "n_train", "n_val", "n_test", "data_seed", "epochs",
+                    "batch_size", "eval_batch_size", "d_model", "n_layers", "d_state", "dropout", "lr", "ssm_lr",
+                    "weight_decay", "device", "model", "kind", "init", "disc", "backend")
+
+
+def pack_mode(cfgs: list[dict], configured: str) -> str:
+    """How a pack trains: the scale's ``pack_mode``, except that packs of the NumPy model always
+    train serially (saidl.ssm.packed batches the PyTorch models only)."""
+    return "serial" if any(c["backend"] != "torch" for c in cfgs) else configured

@@ -45,17 +45,58 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: in
     return correct / len(y)
 
 
+def optimiser(model: torch.nn.Module, cfg: dict, n_train: int, groups: list[dict] | None = None):
+    """AdamW over ``groups`` (default: the model's param groups: SSM parameters at ssm_lr without
+    weight decay) and its per-step cosine schedule over the whole run."""
+    opt = torch.optim.AdamW(model.param_groups(cfg["lr"], cfg["weight_decay"]) if groups is None else groups)
+    steps = cfg["epochs"] * math.ceil(n_train / cfg["batch_size"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    return opt, sched
+
+
+def split_tensors(data: Sequences, device: torch.device) -> dict[str, torch.Tensor]:
+    """The splits as tensors on ``device``: x_tr, y_tr, x_va, y_va, x_te, y_te."""
+    return {f"{a}_{s}": torch.from_numpy(getattr(data, f"{a}_{name}")).to(device)
+            for s, name in (("tr", "train"), ("va", "val"), ("te", "test")) for a in ("x", "y")}
+
+
+def evaluate(model: torch.nn.Module, t: dict[str, torch.Tensor], cfg: dict) -> dict[str, float | None]:
+    """Validation and test accuracy after an epoch."""
+    bs = cfg.get("eval_batch_size", 256)
+    return {"val_acc": accuracy(model, t["x_va"], t["y_va"], bs), "test_acc": accuracy(model, t["x_te"], t["y_te"], bs)}
+
+
+def rng_state(device: torch.device) -> dict:
+    """The generators dropout draws from on ``device`` (saved in checkpoints: a resumed run's
+    dropout masks continue the stream instead of restarting it)."""
+    st = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        st["cuda"] = torch.cuda.get_rng_state(device)
+    return st
+
+
+def set_rng_state(st: dict, device: torch.device) -> None:
+    torch.set_rng_state(st["cpu"].cpu())
+    if device.type == "cuda" and "cuda" in st:
+        torch.cuda.set_rng_state(st["cuda"].cpu(), device)
+
+
+def torch_outcome(model: torch.nn.Module, hist: dict, data: Sequences) -> dict:
+    """What a PyTorch run reports after training: its history, first kernels and size."""
+    with torch.no_grad():
+        kernels = model.kernels(data.info["length"])[0][:N_KERNEL_CHANNELS].double().cpu().numpy()
+    n_params = sum(p.numel() for p in model.parameters())
+    return {"history": hist, "kernels": kernels.round(6).tolist(), "n_params": int(n_params)}
+
+
 def train_torch(cfg: dict, data: Sequences, device: torch.device, ckpt: Path | None) -> dict:
     skip_dynamo_import()  # torch.optim's import of torch.compile's tracer: ~1 CPU-s per run
     seed_everything(cfg["seed"])
     model = build_model(cfg).to(device)
-    opt = torch.optim.AdamW(model.param_groups(cfg["lr"], cfg["weight_decay"]))
-    x_tr, y_tr = torch.from_numpy(data.x_train).to(device), torch.from_numpy(data.y_train).to(device)
-    x_va, y_va = torch.from_numpy(data.x_val).to(device), torch.from_numpy(data.y_val).to(device)
-    x_te, y_te = torch.from_numpy(data.x_test).to(device), torch.from_numpy(data.y_test).to(device)
+    t = split_tensors(data, device)
+    x_tr, y_tr = t["x_tr"], t["y_tr"]
     bs, epochs = cfg["batch_size"], cfg["epochs"]
-    steps = epochs * math.ceil(len(y_tr) / bs)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    opt, sched = optimiser(model, cfg, len(y_tr))
     gen = torch.Generator().manual_seed(cfg["seed"])
     hist = {k: [] for k in ("train_loss", "val_acc", "test_acc", "epoch_time_s")}
     start = 0
@@ -65,6 +106,8 @@ def train_torch(cfg: dict, data: Sequences, device: torch.device, ckpt: Path | N
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"].cpu())  # map_location may have moved it to the GPU
+        if "rng" in state:  # dropout's generators (older checkpoints restarted them)
+            set_rng_state(state["rng"], device)
         hist, start = state["history"], state["epoch"]
     from tqdm import tqdm
 
@@ -83,17 +126,14 @@ def train_torch(cfg: dict, data: Sequences, device: torch.device, ckpt: Path | N
             sched.step()
             total += float(loss.detach()) * len(idx)
         hist["train_loss"].append(total / len(y_tr))
-        hist["val_acc"].append(accuracy(model, x_va, y_va, cfg.get("eval_batch_size", 256)))
-        hist["test_acc"].append(accuracy(model, x_te, y_te, cfg.get("eval_batch_size", 256)))
+        for k, v in evaluate(model, t, cfg).items():
+            hist[k].append(v)
         hist["epoch_time_s"].append(time.perf_counter() - t0)
         if ckpt is not None:
             save_checkpoint(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
-                                   "sched": sched.state_dict(), "gen": gen.get_state(),
+                                   "sched": sched.state_dict(), "gen": gen.get_state(), "rng": rng_state(device),
                                    "history": hist, "epoch": epoch + 1, "config": cfg})
-    with torch.no_grad():
-        kernels = model.kernels(data.info["length"])[0][:N_KERNEL_CHANNELS].double().cpu().numpy()
-    n_params = sum(p.numel() for p in model.parameters())
-    return {"history": hist, "kernels": kernels.round(6).tolist(), "n_params": int(n_params)}
+    return torch_outcome(model, hist, data)
 
 
 def train_numpy(cfg: dict, data: Sequences) -> dict:
@@ -115,6 +155,27 @@ def train_numpy(cfg: dict, data: Sequences) -> dict:
             "n_params": int(out["n_params"])}
 
 
+def run_result(cfg: dict, res: dict, data: Sequences, device: torch.device, wall_time_s: float) -> dict:
+    """A finished run's JSON document from its outcome (``train_torch``, ``train_numpy``); a pack
+    member's too (saidl.ssm.packed)."""
+    h = res["history"]
+    has_val = all(v is not None for v in h["val_acc"])
+    val_best = int(np.argmax(h["val_acc"])) if has_val else None
+    return {
+        "id": cfg["run_id"], "task": "ssm", "config": cfg,
+        "metrics": {"epochs": list(range(1, len(h["test_acc"]) + 1)),
+                    **{k: v for k, v in h.items() if k != "epoch_time_s"},
+                    "final_test_acc": float(h["test_acc"][-1]), "best_test_acc": float(max(h["test_acc"])),
+                    "final_val_acc": h["val_acc"][-1],
+                    "val_selected_test_acc": None if val_best is None else h["test_acc"][val_best],
+                    "n_params": res["n_params"]},
+        "kernels": res["kernels"],
+        "timing": {"wall_time_s": wall_time_s, "epoch_time_s": h["epoch_time_s"],
+                   "mean_epoch_time_s": float(np.mean(h["epoch_time_s"]))},
+        "provenance": run_provenance(cfg, str(device), data.info),
+    }
+
+
 def run(cfg: dict, out: Path, ckpt: Path | None = None) -> dict:
     t0 = time.perf_counter()
     keep_freed_memory()
@@ -125,23 +186,7 @@ def run(cfg: dict, out: Path, ckpt: Path | None = None) -> dict:
     else:
         device = choose_device(cfg.get("device", "auto"))
         res = train_torch(cfg, data, device, ckpt)
-    h = res["history"]
-    has_val = all(v is not None for v in h["val_acc"])
-    val_best = int(np.argmax(h["val_acc"])) if has_val else None
-    result = {
-        "id": cfg["run_id"], "task": "ssm", "config": cfg,
-        "metrics": {"epochs": list(range(1, len(h["test_acc"]) + 1)),
-                    **{k: v for k, v in h.items() if k != "epoch_time_s"},
-                    "final_test_acc": float(h["test_acc"][-1]), "best_test_acc": float(max(h["test_acc"])),
-                    "final_val_acc": h["val_acc"][-1],
-                    "val_selected_test_acc": None if val_best is None else h["test_acc"][val_best],
-                    "n_params": res["n_params"]},
-        "kernels": res["kernels"],
-        "timing": {"wall_time_s": time.perf_counter() - t0, "epoch_time_s": h["epoch_time_s"],
-                   "mean_epoch_time_s": float(np.mean(h["epoch_time_s"]))},
-        "provenance": run_provenance(cfg, str(device), data.info),
-    }
-    return finish_run(out, result, ckpt)
+    return finish_run(out, run_result(cfg, res, data, device, time.perf_counter() - t0), ckpt)
 
 
 def main(argv: list[str] | None = None) -> int:
