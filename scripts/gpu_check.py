@@ -392,10 +392,42 @@ def ssm_parts(args) -> list:
             n = torch.get_num_threads()
             RECORD(ssm_analysis_key(name, sc), secs, f"the whole job, {n} torch thread{'s' if n > 1 else ''}")
 
+    def packed_part(cfg: dict, k: int) -> None:
+        """A vmap pack (saidl.ssm.packed) of ``k`` seeds of one model on stand-in sequences:
+        ``args.steps`` batched AdamW steps after a warm-up epoch (the plan's ``ssm.packed_step``)."""
+        from saidl.plan import ssm_packed_step_key
+        from saidl.ssm.data import Sequences
+        from saidl.ssm.packed import PackedSSM
+
+        rng = np.random.default_rng(0)
+        n, bs = args.steps * cfg["batch_size"], cfg["batch_size"]
+
+        def split(m):
+            return rng.standard_normal((m, 1024, 1)).astype(np.float32), rng.integers(0, 10, m)
+
+        (xt, yt), (xv, yv) = split(n), split(bs)
+        data = Sequences(xt, yt, xv, yv, xv, yv, {"source": "stand-in"})
+        cfgs = [{**cfg, "seed": i, "device": str(device)} for i in range(k)]
+        trainer = PackedSSM(cfgs, data, device)
+        warm, losses, secs = timed_epoch(trainer, device)
+        print(f"  vmap pack of {k} ({trainer.batched}): {args.steps} batched steps in {secs:.2f} s = "
+              f"{secs / args.steps:.3f} s per step; {peak_memory(device)}")
+        if not all(math.isfinite(v) for v in warm + losses):
+            raise RuntimeError(f"non-finite training loss in the pack ({warm}, {losses})")
+        RECORD(ssm_packed_step_key(cfg, k), secs / args.steps,
+               f"{args.steps} batched steps of {k} seeds of batch {bs} ({trainer.batched}), after one warm-up epoch")
+
     parts = [(f"ssm {rid} ({cfg['kind']}, {cfg['disc']}, d_model {cfg['d_model']})", lambda cfg=cfg: part(cfg))
              for rid, cfg in runs.items()]
     parts += [(f"ssm {rid} (NumPy S4D, d_model {cfg['d_model']}, CPU job)", lambda cfg=cfg: numpy_part(cfg))
               for rid, cfg in all_runs.items() if cfg["backend"] == "numpy"]
+    # the full scale's vmap packs, every model's seeds (with --calibration only: on a CPU a pack step
+    # of these models costs tens of seconds; tests/test_ssm_packing.py runs the path at small sizes)
+    sc = scale_config(task_cfg, "full")
+    if args.calibration and sc.get("pack_mode") == "vmap" and sc.get("pack", 1) > 1:
+        k = min(sc["pack"], len(sc["seeds"]))
+        parts += [(f"ssm vmap pack of {k} ({cfg['model']})", lambda cfg=cfg: packed_part(cfg, k))
+                  for cfg in runs.values()]
     if args.calibration:
         parts.append(("ssm analyses: discretisation and kernel timing (calibration, CPU jobs)", analyses))
     return parts

@@ -63,6 +63,7 @@ UNITS = {
     "ssm.analysis": "the whole analysis job (discretisation study or kernel timing)",
     "rl.env_step": "one environment step with the actor's action (training, evaluation and attacked episodes)",
     "rl.update": "one TD3 update: prioritized sample, critic (and each policy_delay-th actor) step, priority update",
+    "ssm.packed_step": "one batched AdamW step of an SSM vmap pack of K seeds of one model, one batch each",
     "rl.packed_update": "one batched TD3 update of a pack of K members: K prioritized samples, one stacked critic "
                         "step and every policy_delay-th actor step, K priority updates",
     "rl.critic_attack": "the critic-gradient attack on one observation (attack_steps gradient steps)",
@@ -285,6 +286,29 @@ def ssm_analysis_key(name: str, sc: dict) -> str:
         f"/n{sc['timing_state']}/c{sc['timing_channels']}"
 
 
+def ssm_packed_step_key(cfg: dict, k: int) -> str:
+    """The packed kind of an SSM vmap pack of ``k`` seeds of one model (saidl.ssm.packed)."""
+    return ssm_keys(cfg)[0].replace("ssm.train_step:", "ssm.packed_step:") + f"/k{k}"
+
+
+def ssm_vmap_work(cfgs: list[dict], members: list[Job]) -> dict | str:
+    """An SSM vmap pack: one batched AdamW step of all members per pack step, each member's scoring
+    as alone. NumPy S4D packs train serially."""
+    from saidl.ssm.grid import pack_mode
+
+    if pack_mode(cfgs, "vmap") != "vmap":
+        return "the NumPy S4D packs serially also in vmap mode"
+    out: dict = {}
+    step = ssm_keys(cfgs[0])[0]
+    for c, m in zip(cfgs, members):
+        for key, n in m.work.items():
+            if key != step:
+                add(out, key, n)
+            elif c is cfgs[0]:
+                add(out, ssm_packed_step_key(c, len(cfgs)), n)
+    return out
+
+
 def ssm_jobs(config: dict, scale: str, packing: bool = True) -> list[Job]:
     from saidl.ssm.grid import pack_key, run_configs, scale_config
 
@@ -300,7 +324,7 @@ def ssm_jobs(config: dict, scale: str, packing: bool = True) -> list[Job]:
         add(work, predict, cfg["epochs"] * n_test + n_val if numpy else cfg["epochs"] * (n_val + n_test))
         alone[rid] = Job("ssm", "NumPy train run" if numpy else "train run", rid,
                          not numpy and on_gpu(sc["device"], scale), sc["threads"], work)
-    jobs = packed_jobs("ssm", alone, runs, sc, pack_key, packing)
+    jobs = packed_jobs("ssm", alone, runs, sc, pack_key, packing, ssm_vmap_work)
     for name in ("discretisation", "timing"):
         jobs.append(Job("ssm", "analysis", name, False, 1, {ssm_analysis_key(name, sc): 1}))
     return jobs
