@@ -10,9 +10,11 @@ names the members that failed.
 Usage: ``python -m saidl.common.pack saidl.coreml.train --members '[{"config": {...}, "out": "a.json",
 "ckpt": "a.pt"}, ...]' [--threads N] [any further argument, passed to every member]``
 
-``--mode vmap`` instead trains the members as one batched model (``torch.func.vmap``) with the
-task's ``saidl.<task>.packed.run_packed`` (Core ML so far), for GPU throughput; its numbers agree
-with the runs alone to float32 rounding rather than bit for bit (see that module).
+``--mode vmap`` instead trains the members as one batched model with the task's
+``saidl.<task>.packed.run_packed`` (Core ML and the paper, SSM, RL), for GPU throughput. On a CPU
+those modules run each member's layers on its slices of the stacked weights, and a member's run
+JSON equals its run alone bit for bit (Core ML's plain MLP aside: batched there, equal to float32
+rounding); on CUDA they batch (``torch.func.vmap``, ``baddbmm``) and agree to rounding.
 """
 
 from __future__ import annotations
