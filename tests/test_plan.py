@@ -270,7 +270,7 @@ def test_pack_4_gives_fewer_jobs_named_as_the_rules(config):
 
 def test_serial_pack_seconds_are_the_sum_of_its_members(config):
     cfg = packed(config, coreml={"pack": 4, "pack_mode": "serial"}, rl={"pack": 4, "pack_mode": "serial"},
-                 ssm={"pack": 4}, multimodal={"pack": 4})
+                 ssm={"pack": 4, "pack_mode": "serial"}, multimodal={"pack": 4})
     before = {j.id: j for j in P.plan_jobs(cfg, "full", packing=False)}
     after = P.plan_jobs(cfg, "full")
     kinds = {k: {"seconds": 1e-3 * (1 + i % 7)} for i, k in enumerate(sorted({k for j in before.values()
@@ -374,3 +374,22 @@ def test_packing_flag(packing, words, absent, capsys):
     assert P.main(["--tasks", "multimodal", "--packing", packing]) == 0
     out = capsys.readouterr().out
     assert words in out and absent not in out
+
+
+def test_ssm_vmap_packs_batch_the_torch_models_and_keep_numpy_serial(config):
+    from saidl.ssm.grid import run_configs
+
+    cfg = packed(config, ssm={"pack": 3, "pack_mode": "vmap"})
+    runs = run_configs(cfg["ssm"], "full")
+    after = [j for j in P.plan_jobs(cfg, "full", ["ssm"]) if j.members]
+    assert sorted(r for j in after for r in j.members) == sorted(runs)
+    for j in after:
+        first = runs[j.members[0]]
+        if first["backend"] == "numpy":
+            assert j.kind.endswith("(serial)") and "NumPy S4D" in j.note
+        else:
+            assert j.kind.endswith("(vmap)")
+            key = P.ssm_packed_step_key(first, len(j.members))
+            assert key.startswith("ssm.packed_step:") and key.endswith(f"/k{len(j.members)}")
+            assert j.work[key] == first["epochs"] * -(-P.ssm_sizes(first)[0] // first["batch_size"])
+            assert P.ssm_keys(first)[0] not in j.work  # the members' steps are the pack's, once
