@@ -135,3 +135,14 @@ def workflow_copy(tmp_path) -> Path:
     if (REPO / "data").exists():
         (root / "data").symlink_to(REPO / "data")
     return root
+
+
+def pack_smoke(root: Path, task: str, mode: str = "vmap", seeds: tuple[int, ...] = (0, 1)) -> None:
+    """Set ``pack: 8`` and ``pack_mode`` in the smoke block of a workflow copy's task config, with
+    ``seeds`` (the smoke blocks train one seed, and a pack needs two runs of one key)."""
+    path = root / f"tasks/{task}/config.yaml"
+    text = path.read_text()
+    head = "    smoke:\n"
+    assert head in text and "      seeds: [0]\n" in text
+    path.write_text(text.replace(head, head + f"      pack: 8\n      pack_mode: {mode}\n", 1).replace(
+        "      seeds: [0]\n", f"      seeds: {list(seeds)}\n", 1))

@@ -19,7 +19,7 @@ import pytest
 from saidl.common.config import load_yaml
 from saidl.common.io import read_json
 
-from conftest import HANG_TIMEOUT, REPO
+from conftest import HANG_TIMEOUT, REPO, pack_smoke
 
 SMALL = {"total_steps": 400, "start_steps": 200, "eval_every": 200}
 
@@ -183,12 +183,7 @@ def test_rl_packs_follow_the_network_family_and_sale_packs_stay_serial(workflow_
     """pack: 8 and pack_mode: vmap in the smoke block: TD3, noisy-net and SALE runs form separate
     packs (each variant here has one seed, so two seeds make the packs); the TD3 and noisy packs
     get --mode vmap, the SALE pack trains serially."""
-    path = workflow_copy / "tasks/rl/config.yaml"
-    text = path.read_text()
-    head = "    smoke:\n"
-    assert head in text
-    path.write_text(text.replace(head, head + "      pack: 8\n      pack_mode: vmap\n", 1).replace(
-        "      seeds: [0]\n", "      seeds: [0, 1]\n", 1))
+    pack_smoke(workflow_copy, "rl")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "results/smoke/rl/summary.json",
                            "--cores", "1", "--config", "scale=smoke"], cwd=workflow_copy, capture_output=True,
                           text=True, timeout=HANG_TIMEOUT)

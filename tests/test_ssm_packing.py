@@ -17,7 +17,7 @@ import pytest
 from saidl.common.config import load_yaml
 from saidl.common.io import read_json
 
-from conftest import HANG_TIMEOUT, REPO
+from conftest import HANG_TIMEOUT, REPO, pack_smoke
 
 SMALL = {"n_train": 64, "n_val": 32, "n_test": 32, "epochs": 2, "dropout": 0.1}
 
@@ -176,15 +176,10 @@ def test_a_vmap_pack_refuses_members_that_cannot_stack(tmp_path):
 def test_ssm_packs_of_pytorch_models_train_together_and_numpy_packs_serially(workflow_copy):
     """pack: 8 and pack_mode: vmap in the smoke block, two seeds: one pack per model; the PyTorch
     models' packs get --mode vmap, numpy-s4d's trains serially."""
-    path = workflow_copy / "tasks/ssm/config.yaml"
-    text = path.read_text()
-    head = "    smoke:\n"
-    assert head in text
-    path.write_text(text.replace(head, head + "      pack: 8\n      pack_mode: vmap\n", 1).replace(
-        "      seeds: [0]\n", "      seeds: [0, 1]\n", 1))
+    pack_smoke(workflow_copy, "ssm")
     from saidl.ssm.grid import scale_config
 
-    sc = scale_config(load_yaml(path)["ssm"], "smoke")
+    sc = scale_config(load_yaml(workflow_copy / "tasks/ssm/config.yaml")["ssm"], "smoke")
     assert sc["pack"] == 8 and sc["seeds"] == [0, 1]
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "results/smoke/ssm/summary.json",
                            "--cores", "1", "--config", "scale=smoke"], cwd=workflow_copy, capture_output=True,

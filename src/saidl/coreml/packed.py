@@ -50,8 +50,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
+from saidl.common.checkpoint import finish_run, load_checkpoint
 from saidl.common.errors import ConfigError
+from saidl.common.stacked import collect_grads, fit_epochs, restore_stacked
 from saidl.common.runtime import choose_device, keep_freed_memory
 from saidl.coreml.names import PACK_SHARED_KEYS
 from saidl.coreml.train import Trainer, prepare, random_crop_flip, run_result
@@ -218,13 +219,7 @@ class PackedTrainer:
             loss = (m.criterion(logits, y, _MemberParams(list(leaves.values()))) if m.loss_needs_model
                     else m.criterion(logits, y))
             loss.backward()
-            with torch.no_grad():
-                for n, leaf in leaves.items():
-                    if leaf.grad is None:  # a parameter this member's loss did not reach
-                        self._grads[n][k].zero_()
-                    else:
-                        self._grads[n][k].copy_(leaf.grad)
-                        leaf.grad = None
+            collect_grads(leaves, self._grads, k)
             losses.append(loss.detach())
         for n, p in self.params.items():
             p.grad = self._grads[n]
@@ -279,13 +274,7 @@ class PackedTrainer:
                 "transposed": sorted(self.transposed)}  # the weights stored (K, in, out)
 
     def load_state(self, st: dict) -> None:
-        with torch.no_grad():
-            for k, v in st["params"].items():
-                self.params[k].copy_(v)
-            for k, v in st["buffers"].items():
-                self.buffers[k].copy_(v)
-        self.opt.load_state_dict(st["opt"])
-        self.sched.load_state_dict(st["sched"])
+        restore_stacked(self, st)
         for m, g, h in zip(self.members, st["gens"], st["histories"]):
             m.gen.set_state(g.cpu())
             m.history = h
@@ -293,8 +282,6 @@ class PackedTrainer:
         self.epoch = st["epoch"]
 
     def fit(self, ckpt: Path | None = None, ckpt_interval_s: float = 120.0, stop_after: int | None = None):
-        from tqdm import tqdm
-
         key = {"pack": [m.cfg for m in self.members]}
         if ckpt is not None and (state := load_checkpoint(ckpt, key, map_location=self.device)) is not None:
             if state.get("transposed", []) == sorted(self.transposed):
@@ -302,11 +289,7 @@ class PackedTrainer:
             else:  # written by a version that stacked the weights in another layout
                 print(f"note: {ckpt} stacks the weights in another layout; training the pack afresh",
                       file=sys.stderr)
-        last = time.monotonic()
-        epochs = self.cfg["epochs"]
-        bar = tqdm(range(self.epoch, epochs), desc=f"pack of {len(self.members)}", initial=self.epoch,
-                   total=epochs, file=sys.stderr, mininterval=2.0)
-        for epoch in bar:
+        def one_epoch(epoch: int) -> str:
             t0 = time.perf_counter()
             losses = self.train_epoch()
             self.sync()
@@ -318,14 +301,9 @@ class PackedTrainer:
             for m in self.members:
                 m.history["epoch_time_s"].append(dt / len(self.members))
                 m.epoch = epoch + 1
-            self.epoch = epoch + 1
-            bar.set_postfix(test=" ".join(f"{m.history['test_acc'][-1]:.3f}" for m in self.members))
-            if ckpt is not None and (time.monotonic() - last >= ckpt_interval_s
-                                     or (stop_after is not None and self.epoch >= stop_after)):
-                save_checkpoint(ckpt, {**self.state(), "config": key})
-                last = time.monotonic()
-            if stop_after is not None and self.epoch >= stop_after:
-                break
+            return " ".join(f"{m.history['test_acc'][-1]:.3f}" for m in self.members)
+
+        fit_epochs(self, self.cfg["epochs"], ckpt, key, ckpt_interval_s, stop_after, one_epoch)
 
 
 def run_packed(cfgs: list[dict], outs: list[Path], ckpt: Path | None = None, ckpt_interval_s: float = 120.0,

@@ -42,15 +42,15 @@ had not been stopped, as the alone run does since its checkpoint keeps dropout's
 from __future__ import annotations
 
 import copy
-import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
+from saidl.common.checkpoint import finish_run, load_checkpoint
 from saidl.common.errors import ConfigError
+from saidl.common.stacked import collect_grads, fit_epochs, restore_stacked
 from saidl.common.runtime import choose_device, keep_freed_memory, seed_everything, skip_dynamo_import
 from saidl.ssm.data import Sequences, load_sequences
 from saidl.ssm.grid import PACK_SHARED_KEYS
@@ -144,13 +144,7 @@ class PackedSSM:
             loss = F.cross_entropy(logits, y)
             self.rngs[k] = rng_state(self.device)
             loss.backward()
-            with torch.no_grad():
-                for n, leaf in leaves.items():
-                    if leaf.grad is None:
-                        self._grads[n][k].zero_()
-                    else:
-                        self._grads[n][k].copy_(leaf.grad)
-                        leaf.grad = None
+            collect_grads(leaves, self._grads, k)
             losses.append(loss.detach())
         for n, p in self.params.items():
             p.grad = self._grads[n]
@@ -201,29 +195,17 @@ class PackedSSM:
                 "histories": self.histories, "epoch": self.epoch}
 
     def load_state(self, st: dict) -> None:
-        with torch.no_grad():
-            for k, v in st["params"].items():
-                self.params[k].copy_(v)
-            for k, v in st["buffers"].items():
-                self.buffers[k].copy_(v)
-        self.opt.load_state_dict(st["opt"])
-        self.sched.load_state_dict(st["sched"])
+        restore_stacked(self, st)
         for g, s in zip(self.gens, st["gens"]):
             g.set_state(s.cpu())
         self.rngs = [{k: v.cpu() for k, v in r.items()} for r in st["rngs"]]
         self.histories, self.epoch = st["histories"], st["epoch"]
 
     def fit(self, ckpt: Path | None = None, ckpt_interval_s: float = 120.0, stop_after: int | None = None):
-        from tqdm import tqdm
-
         key = {"pack": self.cfgs}
         if ckpt is not None and (state := load_checkpoint(ckpt, key, map_location=self.device)) is not None:
             self.load_state(state)
-        last = time.monotonic()
-        epochs = self.cfg["epochs"]
-        bar = tqdm(range(self.epoch, epochs), desc=f"pack of {len(self.models)}", initial=self.epoch,
-                   total=epochs, file=sys.stderr, mininterval=2.0)
-        for epoch in bar:
+        def one_epoch(epoch: int) -> str:
             t0 = time.perf_counter()
             losses = self.train_epoch()
             self.sync()
@@ -234,14 +216,9 @@ class PackedSSM:
             dt = time.perf_counter() - t0
             for h in self.histories:
                 h["epoch_time_s"].append(dt / len(self.models))
-            self.epoch = epoch + 1
-            bar.set_postfix(test=" ".join(f"{h['test_acc'][-1]:.3f}" for h in self.histories))
-            if ckpt is not None and (time.monotonic() - last >= ckpt_interval_s
-                                     or (stop_after is not None and self.epoch >= stop_after)):
-                save_checkpoint(ckpt, {**self.state(), "config": key})
-                last = time.monotonic()
-            if stop_after is not None and self.epoch >= stop_after:
-                break
+            return " ".join(f"{h['test_acc'][-1]:.3f}" for h in self.histories)
+
+        fit_epochs(self, self.cfg["epochs"], ckpt, key, ckpt_interval_s, stop_after, one_epoch)
 
 
 def run_packed(cfgs: list[dict], outs: list[Path], ckpt: Path | None = None, ckpt_interval_s: float = 120.0,
