@@ -1,6 +1,7 @@
-"""What the batched packs (``saidl.coreml.packed``, ``saidl.ssm.packed``) share: the epoch loop
-with its checkpoints, moving one member's gradients into the stacked ones, and restoring the
-stacked tensors and optimiser of a pack checkpoint."""
+"""What the batched packs (``saidl.coreml.packed``, ``saidl.ssm.packed``, ``saidl.rl.packed``)
+share: the check that members can stack, the epoch loop with its checkpoints, moving one member's
+gradients into the stacked ones, and restoring the stacked tensors and optimiser of a pack
+checkpoint."""
 
 from __future__ import annotations
 
@@ -32,6 +33,18 @@ def fit_epochs(trainer, epochs: int, ckpt, key: dict, ckpt_interval_s: float, st
             last = time.monotonic()
         if stopping:
             break
+
+
+def check_shared(cfgs: list[dict], keys: tuple[str, ...]) -> None:
+    """A ConfigError naming the first of ``keys`` on which members of one batched pack differ."""
+    from .errors import ConfigError
+
+    for key in keys:
+        values = {repr(c.get(key)) for c in cfgs}
+        if len(values) > 1:
+            raise ConfigError(f"runs {cfgs[0].get('run_id')} and others of one vmap pack differ in '{key}' "
+                              f"({', '.join(sorted(values))}); a pack's members share {', '.join(keys)}. "
+                              "Change the pack key or use pack_mode: serial")
 
 
 def collect_grads(leaves: dict, grads: dict, k: int) -> None:

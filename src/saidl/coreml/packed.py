@@ -52,19 +52,14 @@ from torch import nn
 
 from saidl.common.checkpoint import finish_run, load_checkpoint
 from saidl.common.errors import ConfigError
-from saidl.common.stacked import collect_grads, fit_epochs, restore_stacked
+from saidl.common.stacked import check_shared, collect_grads, fit_epochs, restore_stacked
 from saidl.common.runtime import choose_device, keep_freed_memory
 from saidl.coreml.names import PACK_SHARED_KEYS
 from saidl.coreml.train import Trainer, prepare, random_crop_flip, run_result
 
 def check_members(cfgs: list[dict]) -> None:
     """A ConfigError naming the first shared key on which two members of a pack differ."""
-    for key in PACK_SHARED_KEYS:
-        values = {repr(c.get(key)) for c in cfgs}
-        if len(values) > 1:
-            raise ConfigError(f"runs {cfgs[0].get('run_id')} and others of one vmap pack differ in '{key}' "
-                              f"({', '.join(sorted(values))}); a pack's members share {', '.join(PACK_SHARED_KEYS)}. "
-                              "Change the pack key or use pack_mode: serial")
+    check_shared(cfgs, PACK_SHARED_KEYS)
     if cfgs[0].get("precision", "fp32") != "fp32":
         raise ConfigError(f"runs {cfgs[0].get('run_id')} and others: a vmap pack trains in fp32 only, and these ask "
                           f"for precision {cfgs[0]['precision']}; set pack_mode: serial (or precision: fp32) in the "

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from saidl.common.checkpoint import finish_run, load_checkpoint, save_checkpoint
 from saidl.common.errors import ConfigError
 from saidl.common.runtime import choose_device
+from saidl.common.stacked import check_shared
 from saidl.rl.noise import sample_noise
 
 NETS = ("actor", "critic", "actor_target", "critic_target")
@@ -55,13 +56,7 @@ def check_members(cfgs: list[dict]) -> None:
     if any(c["sale"] for c in cfgs):
         raise ConfigError(f"runs {cfgs[0].get('run_id')} and others: SALE runs are not batched (their encoders "
                           "are not stacked); an RL vmap pack trains them with pack_mode serial (tasks/rl/rules.smk)")
-    for key in (*PACK_SHARED_KEYS, "family"):
-        values = {repr(pack_family(c) if key == "family" else c.get(key)) for c in cfgs}
-        if len(values) > 1:
-            raise ConfigError(f"runs {cfgs[0].get('run_id')} and others of one vmap pack differ in '{key}' "
-                              f"({', '.join(sorted(values))}); the members of an RL pack share "
-                              f"{', '.join(PACK_SHARED_KEYS)} and the network family (plain TD3 or noisy nets). "
-                              "Change the pack key or use pack_mode: serial")
+    check_shared([{**c, "family": pack_family(c)} for c in cfgs], (*PACK_SHARED_KEYS, "family"))
 
 
 class PackedTD3:

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 
 from saidl.common.checkpoint import finish_run, load_checkpoint
 from saidl.common.errors import ConfigError
-from saidl.common.stacked import collect_grads, fit_epochs, restore_stacked
+from saidl.common.stacked import check_shared, collect_grads, fit_epochs, restore_stacked
 from saidl.common.runtime import choose_device, keep_freed_memory, seed_everything, skip_dynamo_import
 from saidl.ssm.data import Sequences, load_sequences
 from saidl.ssm.grid import PACK_SHARED_KEYS
@@ -66,12 +66,7 @@ def check_members(cfgs: list[dict]) -> None:
     if any(c.get("backend") != "torch" for c in cfgs):
         raise ConfigError(f"runs {cfgs[0].get('run_id')} and others: the NumPy model is not batched; its packs "
                           "train with pack_mode: serial")
-    for key in PACK_SHARED_KEYS:
-        values = {repr(c.get(key)) for c in cfgs}
-        if len(values) > 1:
-            raise ConfigError(f"runs {cfgs[0].get('run_id')} and others of one vmap pack differ in '{key}' "
-                              f"({', '.join(sorted(values))}); a pack's members share {', '.join(PACK_SHARED_KEYS)}. "
-                              "Change the pack key or use pack_mode: serial")
+    check_shared(cfgs, PACK_SHARED_KEYS)
 
 
 def vmappable(cfg: dict) -> bool:
