@@ -61,6 +61,32 @@ def collect_grads(leaves: dict, grads: dict, k: int) -> None:
                 leaf.grad = None
 
 
+def loop_step(pack, n_members: int, member_loss) -> list:
+    """The ``loop`` path's training step of a batched pack: each member's forward and backward in
+    turn on its leaves (views of its slices of the stacked ``pack.params``: its alone model's
+    tensors, same values, same strides) and its slices of ``pack.buffers`` (updated in place);
+    ``member_loss(k, leaves, buffers)`` runs member ``k``'s forward and returns its loss. Its
+    gradients then go into its slices of the stacked gradients, which the pack's clipping and
+    optimiser read. One member's graph at a time: the memory of one run, not K. Returns the
+    detached losses."""
+    import torch
+
+    if getattr(pack, "_leaves", None) is None:
+        pack._leaves = [{n: p.detach()[k].requires_grad_(True) for n, p in pack.params.items()}
+                        for k in range(n_members)]
+        pack._grads = {n: torch.zeros_like(p) for n, p in pack.params.items()}
+    losses = []
+    for k in range(n_members):
+        leaves = pack._leaves[k]
+        loss = member_loss(k, leaves, {n: b[k] for n, b in pack.buffers.items()})
+        loss.backward()
+        collect_grads(leaves, pack._grads, k)
+        losses.append(loss.detach())
+    for n, p in pack.params.items():
+        p.grad = pack._grads[n]
+    return losses
+
+
 def restore_stacked(pack, st: dict) -> None:
     """A pack checkpoint's stacked parameters and buffers, optimiser and scheduler states into the
     live pack (``pack.params``, ``pack.buffers``, ``pack.opt``, ``pack.sched``)."""

@@ -52,7 +52,7 @@ from torch import nn
 
 from saidl.common.checkpoint import finish_run, load_checkpoint
 from saidl.common.errors import ConfigError
-from saidl.common.stacked import check_shared, collect_grads, fit_epochs, restore_stacked
+from saidl.common.stacked import check_shared, fit_epochs, loop_step, restore_stacked
 from saidl.common.runtime import choose_device, keep_freed_memory
 from saidl.coreml.names import PACK_SHARED_KEYS
 from saidl.coreml.train import Trainer, prepare, random_crop_flip, run_result
@@ -195,30 +195,15 @@ class PackedTrainer:
             g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
 
     def _loop_step(self, xs: list[torch.Tensor], idx: list[torch.Tensor]) -> list[torch.Tensor]:
-        """``loop``: each member's forward and backward in turn, as its alone run's step, on its
-        leaves (views of its slices of the stacked parameters: its alone model's tensors, same
-        values, same strides) and its BatchNorm buffers (views of the stacked ones, updated in
-        place); its gradients are then copied into its slices of the stacked gradients, which
-        clipping and SGD read. One member's graph at a time: the memory of one run, not K."""
-        names = list(self.params)
-        if self._leaves is None:
-            self._leaves = [{n: self.params[n].detach()[k].requires_grad_(True) for n in names}
-                            for k in range(len(self.members))]
-            self._grads = {n: torch.empty_like(p) for n, p in self.params.items()}
-        losses = []
-        for k, (m, x) in enumerate(zip(self.members, xs)):
-            leaves = self._leaves[k]
-            logits = self.functional_call(self.base, (leaves, {n: b[k] for n, b in self.buffers.items()}),
-                                          (x,)).float()
+        """``loop``: each member's step as its alone run's (``saidl.common.stacked.loop_step``)."""
+        def member_loss(k, leaves, buffers):
+            m = self.members[k]
+            logits = self.functional_call(self.base, (leaves, buffers), (xs[k],)).float()
             y = m.prep.train.y[idx[k]]
-            loss = (m.criterion(logits, y, _MemberParams(list(leaves.values()))) if m.loss_needs_model
+            return (m.criterion(logits, y, _MemberParams(list(leaves.values()))) if m.loss_needs_model
                     else m.criterion(logits, y))
-            loss.backward()
-            collect_grads(leaves, self._grads, k)
-            losses.append(loss.detach())
-        for n, p in self.params.items():
-            p.grad = self._grads[n]
-        return losses
+
+        return loop_step(self, len(self.members), member_loss)
 
     def train_epoch(self) -> list[float]:
         self.base.train()

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 
 from saidl.common.checkpoint import finish_run, load_checkpoint
 from saidl.common.errors import ConfigError
-from saidl.common.stacked import check_shared, collect_grads, fit_epochs, restore_stacked
+from saidl.common.stacked import check_shared, fit_epochs, loop_step, restore_stacked
 from saidl.common.runtime import choose_device, keep_freed_memory, seed_everything, skip_dynamo_import
 from saidl.ssm.data import Sequences, load_sequences
 from saidl.ssm.grid import PACK_SHARED_KEYS
@@ -125,25 +125,15 @@ class PackedSSM:
         self.epoch = 0
 
     def _loop_step(self, xs: list[torch.Tensor], ys: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Each member's forward and backward in turn on its leaves (views of its slices), its
-        dropout drawing from its own generator state; its gradients copied into its slices."""
-        if self._leaves is None:
-            self._leaves = [{n: p.detach()[k].requires_grad_(True) for n, p in self.params.items()}
-                            for k in range(len(self.models))]
-            self._grads = {n: torch.zeros_like(p) for n, p in self.params.items()}
-        losses = []
-        for k, (x, y) in enumerate(zip(xs, ys)):
-            leaves = self._leaves[k]
+        """Each member's step as its alone run's (``saidl.common.stacked.loop_step``), its dropout
+        drawing from its own generator state."""
+        def member_loss(k, leaves, buffers):
             set_rng_state(self.rngs[k], self.device)
-            logits = self.functional_call(self.base, (leaves, {n: b[k] for n, b in self.buffers.items()}), (x,))
-            loss = F.cross_entropy(logits, y)
+            loss = F.cross_entropy(self.functional_call(self.base, (leaves, buffers), (xs[k],)), ys[k])
             self.rngs[k] = rng_state(self.device)
-            loss.backward()
-            collect_grads(leaves, self._grads, k)
-            losses.append(loss.detach())
-        for n, p in self.params.items():
-            p.grad = self._grads[n]
-        return losses
+            return loss
+
+        return loop_step(self, len(self.models), member_loss)
 
     def _vmap_step(self, xs: list[torch.Tensor], ys: list[torch.Tensor]) -> list[torch.Tensor]:
         logits = self.vforward(self.params, self.buffers, torch.stack(xs))       # (K, B, classes)
