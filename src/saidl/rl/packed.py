@@ -44,6 +44,7 @@ from saidl.common.errors import ConfigError
 from saidl.common.runtime import choose_device
 from saidl.common.stacked import check_shared
 from saidl.rl.noise import sample_noise
+from saidl.rl.td3 import polyak_update
 
 NETS = ("actor", "critic", "actor_target", "critic_target")
 LAYERS = (0, 2, 4)  # the Linear (or NoisyLinear) layers of every Sequential of the actor and critic
@@ -186,10 +187,8 @@ class PackedTD3:
             self.actor_optimizer.zero_grad(set_to_none=True)
             actor_loss.sum().backward()
             self.actor_optimizer.step()
-            with torch.no_grad():
-                for target, source in (("actor_target", "actor"), ("critic_target", "critic")):
-                    torch._foreach_mul_(self.lists[target], 1.0 - cfg.tau)
-                    torch._foreach_add_(self.lists[target], self.lists[source], alpha=cfg.tau)
+            for target, source in (("actor_target", "actor"), ("critic_target", "critic")):
+                polyak_update(self.lists[target], self.lists[source], cfg.tau)
             self.actor_updates += 1
         return torch.max((q1 - y).abs(), (q2 - y).abs()).detach().cpu().numpy()
 
